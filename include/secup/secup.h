@@ -1,0 +1,16 @@
+/* secup — the public API of libsecup in one include. */
+#ifndef SECUP_SECUP_H
+#define SECUP_SECUP_H
+
+#include "secup/bytes.h"
+#include "secup/cose.h"
+#include "secup/err.h"
+#include "secup/file.h"
+#include "secup/keys.h"
+#include "secup/manifest.h"
+#include "secup/policy.h"
+#include "secup/rc.h"
+
+#define SECUP_VERSION_STRING "0.1.0"
+
+#endif /* SECUP_SECUP_H */
