@@ -25,4 +25,10 @@ SECUP_API SECUP_NODISCARD secup_rc secup_file_write_atomic(const char *path,
                                                            struct secup_bytes data, mode_t mode,
                                                            struct secup_err *err);
 
+/* Maps a whole regular file read-only (an empty file gives an empty view).
+ * Ownership: release with secup_file_unmap(). */
+SECUP_API SECUP_NODISCARD secup_rc secup_file_map(const char *path, struct secup_bytes *out,
+                                                  struct secup_err *err);
+SECUP_API void secup_file_unmap(struct secup_bytes view);
+
 #endif /* SECUP_FILE_H */

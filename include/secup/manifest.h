@@ -321,6 +321,38 @@ SECUP_API SECUP_NODISCARD secup_rc secup_digest_decode(struct secup_digest *d,
 SECUP_API bool secup_envelope_find_integrated(const struct secup_envelope *env,
                                               struct secup_bytes name, struct secup_bytes *data);
 
+/* What the manifest says about one component's image, gathered from the parameters the
+ * shared sequence sets for it (override-parameters / set-parameters after the matching
+ * set-component-index) and the uri the install or payload-fetch sequence sets. */
+struct secup_image_info {
+    bool has_digest;
+    struct secup_digest digest;
+    bool has_size;
+    uint64_t size;
+    bool has_uri;
+    struct secup_bytes uri;
+    bool has_encryption;            /* encryption-info parameter present */
+    struct secup_bytes encryption_info;
+};
+
+/* Fills info for component index `component`. SECUP_E_UNSUPPORTED when the values are
+ * chosen inside try-each at install time (several candidates); SECUP_E_VALUE when the
+ * component does not exist. */
+SECUP_API SECUP_NODISCARD secup_rc secup_manifest_image_info(const struct secup_manifest *m,
+                                                             uint32_t component,
+                                                             struct secup_image_info *info,
+                                                             struct secup_err *err);
+
+/* Checks data against a SUIT_Digest (SHA-256 only): SECUP_OK, SECUP_E_DIGEST, or
+ * SECUP_E_UNSUPPORTED for another algorithm. */
+SECUP_API SECUP_NODISCARD secup_rc secup_digest_check(const struct secup_digest *d,
+                                                      struct secup_bytes data,
+                                                      struct secup_err *err);
+
+/* SHA-256 of data into out (32 bytes). */
+SECUP_API SECUP_NODISCARD secup_rc secup_sha256(struct secup_bytes data, uint8_t out[32],
+                                                struct secup_err *err);
+
 /* True when both component identifiers hold the same byte strings. */
 SECUP_API bool secup_component_id_equal(const struct secup_component_id *a,
                                         const struct secup_component_id *b);

@@ -59,6 +59,7 @@ typedef enum secup_rc {
     SECUP_E_DB = 403,      /* database failure */
     SECUP_E_CRYPTO = 404,  /* the crypto backend failed (not "signature invalid") */
     SECUP_E_NOENT = 405,   /* a file or object does not exist */
+    SECUP_E_EXISTS = 406,  /* refusing to replace an existing file or object */
 } secup_rc;
 
 /* Human description of a code. Never NULL; static storage. */

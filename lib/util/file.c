@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -143,4 +144,35 @@ out_unlink:
         close(fd);
     unlink(tmp);
     return rc;
+}
+
+secup_rc secup_file_map(const char *path, struct secup_bytes *out, struct secup_err *err)
+{
+    *out = secup_bytes_of(NULL, 0);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return secup_err_set(err, errno == ENOENT ? SECUP_E_NOENT : SECUP_E_IO,
+                             "cannot open '%s': %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return secup_err_set(err, SECUP_E_IO, "'%s' is not a readable regular file", path);
+    }
+    if (st.st_size == 0) {
+        close(fd);
+        return SECUP_OK;
+    }
+    void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    int e = errno;
+    close(fd);
+    if (p == MAP_FAILED)
+        return secup_err_set(err, SECUP_E_IO, "cannot map '%s': %s", path, strerror(e));
+    *out = secup_bytes_of(p, (size_t)st.st_size);
+    return SECUP_OK;
+}
+
+void secup_file_unmap(struct secup_bytes view)
+{
+    if (view.ptr && view.len)
+        munmap((void *)(uintptr_t)view.ptr, view.len);
 }

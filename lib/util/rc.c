@@ -56,6 +56,7 @@ static const struct rc_entry rc_table[] = {
     RC(SECUP_E_DB, "database error"),
     RC(SECUP_E_CRYPTO, "cryptographic backend failure"),
     RC(SECUP_E_NOENT, "no such file or object"),
+    RC(SECUP_E_EXISTS, "already exists"),
 };
 
 static const struct rc_entry *find(secup_rc rc)
