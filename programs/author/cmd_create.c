@@ -496,6 +496,50 @@ out:
     return rc;
 }
 
+/* Before the package leaves the Author, it is read back the way a device would read it:
+ * decoded, verified with every signing key, and each image hashed again and compared with
+ * the manifest (THREATS.md C13: an image changed between hashing and signing, or an
+ * encoder bug, must never produce a signed package). */
+static secup_rc self_check(const uint8_t *env, size_t env_len, const char *const *keys,
+                           size_t n_keys, const struct release *r, struct secup_err *err)
+{
+    struct secup_envelope *e = malloc(sizeof(*e));
+    struct secup_trust *t = NULL;
+    if (!e)
+        return secup_err_set(err, SECUP_E_NOMEM, "no memory for the self-check");
+    struct secup_limits lim = secup_limits_default();
+    lim.max_envelope = AUTHOR_MAX_ENVELOPE;
+    secup_rc rc = secup_envelope_decode(e, secup_bytes_of(env, env_len), &lim, err);
+    for (size_t i = 0; rc == SECUP_OK && i < n_keys; i++) {
+        struct secup_key *k = NULL;
+        secup_trust_free(t);
+        t = NULL;
+        rc = secup_trust_new(&t, err);
+        if (rc == SECUP_OK)
+            rc = secup_key_load_pem(&k, keys[i], err);
+        if (rc == SECUP_OK && (rc = secup_trust_add(t, k, keys[i], err)) != SECUP_OK)
+            secup_key_free(k);
+        if (rc == SECUP_OK)
+            rc = secup_envelope_verify(e, t, NULL, err);
+    }
+    for (uint32_t i = 0; rc == SECUP_OK && i < r->n; i++) {
+        struct secup_image_info info;
+        rc = secup_manifest_image_info(&e->manifest, i, &info, err);
+        if (rc == SECUP_OK && (!info.has_digest || !info.has_size || info.size != r->comps[i].image.len))
+            rc = secup_err_set(err, SECUP_E_SIZE, "component %u: size in the manifest differs from the image", i);
+        if (rc == SECUP_OK)
+            rc = secup_digest_check(&info.digest, r->comps[i].image, err);
+        if (rc != SECUP_OK)
+            secup_err_prefix(err, "component %u ('%s') changed while it was being signed", i,
+                             r->comps[i].image_path);
+    }
+    if (rc != SECUP_OK)
+        secup_err_prefix(err, "self-check of the new package failed; nothing written");
+    secup_trust_free(t);
+    free(e);
+    return rc;
+}
+
 int cmd_create(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -651,6 +695,8 @@ int cmd_create(int argc, char **argv)
     }
     struct secup_seal_opts so = { untagged, integ, n_integ };
     rc = secup_envelope_seal(m, (const struct secup_key *const *)sk, n_keys, &so, &env, &env_len, &err);
+    if (rc == SECUP_OK)
+        rc = self_check(env, env_len, keys, n_keys, r, &err);
     if (rc == SECUP_OK)
         rc = secup_file_write_atomic(out, secup_bytes_of(env, env_len), 0644, &err);
     if (rc != SECUP_OK)
