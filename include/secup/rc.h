@@ -52,6 +52,7 @@ typedef enum secup_rc {
     SECUP_E_SIZE = 306,         /* an image size does not match */
     SECUP_E_UNSIGNED = 307,     /* no authentication block at all */
     SECUP_E_POLICY = 308,       /* refused by local policy for another reason */
+    SECUP_E_CONDITION = 309,    /* a manifest condition does not hold on this device */
 
     SECUP_E_NOMEM = 400,   /* out of memory */
     SECUP_E_IO = 401,      /* file or device I/O failed */

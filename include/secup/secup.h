@@ -9,6 +9,7 @@
 #include "secup/keys.h"
 #include "secup/manifest.h"
 #include "secup/policy.h"
+#include "secup/process.h"
 #include "secup/rc.h"
 
 #define SECUP_VERSION_STRING "0.1.0"

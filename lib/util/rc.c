@@ -50,6 +50,7 @@ static const struct rc_entry rc_table[] = {
     RC(SECUP_E_SIZE, "size mismatch"),
     RC(SECUP_E_UNSIGNED, "no authentication block"),
     RC(SECUP_E_POLICY, "refused by policy"),
+    RC(SECUP_E_CONDITION, "a manifest condition does not hold"),
     RC(SECUP_E_NOMEM, "out of memory"),
     RC(SECUP_E_IO, "I/O error"),
     RC(SECUP_E_NET, "network error"),
