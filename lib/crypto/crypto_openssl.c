@@ -307,28 +307,34 @@ bool secup_crypto_key_fits_alg(const struct secup_key *key, int64_t alg)
     }
 }
 
-/* COSE carries ECDSA signatures as fixed-size r||s (RFC 9053 section 2.1); OpenSSL wants DER. */
-static secup_rc ecdsa_raw_to_der(struct secup_bytes raw, unsigned char **der, int *der_len,
+/* COSE carries ECDSA signatures as fixed-size r||s (RFC 9053 section 2.1); OpenSSL wants
+ * DER. Encoded by hand into the caller's buffer: no allocation on the verify path. */
+static size_t der_integer(const uint8_t *v, size_t n, uint8_t *out)
+{
+    while (n > 1 && v[0] == 0) {
+        v++;
+        n--;
+    }
+    size_t pad = (v[0] & 0x80) ? 1 : 0;
+    out[0] = 0x02;
+    out[1] = (uint8_t)(n + pad);
+    out[2] = 0;
+    memcpy(out + 2 + pad, v, n);
+    return 2 + pad + n;
+}
+
+static secup_rc ecdsa_raw_to_der(struct secup_bytes raw, uint8_t der[72], size_t *der_len,
                                  struct secup_err *err)
 {
-    *der = NULL;
     *der_len = 0;
     if (raw.len != 64)
         return secup_err_set(err, SECUP_E_SIG, "ECDSA P-256 signature is %zu bytes, expected 64",
                              raw.len);
-    ECDSA_SIG *s = ECDSA_SIG_new();
-    BIGNUM *r = BN_bin2bn(raw.ptr, 32, NULL);
-    BIGNUM *sv = BN_bin2bn(raw.ptr + 32, 32, NULL);
-    if (!s || !r || !sv || ECDSA_SIG_set0(s, r, sv) != 1) {
-        BN_free(r);
-        BN_free(sv);
-        ECDSA_SIG_free(s);
-        return crypto_fail(err, "ECDSA signature conversion");
-    }
-    int n = i2d_ECDSA_SIG(s, der);
-    ECDSA_SIG_free(s);
-    if (n <= 0)
-        return crypto_fail(err, "ECDSA signature encoding");
+    size_t n = 2;
+    n += der_integer(raw.ptr, 32, der + n);
+    n += der_integer(raw.ptr + 32, 32, der + n);
+    der[0] = 0x30;
+    der[1] = (uint8_t)(n - 2);
     *der_len = n;
     return SECUP_OK;
 }
@@ -396,24 +402,22 @@ secup_rc secup_crypto_verify(const struct secup_key *key, int64_t alg, struct se
     if (!ec && sig.len != 64)
         return secup_err_set(err, SECUP_E_SIG, "Ed25519 signature is %zu bytes, expected 64",
                              sig.len);
-    unsigned char *der = NULL;
-    int der_len = 0;
+    uint8_t der[72];
+    size_t der_len = 0;
     if (ec) {
-        secup_rc rc = ecdsa_raw_to_der(sig, &der, &der_len, err);
+        secup_rc rc = ecdsa_raw_to_der(sig, der, &der_len, err);
         if (rc != SECUP_OK)
             return rc;
     }
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    if (!ctx) {
-        OPENSSL_free(der);
+    if (!ctx)
         return crypto_fail(err, "EVP_MD_CTX_new");
-    }
     secup_rc rc = SECUP_OK;
     if (EVP_DigestVerifyInit(ctx, NULL, ec ? EVP_sha256() : NULL, NULL, key->pkey) != 1) {
         rc = crypto_fail(err, "verify init");
         goto out;
     }
-    int v = ec ? EVP_DigestVerify(ctx, der, (size_t)der_len, tbs.ptr, tbs.len)
+    int v = ec ? EVP_DigestVerify(ctx, der, der_len, tbs.ptr, tbs.len)
                : EVP_DigestVerify(ctx, sig.ptr, sig.len, tbs.ptr, tbs.len);
     if (v == 1)
         rc = SECUP_OK;
@@ -427,7 +431,6 @@ secup_rc secup_crypto_verify(const struct secup_key *key, int64_t alg, struct se
     }
 out:
     EVP_MD_CTX_free(ctx);
-    OPENSSL_free(der);
     return rc;
 }
 
