@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "compid.h"
 #include "secup/secup.h"
 
 #define AUTHOR_MAX_ENVELOPE (64u * 1024 * 1024)
@@ -13,16 +14,6 @@ int cmd_keygen(int argc, char **argv);
 int cmd_create(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
-
-/* Component identifiers on the command line: parts separated by '/', each part text or,
- * with a 0x prefix, hex bytes ("flash/app", "0x00"). */
-struct author_component_id {
-    struct secup_component_id id;
-    uint8_t storage[256];
-};
-
-secup_rc author_parse_component_id(const char *text, struct author_component_id *out,
-                                   struct secup_err *err);
 
 /* Reads an envelope file (bounded) and decodes it into a heap envelope.
  * Ownership: free *buf with secup_file_free(*buf, *len) and *env with free(). */

@@ -24,7 +24,7 @@
 #define REPORT_POLICY 15 /* record and report on success and failure (manifest-37 8.4.7) */
 
 struct comp {
-    struct author_component_id cid;
+    struct text_component_id cid;
     char image_path[4096];
     struct secup_bytes image;   /* mapped */
     uint8_t digest[32];
@@ -467,7 +467,7 @@ static secup_rc load_spec(const char *path, struct release *r, struct secup_err 
         if (rc == SECUP_OK)
             rc = spec_string(o, "version", c->version, sizeof(c->version), false, where, err);
         if (rc == SECUP_OK)
-            rc = author_parse_component_id(id, &c->cid, err);
+            rc = compid_parse(id, &c->cid, err);
         if (rc == SECUP_OK)
             rc = spec_path(path, image, c->image_path, sizeof(c->image_path), err);
         if (rc != SECUP_OK) {
@@ -631,7 +631,7 @@ int cmd_create(int argc, char **argv)
             goto fail;
     } else {
         r->n = 1;
-        rc = author_parse_component_id(component, &r->comps[0].cid, &err);
+        rc = compid_parse(component, &r->comps[0].cid, &err);
         if (rc == SECUP_OK)
             rc = copy_str(r->comps[0].image_path, sizeof(r->comps[0].image_path), image, "--image", &err);
         if (rc == SECUP_OK && uri)

@@ -1,0 +1,54 @@
+#include <string.h>
+
+#include "compid.h"
+
+secup_rc compid_parse(const char *text, struct text_component_id *out, struct secup_err *err)
+{
+    memset(out, 0, sizeof(*out));
+    size_t used = 0;
+    const char *p = text;
+    if (!*text)
+        return secup_err_set(err, SECUP_E_ARG, "empty component identifier");
+    for (;;) {
+        const char *slash = strchr(p, '/');
+        size_t n = slash ? (size_t)(slash - p) : strlen(p);
+        if (n == 0)
+            return secup_err_set(err, SECUP_E_ARG, "component identifier '%s' has an empty part",
+                                 text);
+        if (out->id.n_parts >= SECUP_MAX_ID_PARTS)
+            return secup_err_set(err, SECUP_E_LIMIT_ITEMS,
+                                 "component identifier '%s' has more than %d parts", text,
+                                 SECUP_MAX_ID_PARTS);
+        uint8_t *dst = out->storage + used;
+        size_t len = 0;
+        if (n > 2 && p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) {
+            char hex[256];
+            if (n - 2 >= sizeof(hex))
+                return secup_err_set(err, SECUP_E_LIMIT_BYTES, "component part too long");
+            memcpy(hex, p + 2, n - 2);
+            hex[n - 2] = '\0';
+            if (!secup_hex_decode(hex, dst, sizeof(out->storage) - used, &len))
+                return secup_err_set(err, SECUP_E_ARG,
+                                     "component part '%s' is not valid hex (after 0x)", hex);
+        } else {
+            if (n > sizeof(out->storage) - used)
+                return secup_err_set(err, SECUP_E_LIMIT_BYTES, "component identifier too long");
+            memcpy(dst, p, n);
+            len = n;
+        }
+        out->id.parts[out->id.n_parts++] = secup_bytes_of(dst, len);
+        used += len;
+        if (!slash)
+            break;
+        p = slash + 1;
+    }
+    return SECUP_OK;
+}
+
+void compid_rebase(struct text_component_id *dst, const struct text_component_id *src)
+{
+    for (uint32_t i = 0; i < dst->id.n_parts; i++) {
+        size_t off = (size_t)(src->id.parts[i].ptr - src->storage);
+        dst->id.parts[i].ptr = dst->storage + off;
+    }
+}

@@ -1,0 +1,19 @@
+/* Component identifiers written as text on command lines and in configuration files:
+ * parts separated by '/', each part text or, with a 0x prefix, hex bytes
+ * ("flash/app", "0x00"). */
+#ifndef SECUP_COMPID_H
+#define SECUP_COMPID_H
+
+#include "secup/manifest.h"
+
+struct text_component_id {
+    struct secup_component_id id;
+    uint8_t storage[256];
+};
+
+secup_rc compid_parse(const char *text, struct text_component_id *out, struct secup_err *err);
+
+/* Rebases the views of a parsed identifier after the struct was copied elsewhere. */
+void compid_rebase(struct text_component_id *dst, const struct text_component_id *src);
+
+#endif /* SECUP_COMPID_H */
