@@ -128,6 +128,17 @@ secup_rc secup_key_generate(struct secup_key **out, enum secup_key_type type,
     return key_from_pkey(out, pkey, true, err);
 }
 
+/* Encrypted key files are not supported: without this callback OpenSSL would prompt for a
+ * passphrase on the terminal, and a daemon would hang. */
+static int no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+    (void)buf;
+    (void)size;
+    (void)rwflag;
+    (void)u;
+    return -1;
+}
+
 secup_rc secup_key_parse_pem(struct secup_key **out, struct secup_bytes pem, struct secup_err *err)
 {
     *out = NULL;
@@ -137,12 +148,12 @@ secup_rc secup_key_parse_pem(struct secup_key **out, struct secup_bytes pem, str
     BIO *bio = BIO_new_mem_buf(pem.ptr, (int)pem.len);
     if (!bio)
         return crypto_fail(err, "BIO_new_mem_buf");
-    EVP_PKEY *pkey = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
+    EVP_PKEY *pkey = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL);
     bool priv = pkey != NULL;
     if (!pkey) {
         ERR_clear_error();
         (void)BIO_reset(bio);
-        pkey = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
+        pkey = PEM_read_bio_PUBKEY(bio, NULL, no_passphrase, NULL);
     }
     BIO_free(bio);
     if (!pkey)

@@ -67,8 +67,15 @@ secup_rc secup_envelope_verify(const struct secup_envelope *env, const struct se
                 secup_err_clear(err);
                 return SECUP_OK;
             }
-            if (rc != SECUP_E_SIG && rc != SECUP_E_KEY_UNKNOWN)
-                return secup_err_set(err, rc, "authentication block %zu: %s", b, e.msg);
+            /* Blocks are not covered by any signature, so anyone on the path can add one:
+             * a block that cannot even be checked must not hide a valid one after it. */
+            if (rc != SECUP_E_SIG && rc != SECUP_E_KEY_UNKNOWN) {
+                if (result != SECUP_E_SIG) {
+                    result = rc;
+                    snprintf(why, sizeof(why), "authentication block %zu: %.400s", b, e.msg);
+                }
+                continue;
+            }
             if (rc == SECUP_E_SIG || result != SECUP_E_SIG) {
                 result = SECUP_E_SIG;
                 snprintf(why, sizeof(why), "authentication block %zu (%s, alg %lld) does not verify with any trusted key",

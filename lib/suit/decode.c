@@ -683,7 +683,15 @@ static secup_rc decode_seq_into(struct dec *d, struct secup_bytes content, bool 
                              "%s: command sequences nested deeper than %d", where,
                              SECUP_MAX_SEQ_DEPTH);
     sub_reader(&r, content);
-    secup_rc rc = get_array(d, &r, &n, where);
+    secup_rc rc = secup_cbor_read_array(&r, &n, where, d->err);
+    if (rc != SECUP_OK)
+        return rc;
+    /* the sequence bound has its own code, so it is checked before the generic item bound */
+    if (n / 2 > SECUP_MAX_SEQ_LEN)
+        return secup_err_set(d->err, SECUP_E_LIMIT_COMMANDS,
+                             "%s: %llu commands exceed the limit of %d per sequence", where,
+                             (unsigned long long)(n / 2), SECUP_MAX_SEQ_LEN);
+    rc = check_count(d, &r, n, 1, where);
     if (rc != SECUP_OK)
         return rc;
     if (n == 0 || n % 2 != 0)

@@ -196,56 +196,122 @@ static void put_common(struct secup_cbor_writer *w, const void *ctx, uint64_t un
     }
 }
 
-/* Text entries are kept grouped by language, then manifest-level keys and component maps
- * in the order they were decoded or added. */
-static uint32_t lang_end(const struct secup_manifest *m, uint32_t i)
+/* Deterministic map order (RFC 8949 section 4.2.1) is the bytewise order of the encoded
+ * keys; keys are short, so they are encoded into small buffers and compared. */
+#define KEY_ENC_MAX 600
+
+static size_t enc_tstr_key(struct secup_bytes s, uint8_t *buf)
 {
-    uint32_t j = i + 1;
-    while (j < m->n_text && secup_bytes_equal(m->text[j].lang, m->text[i].lang))
-        j++;
-    return j;
+    struct secup_cbor_writer w;
+    secup_cbor_writer_init(&w, buf, KEY_ENC_MAX);
+    secup_cbor_put_tstr(&w, s);
+    return w.len < KEY_ENC_MAX ? w.len : KEY_ENC_MAX;
 }
 
-static uint32_t comp_end(const struct secup_manifest *m, uint32_t i, uint32_t end)
+static size_t enc_id_key(const struct secup_component_id *id, uint8_t *buf)
 {
-    uint32_t j = i + 1;
-    while (j < end && m->text[j].component == m->text[i].component)
-        j++;
-    return j;
+    struct secup_cbor_writer w;
+    secup_cbor_writer_init(&w, buf, KEY_ENC_MAX);
+    put_component_id(&w, id);
+    return w.len < KEY_ENC_MAX ? w.len : KEY_ENC_MAX;
 }
 
+static int cmp_enc(const uint8_t *a, size_t an, const uint8_t *b, size_t bn)
+{
+    int c = memcmp(a, b, an < bn ? an : bn);
+    if (c != 0)
+        return c;
+    return an < bn ? -1 : an > bn ? 1 : 0;
+}
+
+static int cmp_tstr_keys(struct secup_bytes x, struct secup_bytes y)
+{
+    uint8_t a[KEY_ENC_MAX];
+    uint8_t b[KEY_ENC_MAX];
+    size_t an = enc_tstr_key(x, a);
+    size_t bn = enc_tstr_key(y, b);
+    return cmp_enc(a, an, b, bn);
+}
+
+/* Order of two text entries: by language, then manifest-level integer keys (which encode
+ * below any array) before component maps, then by key. */
+static int cmp_text(const struct secup_manifest *m, const struct secup_text *x,
+                    const struct secup_text *y)
+{
+    int c = cmp_tstr_keys(x->lang, y->lang);
+    if (c != 0)
+        return c;
+    if ((x->component < 0) != (y->component < 0))
+        return x->component < 0 ? -1 : 1;
+    if (x->component >= 0 && x->component != y->component) {
+        uint8_t a[KEY_ENC_MAX];
+        uint8_t b[KEY_ENC_MAX];
+        size_t an = enc_id_key(&m->text_ids[x->component], a);
+        size_t bn = enc_id_key(&m->text_ids[y->component], b);
+        c = cmp_enc(a, an, b, bn);
+        if (c != 0)
+            return c;
+    }
+    if (x->key == y->key)
+        return 0;
+    return key_before(x->key, y->key) ? -1 : 1;
+}
+
+static bool same_comp(const struct secup_manifest *m, const struct secup_text *x,
+                      const struct secup_text *y)
+{
+    if (x->component < 0 || y->component < 0)
+        return false;
+    return x->component == y->component ||
+           secup_component_id_equal(&m->text_ids[x->component], &m->text_ids[y->component]);
+}
+
+/* Text entries are written sorted, so that entries added in any order (or a language
+ * added in several pieces) still give one deterministic map. */
 static void put_text(struct secup_cbor_writer *w, const void *ctx, uint64_t unused)
 {
     const struct secup_manifest *m = ctx;
+    uint32_t order[SECUP_MAX_TEXT];
+    uint32_t n = m->n_text < SECUP_MAX_TEXT ? m->n_text : SECUP_MAX_TEXT;
     (void)unused;
-    uint32_t langs = 0;
-    for (uint32_t i = 0; i < m->n_text; i = lang_end(m, i))
-        langs++;
-    secup_cbor_put_map(w, langs);
-    for (uint32_t i = 0; i < m->n_text;) {
-        uint32_t le = lang_end(m, i);
-        uint32_t keys = 0;
-        for (uint32_t j = i; j < le;) {
-            uint32_t ce = m->text[j].component < 0 ? j + 1 : comp_end(m, j, le);
-            keys++;
-            j = ce;
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t j = i;
+        while (j > 0 && cmp_text(m, &m->text[i], &m->text[order[j - 1]]) < 0) {
+            order[j] = order[j - 1];
+            j--;
         }
-        secup_cbor_put_tstr(w, m->text[i].lang);
+        order[j] = i;
+    }
+    uint32_t langs = 0;
+    for (uint32_t i = 0; i < n; i++)
+        langs += i == 0 || !secup_bytes_equal(m->text[order[i]].lang, m->text[order[i - 1]].lang);
+    secup_cbor_put_map(w, langs);
+    for (uint32_t i = 0; i < n;) {
+        const struct secup_text *first = &m->text[order[i]];
+        uint32_t le = i + 1;
+        while (le < n && secup_bytes_equal(m->text[order[le]].lang, first->lang))
+            le++;
+        uint32_t keys = 0;
+        for (uint32_t j = i; j < le; j++)
+            keys += j == i || !same_comp(m, &m->text[order[j]], &m->text[order[j - 1]]);
+        secup_cbor_put_tstr(w, first->lang);
         secup_cbor_put_map(w, keys);
         for (uint32_t j = i; j < le;) {
-            const struct secup_text *t = &m->text[j];
+            const struct secup_text *t = &m->text[order[j]];
             if (t->component < 0) {
                 secup_cbor_put_int(w, t->key);
                 secup_cbor_put_tstr(w, t->value);
                 j++;
                 continue;
             }
-            uint32_t ce = comp_end(m, j, le);
+            uint32_t ce = j + 1;
+            while (ce < le && same_comp(m, &m->text[order[ce]], t))
+                ce++;
             put_component_id(w, &m->text_ids[t->component]);
             secup_cbor_put_map(w, ce - j);
             for (uint32_t k = j; k < ce; k++) {
-                secup_cbor_put_int(w, m->text[k].key);
-                secup_cbor_put_tstr(w, m->text[k].value);
+                secup_cbor_put_int(w, m->text[order[k]].key);
+                secup_cbor_put_tstr(w, m->text[order[k]].value);
             }
             j = ce;
         }
@@ -414,9 +480,19 @@ secup_rc secup_envelope_encode(const struct secup_envelope *env, uint8_t *buf, s
         secup_cbor_put_uint(&w, (uint64_t)manifest_order[i].key);
         put_member_wrapped(&w, m, (enum secup_section)s);
     }
-    for (uint32_t i = 0; i < env->n_integrated; i++) {
-        secup_cbor_put_tstr(&w, env->integrated[i].name);
-        secup_cbor_put_bstr(&w, env->integrated[i].data);
+    uint32_t order[SECUP_MAX_INTEGRATED];
+    uint32_t ni = env->n_integrated < SECUP_MAX_INTEGRATED ? env->n_integrated : SECUP_MAX_INTEGRATED;
+    for (uint32_t i = 0; i < ni; i++) {
+        uint32_t j = i;
+        while (j > 0 && cmp_tstr_keys(env->integrated[i].name, env->integrated[order[j - 1]].name) < 0) {
+            order[j] = order[j - 1];
+            j--;
+        }
+        order[j] = i;
+    }
+    for (uint32_t i = 0; i < ni; i++) {
+        secup_cbor_put_tstr(&w, env->integrated[order[i]].name);
+        secup_cbor_put_bstr(&w, env->integrated[order[i]].data);
     }
     return finish(&w, len, err);
 }
@@ -468,8 +544,12 @@ secup_rc secup_manifest_begin_seq(struct secup_manifest *m, uint32_t *seq, struc
 static secup_rc append(struct secup_manifest *m, uint32_t seq, struct secup_command **out,
                        struct secup_err *err)
 {
+    /* Only the most recently begun sequence can grow: its commands must stay contiguous
+     * at the end of the pool. */
+    if (m->n_seqs == 0 || seq != m->n_seqs - 1)
+        return secup_err_set(err, SECUP_E_STATE, "sequence %u is not the one being built", seq);
     struct secup_seq *s = &m->seqs[seq];
-    if (seq >= m->n_seqs || s->first + s->count != m->n_commands)
+    if (s->first + s->count != m->n_commands)
         return secup_err_set(err, SECUP_E_STATE, "sequence %u is not the one being built", seq);
     if (m->n_commands >= SECUP_MAX_COMMANDS || s->count >= SECUP_MAX_SEQ_LEN)
         return secup_err_set(err, SECUP_E_LIMIT_COMMANDS, "too many commands");
