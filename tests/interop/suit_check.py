@@ -3,24 +3,57 @@
 
 Shares no code with the C implementation: it carries its own strict CBOR
 decoder and encoder and uses the Python 'cryptography' package for the
-primitives.  Format: draft-ietf-suit-manifest-37 (+ the COSE_Mac0 / ESP256 /
-Ed25519 auth blocks used by the encryption and MTI drafts).
+primitives (python3-cbor2 is not needed by this file).  Format:
+draft-ietf-suit-manifest-37, plus the COSE_Mac0 / ESP256 / Ed25519 auth
+blocks of the encryption and MTI drafts and trust-domains integrated
+dependencies.
 
   suit_check.py verify ENVELOPE [--pub KEY.pem ...] [--hmac-key FILE] [--image FILE] [-v]
   suit_check.py dump ENVELOPE
 
+verify checks, in this order (the first failure is reported):
+  * envelope: optional tag 107, a map of keys 2, 3, severable copies
+    (14 15 16 18 20 23) and "#name" integrated members only; auth wrapper (2)
+    before the manifest (3); all bstr.
+  * auth wrapper: [bstr SUIT_Digest, *bstr COSE]; digest alg -16 (SHA-256)
+    only; digest == SHA-256(envelope key 3 as encoded: bstr head + content).
+  * at least one COSE block, and at least one must verify with a given key:
+    COSE_Sign1 (tag 18) -7/-9 ECDSA P-256 (64-byte r||s), -8/-19 EdDSA;
+    COSE_Mac0 (tag 17) alg 5 HMAC-SHA256.  ToBeSigned/ToBeMaced =
+    ["Signature1"/"MAC0", protected, h'', digest bstr].  Payload must be nil,
+    alg must be in the protected header, no crit.  COSE_Sign/COSE_Mac (98/97)
+    are not supported (never verify).  A structurally broken block is fatal.
+  * manifest: known keys only, version 1, uint sequence number, common with
+    components/dependencies, every command sequence an even-length array
+    (recursively into try-each / run-sequence), parameter types.
+  * severable members: if the manifest holds a SUIT_Digest for key k and the
+    envelope carries k, SHA-256(envelope member as encoded) must match; an
+    envelope copy without a digest in the manifest is rejected.
+  * integrated members: every "#name" uri must exist in the envelope and every
+    member must be referenced by a uri; members that are SUIT envelopes are
+    verified recursively with the same keys; the sequences are run and
+    image-match / dependency-integrity are checked against fetched members
+    (dependency digest = its manifest digest, size = whole envelope).
+  * --image: component 0's image-digest (param 3) and image-size (param 14)
+    after the shared sequence (override/set-parameters, set-component-index,
+    run-sequence; try-each branches are alternatives, one must match).
+--pub also accepts a private key file (its public half is used).  The
+--hmac-key file holds hex text (whitespace ignored) or, if not hex, raw bytes.
+
 Exit codes:
   0  "OK" (verify) / JSON summary printed (dump)
-  1  "FAIL: <what>" -- the envelope was rejected.  Anything wrong with the
-     envelope bytes (malformed CBOR, wrong types, unsupported algorithms, bad
-     digests or signatures, image mismatch) lands here.
-  2  usage error, or a problem with the tool's other inputs (unreadable files,
-     a key file that is not a usable key).  Printed as "ERROR: <what>".
+  1  "FAIL: <what>" on stdout -- the envelope was rejected.  Anything wrong
+     with the envelope bytes (malformed CBOR, wrong types, unsupported
+     algorithms, bad digests or signatures, image mismatch) lands here.
+  2  "ERROR: <what>" on stderr -- usage error, or a problem with the tool's
+     other inputs (unreadable files, a key file that is not a usable key), or
+     an internal error of this checker (never a traceback, never "OK").
 
 CBOR strictness (all envelope levels, including every bstr-wrapped item):
 well-formed, definite lengths only, shortest-form heads, no duplicate map keys,
-map keys int/tstr/bstr only, valid UTF-8 text, no unassigned simple values,
-no trailing bytes, nesting depth <= 32.  Map key *order* is not enforced.
+map keys int/tstr/bstr (or arrays of them, for SUIT_Text_Map), valid UTF-8,
+no unassigned simple values, no trailing bytes, nesting depth <= 32.
+Map key *order* is not enforced.
 """
 
 import hashlib

@@ -10,6 +10,7 @@
 # the interpreter.  SUIT_FLIP_ALL=1 also byte-flips every signed vector (slow).
 # Exits non-zero on any mismatch; the last line is "interop: N passed, N failed".
 set -eu
+export PYTHONDONTWRITEBYTECODE=1   # leave no __pycache__ in the source tree
 
 if [ $# -ne 1 ] || [ ! -d "$1" ]; then
     echo "usage: $0 VECTOR_DIR" >&2
@@ -146,6 +147,10 @@ expect FAIL "es-ecdh-content (hmac only)" verify "$VEC/enc-manifest-es-ecdh-cont
 expect FAIL "es-ecdh-content (wrong key)" verify "$VEC/enc-manifest-es-ecdh-content.cbor" --pub "$OTHER"
 expect FAIL "es-ecdh-dependency (root key only)" verify "$VEC/enc-manifest-es-ecdh-dependency.cbor" --pub "$DEPSIGNER"
 expect FAIL "es-ecdh-dependency (dependency key only)" verify "$VEC/enc-manifest-es-ecdh-dependency.cbor" --pub "$PUB"
+# ex2's last envelope member is the severed text (key 23): change its last character
+"$PY" -c 'import sys; b = bytearray(open(sys.argv[1], "rb").read()); b[-1] ^= 1; open(sys.argv[2], "wb").write(b)' \
+    "$VEC/manifest37-ex2-signed.cbor" "$TMP/ex2-text-tampered.cbor"
+expect FAIL "ex2 severed text tampered" verify "$TMP/ex2-text-tampered.cbor" --pub "$PUB"
 expect FAIL "ex0 --image (dummy digest)" verify "$VEC/manifest37-ex0-signed.cbor" --pub "$PUB" \
     --image "$KEYS/plaintext-firmware.bin"
 for f in "$VEC"/enc-info-*.cbor "$VEC"/enc-payload-aes-kw-aes-gcm.bin; do
@@ -163,12 +168,16 @@ expect USAGE "no arguments"
 
 # ---- generated inputs (suit_testgen.py; signed with the example key) --------
 G=$GENDIR
-ALLKEYS="--pub $DERIVED --pub $ED --hmac-key $GHMAC"
+ALLKEYS=(--pub "$DERIVED" --pub "$ED" --hmac-key "$GHMAC")
 for c in image-ok image-multi image-multi-all image-try-each; do
     expect OK "$c --image" verify "$G/$c.cbor" --pub "$PUB" --image "$G/image.bin"
 done
 expect OK "image-badsize without --image" verify "$G/image-badsize.cbor" --pub "$PUB"
-for c in image-ok image-multi image-multi-all image-try-each; do
+expect OK "image-try-each --image (other slot's image)" verify "$G/image-try-each.cbor" --pub "$PUB" \
+    --image "$G/image-other.bin"
+expect FAIL "image-try-each --image (neither slot)" verify "$G/image-try-each.cbor" --pub "$PUB" \
+    --image "$G/image-truncated.bin"
+for c in image-ok image-multi image-multi-all; do
     expect FAIL "$c --image other" verify "$G/$c.cbor" --pub "$PUB" --image "$G/image-other.bin"
 done
 expect FAIL "image-ok --image truncated" verify "$G/image-ok.cbor" --pub "$PUB" --image "$G/image-truncated.bin"
@@ -180,10 +189,9 @@ expect FAIL "enc manifest --image (no shared sequence)" verify "$VEC/enc-manifes
 expect_json "image-multi dump" "$G/image-multi.cbor" \
     'len(d["components"]) == 2 and d["components"][0]["image_size"] == 1000 and d["components"][1]["image_size"] == 119'
 
-# ALLKEYS is word-split on purpose (no spaces in the temp paths)
 for c in ed25519 eddsa esp256 mac0 two-blocks-bad-then-good two-blocks-mac-then-sig untagged-envelope \
          severed-present severed-absent integrated-ok dependency-ok dependency-root-mac raw-control; do
-    expect OK "$c" verify "$G/$c.cbor" $ALLKEYS
+    expect OK "$c" verify "$G/$c.cbor" "${ALLKEYS[@]}"
 done
 expect OK "mac0-rawkey (raw key file)" verify "$G/mac0-rawkey.cbor" --hmac-key "$G/hmac-key.raw"
 expect FAIL "ed25519 (P-256 key only)" verify "$G/ed25519.cbor" --pub "$PUB"
@@ -198,7 +206,7 @@ for c in alg-mismatch alg-unknown untagged-sign1 sign1-wrong-tag sign1-attached-
          cbor-indefinite cbor-nonshortest cbor-dupkey cbor-trailing-in-manifest cbor-badutf8 \
          manifest-version-2 manifest-seq-negative manifest-version-true shared-odd \
          deep-nesting empty not-cbor; do
-    expect FAIL "$c" verify "$G/$c.cbor" $ALLKEYS
+    expect FAIL "$c" verify "$G/$c.cbor" "${ALLKEYS[@]}"
 done
 
 # ---- byte flips and truncations ---------------------------------------------
