@@ -1,0 +1,64 @@
+/* secup-agent: the Firmware Consumer on the device (X.secup-iot section 11.1). */
+#ifndef SECUP_AGENT_H
+#define SECUP_AGENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "compid.h"
+#include "secup/secup.h"
+
+#define AGENT_MAX_COMPONENTS 8
+#define AGENT_MAX_ANCHORS 8
+#define AGENT_NAME_MAX 64
+#define AGENT_PATH_MAX 1024
+#define AGENT_MAX_ARGV 16
+
+struct agent_anchor {
+    char name[AGENT_NAME_MAX];
+    char key_path[AGENT_PATH_MAX];
+    uint32_t components;          /* bit i: may sign for component i */
+};
+
+struct agent_component {
+    char name[AGENT_NAME_MAX];     /* short name: state, boot variables, status */
+    struct text_component_id id;   /* SUIT component identifier */
+    char slot_path[2][AGENT_PATH_MAX];
+    char slot_type[16];            /* "file" or "blockdev" */
+    uint64_t slot_size;            /* capacity of each slot (file slots) */
+};
+
+struct agent_config {
+    char path[AGENT_PATH_MAX];     /* the configuration file itself */
+    char device_id[AGENT_NAME_MAX];
+    char device_key[AGENT_PATH_MAX];
+    char vendor_domain[256];
+    char class_name[256];
+    uint8_t vendor_id[16];
+    uint8_t class_id[16];
+    char state_dir[AGENT_PATH_MAX];
+    char boot_type[16];            /* statefile | uboot | grub */
+    char boot_path[AGENT_PATH_MAX];
+    char *health_argv[AGENT_MAX_ARGV + 1];
+    char health_storage[2048];
+    uint32_t health_timeout;       /* seconds */
+    uint32_t boot_attempts;        /* trial boots before fallback */
+    uint64_t max_envelope;
+    uint32_t n_anchors;
+    struct agent_anchor anchors[AGENT_MAX_ANCHORS];
+    uint32_t n_components;
+    struct agent_component components[AGENT_MAX_COMPONENTS];
+};
+
+/* Loads and validates the JSON configuration (docs/agent.md). Every problem is reported
+ * with the file, the key and what was wrong (SECUP_E_JSON, SECUP_E_VALUE, ...). */
+secup_rc agent_config_load(struct agent_config *cfg, const char *path, struct secup_err *err);
+/* Parses configuration text (for tests and fuzzing); base names the file in messages and
+ * resolves relative paths. */
+secup_rc agent_config_parse(struct agent_config *cfg, const char *text, size_t len,
+                            const char *base, struct secup_err *err);
+/* Index of the component with this SUIT identifier, or -1. */
+int agent_config_find_component(const struct agent_config *cfg,
+                                const struct secup_component_id *id);
+
+#endif /* SECUP_AGENT_H */

@@ -1,0 +1,220 @@
+/* A slot in a regular file (simulation, tests, devices that keep images on a file system),
+ * and the descriptor-based I/O that the block device backend shares. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "slot.h"
+
+/* pwrite/pread move at most about 2 GiB per call on Linux; asking for less keeps the
+ * ssize_t result exact everywhere. */
+#define SLOT_IO_MAX ((size_t)1 << 30)
+
+static secup_rc write_error(const struct secup_slot *s, int e, uint64_t offset, size_t len,
+                            struct secup_err *err)
+{
+    unsigned long long off = (unsigned long long)offset;
+    if (e == ENOSPC || e == EDQUOT)
+        return secup_err_set(err, SECUP_E_IO,
+                             "no space left on the device of slot '%s' writing %zu bytes at "
+                             "offset %llu: %s",
+                             s->path, len, off, strerror(e));
+    if (e == EFBIG)
+        return secup_err_set(err, SECUP_E_IO,
+                             "file size limit reached writing slot '%s' at offset %llu "
+                             "(RLIMIT_FSIZE or the file system's maximum): %s",
+                             s->path, off, strerror(e));
+    if (e == EBADF)
+        return secup_err_set(err, SECUP_E_IO, "slot '%s' is not open for writing", s->path);
+    return secup_err_set(err, SECUP_E_IO, "writing %zu bytes at offset %llu of slot '%s': %s", len,
+                         off, s->path, strerror(e));
+}
+
+static secup_rc check_range(const struct secup_slot *s, const char *what, uint64_t offset,
+                            size_t len, struct secup_err *err)
+{
+    if (s->fd < 0)
+        return secup_err_set(err, SECUP_E_STATE, "slot '%s' is not open", s->path);
+    if (offset > s->capacity || (uint64_t)len > s->capacity - offset)
+        return secup_err_set(err, SECUP_E_LIMIT_SIZE,
+                             "%s %zu bytes at offset %llu of slot '%s' goes past its capacity "
+                             "of %llu bytes",
+                             what, len, (unsigned long long)offset, s->path,
+                             (unsigned long long)s->capacity);
+    return SECUP_OK;
+}
+
+secup_rc slot_fd_write(struct secup_slot *s, uint64_t offset, struct secup_bytes data,
+                       struct secup_err *err)
+{
+    secup_rc rc = check_range(s, "writing", offset, data.len, err);
+    if (rc != SECUP_OK)
+        return rc;
+    size_t done = 0;
+    while (done < data.len) {
+        size_t chunk = data.len - done;
+        if (chunk > SLOT_IO_MAX)
+            chunk = SLOT_IO_MAX;
+        ssize_t n = pwrite(s->fd, data.ptr + done, chunk, (off_t)(offset + done));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return write_error(s, errno, offset + done, data.len - done, err);
+        if (n == 0)
+            return secup_err_set(err, SECUP_E_IO,
+                                 "writing slot '%s' at offset %llu: the device accepted nothing",
+                                 s->path, (unsigned long long)(offset + done));
+        done += (size_t)n;
+    }
+    return SECUP_OK;
+}
+
+secup_rc slot_fd_read(struct secup_slot *s, uint64_t offset, uint8_t *buf, size_t len,
+                      struct secup_err *err)
+{
+    secup_rc rc = check_range(s, "reading", offset, len, err);
+    if (rc != SECUP_OK)
+        return rc;
+    size_t done = 0;
+    while (done < len) {
+        size_t chunk = len - done;
+        if (chunk > SLOT_IO_MAX)
+            chunk = SLOT_IO_MAX;
+        ssize_t n = pread(s->fd, buf + done, chunk, (off_t)(offset + done));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return secup_err_set(err, SECUP_E_IO,
+                                 "reading %zu bytes at offset %llu of slot '%s': %s", len - done,
+                                 (unsigned long long)(offset + done), s->path, strerror(errno));
+        if (n == 0)
+            return secup_err_set(err, SECUP_E_IO,
+                                 "slot '%s' ends at offset %llu, but %zu bytes at offset %llu "
+                                 "were asked for",
+                                 s->path, (unsigned long long)(offset + done), len,
+                                 (unsigned long long)offset);
+        done += (size_t)n;
+    }
+    return SECUP_OK;
+}
+
+secup_rc slot_fd_sync(struct secup_slot *s, struct secup_err *err)
+{
+    if (s->fd < 0)
+        return secup_err_set(err, SECUP_E_STATE, "slot '%s' is not open", s->path);
+    /* No retry on failure: after a failed fsync the kernel may have dropped the dirty
+     * pages, so a second fsync that succeeds proves nothing. */
+    if (fsync(s->fd) != 0) {
+        int e = errno;
+        if (e == ENOSPC || e == EDQUOT)
+            return secup_err_set(err, SECUP_E_IO,
+                                 "no space left on the device of slot '%s' "
+                                 "(fsync): %s",
+                                 s->path, strerror(e));
+        return secup_err_set(err, SECUP_E_IO, "fsync of slot '%s': %s", s->path, strerror(e));
+    }
+    return SECUP_OK;
+}
+
+void slot_fd_close(struct secup_slot *s)
+{
+    if (s->fd >= 0)
+        close(s->fd);
+    s->fd = -1;
+}
+
+static secup_rc fsync_parent(const char *path, struct secup_err *err)
+{
+    char dir[sizeof(((struct secup_slot *)0)->path)];
+    size_t n = strlen(path);
+    memcpy(dir, path, n + 1);
+    char *slash = strrchr(dir, '/');
+    if (!slash)
+        memcpy(dir, ".", 2);
+    else if (slash == dir)
+        dir[1] = '\0';
+    else
+        *slash = '\0';
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return secup_err_set(err, SECUP_E_IO, "cannot open directory '%s': %s", dir,
+                             strerror(errno));
+    int rc = fsync(fd);
+    int e = errno;
+    close(fd);
+    if (rc != 0)
+        return secup_err_set(err, SECUP_E_IO, "fsync of directory '%s': %s", dir, strerror(e));
+    return SECUP_OK;
+}
+
+static secup_rc check_path(struct secup_slot *s, const char *path, struct secup_err *err)
+{
+    memset(s, 0, sizeof(*s));
+    s->fd = -1;
+    if (!path || path[0] == '\0')
+        return secup_err_set(err, SECUP_E_ARG, "slot: no path given");
+    size_t n = strlen(path);
+    if (n >= sizeof(s->path))
+        return secup_err_set(err, SECUP_E_ARG, "slot path too long (%zu bytes)", n);
+    memcpy(s->path, path, n + 1);
+    return SECUP_OK;
+}
+
+secup_rc slot_file_open(struct secup_slot *s, const char *path, uint64_t capacity, bool writable,
+                        struct secup_err *err)
+{
+    secup_rc rc = check_path(s, path, err);
+    if (rc != SECUP_OK)
+        return rc;
+    if (capacity == 0 || capacity > (uint64_t)INT64_MAX)
+        return secup_err_set(err, SECUP_E_ARG, "slot '%s': capacity %llu is not 1 .. 2^63-1", path,
+                             (unsigned long long)capacity);
+    bool created = false;
+    int fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT && writable) {
+        fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        created = fd >= 0;
+    }
+    if (fd < 0)
+        return secup_err_set(err, errno == ENOENT ? SECUP_E_NOENT : SECUP_E_IO,
+                             "cannot open slot file '%s'%s: %s", path,
+                             writable ? " for writing" : "", strerror(errno));
+    struct stat sb;
+    if (fstat(fd, &sb) != 0) {
+        int e = errno;
+        close(fd);
+        return secup_err_set(err, SECUP_E_IO, "cannot stat slot file '%s': %s", path, strerror(e));
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        close(fd);
+        return secup_err_set(err, SECUP_E_VALUE,
+                             "slot '%s' is not a regular file (a block device needs slot type "
+                             "\"blockdev\")",
+                             path);
+    }
+    /* A new file's name must survive a power cut as well as its content. */
+    if (created) {
+        rc = fsync_parent(path, err);
+        if (rc != SECUP_OK) {
+            close(fd);
+            secup_err_prefix(err, "creating slot file '%s'", path);
+            return rc;
+        }
+    }
+    s->ops = &slot_file_ops;
+    s->fd = fd;
+    s->capacity = capacity;
+    return SECUP_OK;
+}
+
+const struct secup_slot_ops slot_file_ops = {
+    .name = "file",
+    .write = slot_fd_write,
+    .read = slot_fd_read,
+    .sync = slot_fd_sync,
+    .close = slot_fd_close,
+};

@@ -1,0 +1,72 @@
+/* The agent's durable state: what each slot holds, the anti-rollback floors, the result
+ * of the last update, safe mode. Kept in two copies (state.A, state.B) in the state
+ * directory, each written atomically and carrying a generation number and a SHA-256 of
+ * its text: a torn or bit-flipped copy is detected and the other one used, and since
+ * both copies carry the newest generation after every save, a floor never falls back. */
+#ifndef SECUP_AGENT_STATE_H
+#define SECUP_AGENT_STATE_H
+
+#include "agent.h"
+
+#define STATE_VERSION_MAX 64
+#define STATE_REASON_MAX 256
+
+struct state_slot {
+    bool valid;                      /* a verified image is in the slot */
+    uint64_t seq;                    /* its manifest's sequence number */
+    char version[STATE_VERSION_MAX]; /* its human version ("" if none) */
+    uint8_t digest[32];              /* SHA-256 of the image */
+    uint64_t size;
+    char anchor[AGENT_NAME_MAX];     /* the trust anchor that signed it */
+};
+
+struct state_floor {
+    char anchor[AGENT_NAME_MAX];
+    uint64_t seq;                    /* highest confirmed sequence number */
+};
+
+struct state_component {
+    struct state_slot slot[2];
+    uint32_t n_floors;
+    struct state_floor floors[AGENT_MAX_ANCHORS];
+};
+
+struct state_result {
+    char code[48];                   /* result-code name, "OK" on success */
+    char reason[STATE_REASON_MAX];
+    uint64_t time;
+    uint64_t seq;
+    char manifest_digest[65];        /* hex */
+};
+
+struct agent_state {
+    uint64_t generation;
+    bool safe_mode;
+    char safe_reason[STATE_REASON_MAX];
+    uint64_t report_counter;         /* strictly increasing per signed status report */
+    struct state_result last;
+    struct state_component comp[AGENT_MAX_COMPONENTS];
+};
+
+/* Loads the state for cfg's components. No state directory content yet: an empty state
+ * (generation 0). Both copies unreadable or corrupt: SECUP_E_DIGEST, and the caller
+ * enters safe mode. *recovered is set when one copy was bad and the other used. */
+secup_rc state_load(const struct agent_config *cfg, struct agent_state *st, bool *recovered,
+                    struct secup_err *err);
+
+/* Increments the generation and writes both copies (A then B). */
+secup_rc state_save(const struct agent_config *cfg, struct agent_state *st, struct secup_err *err);
+
+/* Serialisation, exposed for tests and fuzzing. */
+secup_rc state_format(const struct agent_config *cfg, const struct agent_state *st, char *buf,
+                      size_t cap, size_t *len, struct secup_err *err);
+secup_rc state_parse(const struct agent_config *cfg, const char *text, size_t len,
+                     struct agent_state *st, struct secup_err *err);
+
+/* The floor of `anchor` for component c (0 if none yet). */
+uint64_t state_floor(const struct agent_state *st, uint32_t c, const char *anchor);
+/* Raises it (never lowers): SECUP_E_ROLLBACK if seq is below the current floor. */
+secup_rc state_raise_floor(struct agent_state *st, uint32_t c, const char *anchor, uint64_t seq,
+                           struct secup_err *err);
+
+#endif /* SECUP_AGENT_STATE_H */

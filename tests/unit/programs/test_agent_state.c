@@ -1,0 +1,243 @@
+/* The agent's configuration and durable state: every malformed configuration names what
+ * is wrong; state survives a corrupted copy, detects when both are bad, and floors never
+ * go down. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "state.h"
+
+static const char good_config[] =
+    "{ \"device\": { \"id\": \"cam-1\", \"vendor-domain\": \"example.com\", \"class\": \"cam-v2\" },\n"
+    "  \"state-dir\": \"state\",\n"
+    "  \"bootloader\": { \"type\": \"statefile\", \"path\": \"state/boot\" },\n"
+    "  \"health-check\": { \"command\": [\"/bin/true\", \"--quiet\"], \"timeout\": 5 },\n"
+    "  \"components\": [ { \"name\": \"firmware\", \"slots\": [\"a.img\", \"b.img\"], \"slot-size\": 4096 },\n"
+    "                    { \"name\": \"boot\", \"id\": \"0x00/boot\", \"slots\": [\"/x/a\", \"/x/b\"], \"slot-size\": 4096 } ],\n"
+    "  \"trust\": [ { \"name\": \"release\", \"key\": \"author.pub.pem\" },\n"
+    "             { \"name\": \"bootloader\", \"key\": \"/keys/boot.pub.pem\", \"components\": [\"boot\"] } ] }\n";
+
+static struct agent_config *parse(const char *text, secup_rc want, const char *msg_part)
+{
+    static struct agent_config cfg;
+    struct secup_err err;
+    secup_err_clear(&err);
+    secup_rc rc = agent_config_parse(&cfg, text, strlen(text), "/etc/secup/device.json", &err);
+    if (rc != want)
+        fail_msg("expected %s, got %s: %s", secup_rc_name(want), secup_rc_name(rc), err.msg);
+    if (msg_part && !strstr(err.msg, msg_part))
+        fail_msg("message '%s' lacks '%s'", err.msg, msg_part);
+    return &cfg;
+}
+
+static void test_config_good_file_resolves_paths_and_defaults(void **state)
+{
+    (void)state;
+    struct agent_config *cfg = parse(good_config, SECUP_OK, NULL);
+    assert_string_equal(cfg->device_id, "cam-1");
+    assert_string_equal(cfg->state_dir, "/etc/secup/state");
+    assert_string_equal(cfg->components[0].slot_path[0], "/etc/secup/a.img");
+    assert_string_equal(cfg->components[1].slot_path[1], "/x/b");
+    assert_int_equal(cfg->components[1].id.id.n_parts, 2);
+    assert_int_equal(cfg->components[1].id.id.parts[0].len, 1);
+    assert_int_equal(cfg->components[1].id.id.parts[0].ptr[0], 0);
+    assert_int_equal(cfg->boot_attempts, 3);
+    assert_int_equal(cfg->health_timeout, 5);
+    assert_string_equal(cfg->health_argv[1], "--quiet");
+    assert_null(cfg->health_argv[2]);
+    assert_int_equal(cfg->anchors[0].components, 3);
+    assert_int_equal(cfg->anchors[1].components, 2);
+    uint8_t vendor[16];
+    assert_int_equal(secup_vendor_id("example.com", vendor, NULL), SECUP_OK);
+    assert_memory_equal(cfg->vendor_id, vendor, 16);
+    assert_int_equal(agent_config_find_component(cfg, &cfg->components[1].id.id), 1);
+}
+
+struct bad_case {
+    const char *from;
+    const char *to;
+    secup_rc rc;
+    const char *msg;
+};
+
+static void test_config_each_mistake_is_named(void **state)
+{
+    (void)state;
+    static const struct bad_case cases[] = {
+        { "\"state-dir\"", "\"state-dri\"", SECUP_E_JSON, "unknown key \"state-dri\"" },
+        { "\"statefile\"", "\"lilo\"", SECUP_E_VALUE, "lilo" },
+        { "\"b.img\"", "\"a.img\"", SECUP_E_VALUE, "same path" },
+        { "\"slot-size\": 4096 },\n", "\"slot-size\": 0 },\n", SECUP_E_VALUE, "slot-size" },
+        { "\"components\": [\"boot\"]", "\"components\": [\"kernel\"]", SECUP_E_VALUE, "unknown component" },
+        { "\"name\": \"boot\"", "\"name\": \"firmware\"", SECUP_E_DUPLICATE, "twice" },
+        { "\"name\": \"release\"", "\"name\": \"re lease\"", SECUP_E_VALUE, "letters" },
+        { "\"timeout\": 5", "\"timeout\": \"5\"", SECUP_E_VALUE, "timeout" },
+        { "\"id\": \"cam-1\", ", "", SECUP_E_JSON, "\"id\" is required" },
+        { "[\"/bin/true\", \"--quiet\"]", "[]", SECUP_E_JSON, "command" },
+        { "\"0x00/boot\"", "\"0xZZ/boot\"", SECUP_E_ARG, "hex" },
+        { "\"trust\": [", "\"trust\": 7, \"x\": [", SECUP_E_JSON, NULL },
+        { "\"cam-1\"", "\"cam-1\", \"id\": \"cam-2\"", SECUP_E_JSON, "duplicate" },
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char text[4096];
+        const char *at = strstr(good_config, cases[i].from);
+        assert_non_null(at);
+        snprintf(text, sizeof(text), "%.*s%s%s", (int)(at - good_config), good_config,
+                 cases[i].to, at + strlen(cases[i].from));
+        parse(text, cases[i].rc, cases[i].msg);
+    }
+    parse("[1, 2]", SECUP_E_JSON, "top level");
+    parse("{ \"device\": ", SECUP_E_JSON, "line");
+}
+
+static struct agent_config *cfg_in(const char *dir)
+{
+    static struct agent_config cfg;
+    char path[512];
+    struct secup_err err;
+    snprintf(path, sizeof(path), "%s/device.json", dir);
+    assert_int_equal(agent_config_parse(&cfg, good_config, strlen(good_config), path, &err), SECUP_OK);
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd), "%s/state", dir);
+    assert_int_equal(mkdir(cmd, 0700), 0);
+    return &cfg;
+}
+
+static void flip_file(const char *path, long at)
+{
+    FILE *f = fopen(path, "r+b");
+    assert_non_null(f);
+    assert_int_equal(fseek(f, at, SEEK_SET), 0);
+    int ch = fgetc(f);
+    assert_true(ch != EOF);
+    assert_int_equal(fseek(f, at, SEEK_SET), 0);
+    fputc(ch ^ 0x04, f);
+    fclose(f);
+}
+
+static void test_state_survives_one_corrupt_copy_and_detects_two(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/secup-state-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    struct agent_config *cfg = cfg_in(dir);
+    static struct agent_state st;
+    static struct agent_state again;
+    struct secup_err err;
+    bool recovered = true;
+
+    assert_int_equal(state_load(cfg, &st, &recovered, &err), SECUP_OK);
+    assert_false(recovered);
+    assert_int_equal(st.generation, 0);
+
+    assert_int_equal(state_raise_floor(&st, 0, "release", 7, &err), SECUP_OK);
+    st.comp[0].slot[1].valid = true;
+    st.comp[0].slot[1].seq = 7;
+    snprintf(st.comp[0].slot[1].version, sizeof(st.comp[0].slot[1].version), "1.2.3");
+    st.comp[0].slot[1].digest[0] = 0xab;
+    snprintf(st.last.code, sizeof(st.last.code), "OK");
+    assert_int_equal(state_save(cfg, &st, &err), SECUP_OK);
+    assert_int_equal(st.generation, 1);
+
+    assert_int_equal(state_load(cfg, &again, &recovered, &err), SECUP_OK);
+    assert_false(recovered);
+    assert_int_equal(state_floor(&again, 0, "release"), 7);
+    assert_int_equal(again.comp[0].slot[1].digest[0], 0xab);
+    assert_string_equal(again.comp[0].slot[1].version, "1.2.3");
+
+    char a[AGENT_PATH_MAX + 16];
+    char b[AGENT_PATH_MAX + 16];
+    snprintf(a, sizeof(a), "%s/state.A", cfg->state_dir);
+    snprintf(b, sizeof(b), "%s/state.B", cfg->state_dir);
+    flip_file(a, 40);
+    assert_int_equal(state_load(cfg, &again, &recovered, &err), SECUP_OK);
+    assert_true(recovered);
+    assert_non_null(strstr(err.msg, "checksum"));
+    assert_int_equal(state_floor(&again, 0, "release"), 7);
+
+    flip_file(b, 100);
+    assert_int_equal(state_load(cfg, &again, &recovered, &err), SECUP_E_DIGEST);
+
+    /* a torn copy (cut short) is as good as corrupt */
+    assert_int_equal(state_save(cfg, &st, &err), SECUP_OK);
+    assert_int_equal(truncate(b, 50), 0);
+    assert_int_equal(state_load(cfg, &again, &recovered, &err), SECUP_OK);
+    assert_true(recovered);
+    assert_int_equal(again.generation, 2);
+
+    /* a crash between the two writes leaves B one generation behind: A wins */
+    st.comp[0].floors[0].seq = 9;
+    assert_int_equal(state_save(cfg, &st, &err), SECUP_OK);
+    char old[8192];
+    size_t n = 0;
+    assert_int_equal(state_format(cfg, &again, old, sizeof(old), &n, &err), SECUP_OK);
+    FILE *f = fopen(b, "wb");
+    fwrite(old, 1, n, f);
+    fclose(f);
+    assert_int_equal(state_load(cfg, &again, &recovered, &err), SECUP_OK);
+    assert_int_equal(state_floor(&again, 0, "release"), 9);
+
+    assert_int_equal(unlink(a), 0);
+    assert_int_equal(unlink(b), 0);
+    assert_int_equal(rmdir(cfg->state_dir), 0);
+    assert_int_equal(rmdir(dir), 0);
+}
+
+static void test_state_floors_never_go_down(void **state)
+{
+    (void)state;
+    static struct agent_state st;
+    struct secup_err err;
+    memset(&st, 0, sizeof(st));
+    assert_int_equal(state_floor(&st, 0, "release"), 0);
+    assert_int_equal(state_raise_floor(&st, 0, "release", 5, &err), SECUP_OK);
+    assert_int_equal(state_raise_floor(&st, 0, "release", 5, &err), SECUP_OK);
+    assert_int_equal(state_raise_floor(&st, 0, "release", 4, &err), SECUP_E_ROLLBACK);
+    assert_int_equal(state_floor(&st, 0, "release"), 5);
+    /* another anchor (after a rotation) has its own floor */
+    assert_int_equal(state_raise_floor(&st, 0, "release-2027", 1, &err), SECUP_OK);
+    assert_int_equal(state_floor(&st, 0, "release-2027"), 1);
+    assert_int_equal(state_floor(&st, 0, "release"), 5);
+    assert_int_equal(state_floor(&st, 1, "release"), 0);
+}
+
+static void test_state_parse_refuses_garbage(void **state)
+{
+    (void)state;
+    static struct agent_config cfg;
+    static struct agent_state st;
+    struct secup_err err;
+    assert_int_equal(agent_config_parse(&cfg, good_config, strlen(good_config), "/x/d.json", &err), SECUP_OK);
+    static const char *const inputs[] = { "", "\n", "{}\n", "{}\nsha256:00\n",
+                                          "{}\nsha256:0000000000000000000000000000000000000000000000000000000000000000\n" };
+    for (size_t i = 0; i < sizeof(inputs) / sizeof(inputs[0]); i++)
+        assert_int_equal(state_parse(&cfg, inputs[i], strlen(inputs[i]), &st, &err), SECUP_E_DIGEST);
+    /* a correct checksum over a wrong document */
+    static const char doc[] = "{\"format\": 2}";
+    uint8_t h[32];
+    char hex[65];
+    char text[256];
+    assert_int_equal(secup_sha256(secup_bytes_of(doc, strlen(doc)), h, &err), SECUP_OK);
+    secup_hex_encode(secup_bytes_of(h, 32), hex, sizeof(hex));
+    snprintf(text, sizeof(text), "%s\nsha256:%s\n", doc, hex);
+    assert_int_equal(state_parse(&cfg, text, strlen(text), &st, &err), SECUP_E_UNSUPPORTED);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_config_good_file_resolves_paths_and_defaults),
+        cmocka_unit_test(test_config_each_mistake_is_named),
+        cmocka_unit_test(test_state_survives_one_corrupt_copy_and_detects_two),
+        cmocka_unit_test(test_state_floors_never_go_down),
+        cmocka_unit_test(test_state_parse_refuses_garbage),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
