@@ -478,7 +478,12 @@ secup_rc secup_envelope_encode(const struct secup_envelope *env, uint8_t *buf, s
         if (s < 0 || m->members[s].state != SECUP_MEMBER_SEVERED || !m->members[s].available)
             continue;
         secup_cbor_put_uint(&w, (uint64_t)manifest_order[i].key);
-        put_member_wrapped(&w, m, (enum secup_section)s);
+        /* The manifest keeps the digest of the severed bytes as they were: write those
+         * bytes, not a re-encoding that could differ from non-deterministic input. */
+        if (m->members[s].content.ptr)
+            secup_cbor_put_bstr(&w, m->members[s].content);
+        else
+            put_member_wrapped(&w, m, (enum secup_section)s);
     }
     uint32_t order[SECUP_MAX_INTEGRATED];
     uint32_t ni = env->n_integrated < SECUP_MAX_INTEGRATED ? env->n_integrated : SECUP_MAX_INTEGRATED;
