@@ -42,6 +42,10 @@ typedef enum secup_rc {
     SECUP_E_SEVERED = 221,           /* a severed element is needed but not in the envelope */
     SECUP_E_LIMIT_TEXT = 222,        /* more text entries than allowed */
     SECUP_E_LIMIT_DEPENDENCIES = 223,/* more dependencies or integrated payloads than allowed */
+    SECUP_E_TRUNCATED = 224,         /* a payload ends before its declared size */
+    SECUP_E_OVERLONG = 225,          /* bytes appended after the declared end of a payload */
+    SECUP_E_COMPRESSED = 226,        /* malformed compressed data */
+    SECUP_E_BOMB = 227,              /* decompressed data larger than the declared image size */
 
     SECUP_E_SIG = 300,          /* a signature or MAC does not verify */
     SECUP_E_DIGEST = 301,       /* a digest does not match */
@@ -52,6 +56,9 @@ typedef enum secup_rc {
     SECUP_E_SIZE = 306,         /* an image size does not match */
     SECUP_E_UNSIGNED = 307,     /* no authentication block at all */
     SECUP_E_POLICY = 308,       /* refused by local policy for another reason */
+    SECUP_E_UNWRAP = 312,       /* a wrapped content key fails its integrity check (wrong key) */
+    SECUP_E_TAG = 310,          /* an AEAD authentication tag does not verify */
+    SECUP_E_NO_RECIPIENT = 311, /* the encryption info has no recipient for this key (kid) */
     SECUP_E_CONDITION = 309,    /* a manifest condition does not hold on this device */
 
     SECUP_E_NOMEM = 400,   /* out of memory */

@@ -4,6 +4,7 @@
 
 #include "secup/bytes.h"
 #include "secup/cose.h"
+#include "secup/encrypt.h"
 #include "secup/err.h"
 #include "secup/file.h"
 #include "secup/keys.h"
@@ -11,6 +12,8 @@
 #include "secup/policy.h"
 #include "secup/process.h"
 #include "secup/rc.h"
+#include "secup/slot.h"
+#include "secup/stream.h"
 
 #define SECUP_VERSION_STRING "0.1.0"
 

@@ -6,8 +6,11 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/kdf.h>
+#include <openssl/params.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
+#include <limits.h>
 #include <string.h>
 
 #include "crypto.h"
@@ -463,5 +466,434 @@ secup_rc secup_crypto_random(uint8_t *out, size_t len, struct secup_err *err)
 {
     if (len > INT32_MAX || RAND_bytes(out, (int)len) != 1)
         return crypto_fail(err, "random bytes");
+    return SECUP_OK;
+}
+
+/* ---- Payload encryption ---- */
+
+size_t secup_crypto_key_len(int64_t alg)
+{
+    switch (alg) {
+    case SECUP_COSE_ALG_A128GCM:
+    case SECUP_COSE_ALG_A128CTR:
+    case SECUP_COSE_ALG_A128KW: return 16;
+    case SECUP_COSE_ALG_A256CTR:
+    case SECUP_COSE_ALG_CHACHA20_POLY1305:
+    case SECUP_COSE_ALG_A256KW: return 32;
+    default: return 0;
+    }
+}
+
+size_t secup_crypto_iv_len(int64_t alg)
+{
+    switch (alg) {
+    case SECUP_COSE_ALG_A128GCM:
+    case SECUP_COSE_ALG_CHACHA20_POLY1305: return 12;
+    case SECUP_COSE_ALG_A128CTR:
+    case SECUP_COSE_ALG_A256CTR: return 16;
+    default: return 0;
+    }
+}
+
+size_t secup_crypto_tag_len(int64_t alg)
+{
+    return alg == SECUP_COSE_ALG_A128GCM || alg == SECUP_COSE_ALG_CHACHA20_POLY1305
+               ? SECUP_AEAD_TAG_LEN
+               : 0;
+}
+
+static const EVP_CIPHER *kw_cipher(size_t kek_len)
+{
+    return kek_len == 16 ? EVP_aes_128_wrap() : kek_len == 32 ? EVP_aes_256_wrap() : NULL;
+}
+
+static secup_rc aes_kw(bool wrap, struct secup_bytes kek, struct secup_bytes in, uint8_t *out,
+                       size_t cap, size_t *len, struct secup_err *err)
+{
+    *len = 0;
+    const EVP_CIPHER *cipher = kw_cipher(kek.len);
+    if (!cipher)
+        return secup_err_set(err, SECUP_E_ARG, "AES-KW key of %zu bytes (16 or 32 expected)",
+                             kek.len);
+    /* RFC 3394 works on 64-bit blocks; a CEK is 16..32 bytes, its wrap 8 bytes more. */
+    size_t min = wrap ? 16 : 24;
+    size_t max = wrap ? SECUP_MAX_CEK_LEN : SECUP_MAX_CEK_LEN + 8;
+    if (in.len % 8 != 0 || in.len < min || in.len > max)
+        return secup_err_set(err, wrap ? SECUP_E_ARG : SECUP_E_VALUE,
+                             "AES-KW input of %zu bytes (a multiple of 8 from %zu to %zu)",
+                             in.len, min, max);
+    size_t need = wrap ? in.len + 8 : in.len - 8;
+    if (cap < need)
+        return secup_err_set(err, SECUP_E_BUF_SMALL, "AES-KW output needs %zu bytes", need);
+    EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+    if (!ctx)
+        return crypto_fail(err, "EVP_CIPHER_CTX_new");
+    secup_rc rc = SECUP_OK;
+    int n1 = 0;
+    int n2 = 0;
+    EVP_CIPHER_CTX_set_flags(ctx, EVP_CIPHER_CTX_FLAG_WRAP_ALLOW);
+    if (EVP_CipherInit_ex(ctx, cipher, NULL, kek.ptr, NULL, wrap ? 1 : 0) != 1) {
+        rc = crypto_fail(err, "AES-KW init");
+        goto out;
+    }
+    if (EVP_CipherUpdate(ctx, out, &n1, in.ptr, (int)in.len) != 1 ||
+        EVP_CipherFinal_ex(ctx, out + n1, &n2) != 1 || (size_t)n1 + (size_t)n2 != need) {
+        if (wrap) {
+            rc = crypto_fail(err, "AES key wrap");
+        } else {
+            /* The only way an unwrap of well-sized input fails is the RFC 3394 integrity
+             * check: a wrong KEK or a damaged wrapped key. */
+            ERR_clear_error();
+            secup_wipe(out, need);
+            rc = secup_err_set(err, SECUP_E_UNWRAP,
+                               "AES key unwrap integrity check failed (wrong KEK?)");
+        }
+        goto out;
+    }
+    *len = need;
+out:
+    EVP_CIPHER_CTX_free(ctx);
+    return rc;
+}
+
+secup_rc secup_crypto_aes_kw_wrap(struct secup_bytes kek, struct secup_bytes key, uint8_t *out,
+                                  size_t cap, size_t *len, struct secup_err *err)
+{
+    return aes_kw(true, kek, key, out, cap, len, err);
+}
+
+secup_rc secup_crypto_aes_kw_unwrap(struct secup_bytes kek, struct secup_bytes wrapped,
+                                    uint8_t *out, size_t cap, size_t *len, struct secup_err *err)
+{
+    return aes_kw(false, kek, wrapped, out, cap, len, err);
+}
+
+/* Builds the peer's public key from its COSE coordinates. EC points are validated (on the
+ * curve, not infinity) before use: an invalid point is an invalid-curve attack vector. */
+static secup_rc peer_from_xy(enum secup_key_type type, struct secup_bytes x, struct secup_bytes y,
+                             EVP_PKEY **out, struct secup_err *err)
+{
+    *out = NULL;
+    if (x.len != SECUP_EC_COORD_LEN)
+        return secup_err_set(err, SECUP_E_VALUE, "ephemeral key x of %zu bytes", x.len);
+    if (type == SECUP_KEY_X25519) {
+        if (y.len != 0)
+            return secup_err_set(err, SECUP_E_VALUE, "an X25519 key has no y coordinate");
+        *out = EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, NULL, x.ptr, x.len);
+        if (!*out)
+            return secup_err_set(err, SECUP_E_VALUE, "invalid X25519 public key (%s)",
+                                 ossl_reason());
+        return SECUP_OK;
+    }
+    if (type != SECUP_KEY_P256)
+        return secup_err_set(err, SECUP_E_ARG, "ECDH needs a P-256 or X25519 key");
+    if (y.len != SECUP_EC_COORD_LEN)
+        return secup_err_set(err, SECUP_E_VALUE, "ephemeral key y of %zu bytes", y.len);
+    uint8_t point[1 + 2 * SECUP_EC_COORD_LEN];
+    point[0] = 0x04;
+    memcpy(point + 1, x.ptr, SECUP_EC_COORD_LEN);
+    memcpy(point + 1 + SECUP_EC_COORD_LEN, y.ptr, SECUP_EC_COORD_LEN);
+    char group[] = "prime256v1";
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, group, 0),
+        OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, point, sizeof(point)),
+        OSSL_PARAM_construct_end(),
+    };
+    EVP_PKEY_CTX *pctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+    if (!pctx)
+        return crypto_fail(err, "EVP_PKEY_CTX_new_from_name");
+    EVP_PKEY *pkey = NULL;
+    secup_rc rc = SECUP_OK;
+    if (EVP_PKEY_fromdata_init(pctx) != 1 ||
+        EVP_PKEY_fromdata(pctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) != 1) {
+        ERR_clear_error();
+        rc = secup_err_set(err, SECUP_E_VALUE, "ephemeral P-256 key is not a point on the curve");
+        goto out;
+    }
+    EVP_PKEY_CTX *check = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
+    int ok = check ? EVP_PKEY_public_check(check) : -1;
+    EVP_PKEY_CTX_free(check);
+    if (ok != 1) {
+        ERR_clear_error();
+        EVP_PKEY_free(pkey);
+        pkey = NULL;
+        rc = secup_err_set(err, SECUP_E_VALUE, "ephemeral P-256 key fails validation");
+        goto out;
+    }
+    *out = pkey;
+out:
+    EVP_PKEY_CTX_free(pctx);
+    return rc;
+}
+
+secup_rc secup_crypto_ecdh(const struct secup_key *priv, struct secup_bytes peer_x,
+                           struct secup_bytes peer_y, uint8_t out[SECUP_ECDH_SECRET_LEN],
+                           struct secup_err *err)
+{
+    enum secup_key_type type = secup_key_type(priv);
+    if (type != SECUP_KEY_P256 && type != SECUP_KEY_X25519)
+        return secup_err_set(err, SECUP_E_ARG, "ECDH needs a P-256 or X25519 key, not %s",
+                             secup_key_type_name(type));
+    if (!priv->has_private)
+        return secup_err_set(err, SECUP_E_ARG, "ECDH needs the private key");
+    EVP_PKEY *peer = NULL;
+    secup_rc rc = peer_from_xy(type, peer_x, peer_y, &peer, err);
+    if (rc != SECUP_OK)
+        return rc;
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, priv->pkey, NULL);
+    size_t n = SECUP_ECDH_SECRET_LEN;
+    if (!ctx || EVP_PKEY_derive_init(ctx) != 1 || EVP_PKEY_derive_set_peer(ctx, peer) != 1 ||
+        EVP_PKEY_derive(ctx, out, &n) != 1 || n != SECUP_ECDH_SECRET_LEN) {
+        /* X25519 with a low-order peer point yields the all-zero secret, which OpenSSL
+         * refuses: that is bad input, not a backend fault. */
+        rc = type == SECUP_KEY_X25519
+                 ? secup_err_set(err, SECUP_E_VALUE, "X25519 key agreement failed (%s)",
+                                 ossl_reason())
+                 : crypto_fail(err, "ECDH");
+        secup_wipe(out, SECUP_ECDH_SECRET_LEN);
+    }
+    EVP_PKEY_CTX_free(ctx);
+    EVP_PKEY_free(peer);
+    return rc;
+}
+
+secup_rc secup_crypto_key_public_xy(const struct secup_key *key, uint8_t x[SECUP_EC_COORD_LEN],
+                                    uint8_t y[SECUP_EC_COORD_LEN], struct secup_err *err)
+{
+    enum secup_key_type type = secup_key_type(key);
+    if (type == SECUP_KEY_X25519) {
+        size_t n = SECUP_EC_COORD_LEN;
+        if (EVP_PKEY_get_raw_public_key(key->pkey, x, &n) != 1 || n != SECUP_EC_COORD_LEN)
+            return crypto_fail(err, "X25519 public key export");
+        return SECUP_OK;
+    }
+    if (type != SECUP_KEY_P256)
+        return secup_err_set(err, SECUP_E_ARG, "a %s key has no EC public coordinates",
+                             secup_key_type_name(type));
+    BIGNUM *bx = NULL;
+    BIGNUM *by = NULL;
+    secup_rc rc = SECUP_OK;
+    if (EVP_PKEY_get_bn_param(key->pkey, OSSL_PKEY_PARAM_EC_PUB_X, &bx) != 1 ||
+        EVP_PKEY_get_bn_param(key->pkey, OSSL_PKEY_PARAM_EC_PUB_Y, &by) != 1 ||
+        BN_bn2binpad(bx, x, SECUP_EC_COORD_LEN) != SECUP_EC_COORD_LEN ||
+        BN_bn2binpad(by, y, SECUP_EC_COORD_LEN) != SECUP_EC_COORD_LEN)
+        rc = crypto_fail(err, "P-256 public key export");
+    BN_free(bx);
+    BN_free(by);
+    return rc;
+}
+
+secup_rc secup_crypto_hkdf_sha256(struct secup_bytes salt, struct secup_bytes ikm,
+                                  struct secup_bytes info, uint8_t *out, size_t out_len,
+                                  struct secup_err *err)
+{
+    if (out_len == 0 || out_len > 255 * SECUP_SHA256_LEN)
+        return secup_err_set(err, SECUP_E_ARG, "HKDF output of %zu bytes", out_len);
+    EVP_KDF *kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
+    EVP_KDF_CTX *ctx = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
+    EVP_KDF_free(kdf);
+    if (!ctx)
+        return crypto_fail(err, "HKDF fetch");
+    char md[] = "SHA256";
+    OSSL_PARAM params[5];
+    size_t i = 0;
+    params[i++] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, md, 0);
+    params[i++] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)ikm.ptr, ikm.len);
+    params[i++] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, (void *)info.ptr,
+                                                    info.len);
+    /* An absent salt is HashLen zeros (RFC 5869 section 2.2), which OpenSSL applies itself. */
+    if (salt.len)
+        params[i++] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, (void *)salt.ptr,
+                                                        salt.len);
+    params[i] = OSSL_PARAM_construct_end();
+    secup_rc rc = SECUP_OK;
+    if (EVP_KDF_derive(ctx, out, out_len, params) != 1) {
+        secup_wipe(out, out_len);
+        rc = crypto_fail(err, "HKDF-SHA256");
+    }
+    EVP_KDF_CTX_free(ctx);
+    return rc;
+}
+
+struct secup_crypto_cipher {
+    EVP_CIPHER_CTX *ctx;
+    int64_t alg;
+    bool encrypt;
+};
+
+static const EVP_CIPHER *content_cipher(int64_t alg)
+{
+    switch (alg) {
+    case SECUP_COSE_ALG_A128GCM: return EVP_aes_128_gcm();
+    case SECUP_COSE_ALG_CHACHA20_POLY1305: return EVP_chacha20_poly1305();
+    case SECUP_COSE_ALG_A128CTR: return EVP_aes_128_ctr();
+    case SECUP_COSE_ALG_A256CTR: return EVP_aes_256_ctr();
+    default: return NULL;
+    }
+}
+
+void secup_crypto_cipher_free(struct secup_crypto_cipher *c)
+{
+    if (!c)
+        return;
+    /* EVP_CIPHER_CTX_free() cleanses the key schedule before releasing it. */
+    EVP_CIPHER_CTX_free(c->ctx);
+    secup_wipe(c, sizeof(*c));
+    secup_free(c);
+}
+
+secup_rc secup_crypto_cipher_new(struct secup_crypto_cipher **out, int64_t alg, bool encrypt,
+                                 struct secup_bytes key, struct secup_bytes iv,
+                                 struct secup_bytes aad, struct secup_err *err)
+{
+    *out = NULL;
+    const EVP_CIPHER *cipher = content_cipher(alg);
+    if (!cipher)
+        return secup_err_set(err, SECUP_E_UNSUPPORTED, "content algorithm %lld",
+                             (long long)alg);
+    if (key.len != secup_crypto_key_len(alg) || iv.len != secup_crypto_iv_len(alg))
+        return secup_err_set(err, SECUP_E_ARG, "key of %zu or IV of %zu bytes for algorithm %lld",
+                             key.len, iv.len, (long long)alg);
+    if (aad.len > INT_MAX)
+        return secup_err_set(err, SECUP_E_LIMIT_SIZE, "AAD of %zu bytes", aad.len);
+    struct secup_crypto_cipher *c = secup_alloc(sizeof(*c));
+    if (!c)
+        return secup_err_set(err, SECUP_E_NOMEM, "no memory for a cipher context");
+    c->alg = alg;
+    c->encrypt = encrypt;
+    c->ctx = EVP_CIPHER_CTX_new();
+    secup_rc rc = SECUP_OK;
+    int n = 0;
+    int enc = encrypt ? 1 : 0;
+    if (!c->ctx || EVP_CipherInit_ex(c->ctx, cipher, NULL, NULL, NULL, enc) != 1) {
+        rc = crypto_fail(err, "cipher init");
+        goto fail;
+    }
+    if (secup_crypto_tag_len(alg) &&
+        EVP_CIPHER_CTX_ctrl(c->ctx, EVP_CTRL_AEAD_SET_IVLEN, (int)iv.len, NULL) != 1) {
+        rc = crypto_fail(err, "cipher IV length");
+        goto fail;
+    }
+    if (EVP_CipherInit_ex(c->ctx, NULL, NULL, key.ptr, iv.ptr, enc) != 1) {
+        rc = crypto_fail(err, "cipher key setup");
+        goto fail;
+    }
+    if (secup_crypto_tag_len(alg) && aad.len &&
+        EVP_CipherUpdate(c->ctx, NULL, &n, aad.ptr, (int)aad.len) != 1) {
+        rc = crypto_fail(err, "cipher AAD");
+        goto fail;
+    }
+    *out = c;
+    return SECUP_OK;
+fail:
+    secup_crypto_cipher_free(c);
+    return rc;
+}
+
+secup_rc secup_crypto_cipher_update(struct secup_crypto_cipher *c, struct secup_bytes in,
+                                    uint8_t *out, struct secup_err *err)
+{
+    size_t done = 0;
+    /* EVP lengths are int: feed large inputs in pieces. */
+    while (done < in.len) {
+        size_t piece = in.len - done;
+        if (piece > (size_t)1 << 30)
+            piece = (size_t)1 << 30;
+        int n = 0;
+        if (EVP_CipherUpdate(c->ctx, out + done, &n, in.ptr + done, (int)piece) != 1 ||
+            (size_t)n != piece)
+            return crypto_fail(err, "cipher update");
+        done += piece;
+    }
+    return SECUP_OK;
+}
+
+secup_rc secup_crypto_cipher_encrypt_final(struct secup_crypto_cipher *c, uint8_t *tag,
+                                           size_t cap, size_t *tag_len, struct secup_err *err)
+{
+    *tag_len = 0;
+    if (!c->encrypt)
+        return secup_err_set(err, SECUP_E_STATE, "not an encryption context");
+    size_t tl = secup_crypto_tag_len(c->alg);
+    if (cap < tl)
+        return secup_err_set(err, SECUP_E_BUF_SMALL, "tag needs %zu bytes", tl);
+    uint8_t rest[32];
+    int n = 0;
+    if (EVP_CipherFinal_ex(c->ctx, rest, &n) != 1 || n != 0)
+        return crypto_fail(err, "cipher final");
+    if (tl && EVP_CIPHER_CTX_ctrl(c->ctx, EVP_CTRL_AEAD_GET_TAG, (int)tl, tag) != 1)
+        return crypto_fail(err, "cipher tag");
+    *tag_len = tl;
+    return SECUP_OK;
+}
+
+secup_rc secup_crypto_cipher_decrypt_final(struct secup_crypto_cipher *c, struct secup_bytes tag,
+                                           struct secup_err *err)
+{
+    if (c->encrypt)
+        return secup_err_set(err, SECUP_E_STATE, "not a decryption context");
+    size_t tl = secup_crypto_tag_len(c->alg);
+    if (tag.len != tl)
+        return secup_err_set(err, SECUP_E_TAG, "tag of %zu bytes, expected %zu", tag.len, tl);
+    uint8_t tagbuf[SECUP_AEAD_TAG_LEN];
+    if (tl) {
+        memcpy(tagbuf, tag.ptr, tl);
+        if (EVP_CIPHER_CTX_ctrl(c->ctx, EVP_CTRL_AEAD_SET_TAG, (int)tl, tagbuf) != 1)
+            return crypto_fail(err, "cipher set tag");
+    }
+    uint8_t rest[32];
+    int n = 0;
+    /* OpenSSL compares AEAD tags with CRYPTO_memcmp (constant time). */
+    if (EVP_CipherFinal_ex(c->ctx, rest, &n) != 1) {
+        ERR_clear_error();
+        return secup_err_set(err, SECUP_E_TAG, "authentication tag does not verify");
+    }
+    return SECUP_OK;
+}
+
+struct secup_crypto_hash {
+    EVP_MD_CTX *ctx;
+    EVP_MD *md;
+};
+
+void secup_crypto_hash_free(struct secup_crypto_hash *h)
+{
+    if (!h)
+        return;
+    EVP_MD_CTX_free(h->ctx);
+    EVP_MD_free(h->md);
+    secup_free(h);
+}
+
+secup_rc secup_crypto_hash_new(struct secup_crypto_hash **out, struct secup_err *err)
+{
+    *out = NULL;
+    struct secup_crypto_hash *h = secup_alloc(sizeof(*h));
+    if (!h)
+        return secup_err_set(err, SECUP_E_NOMEM, "no memory for a hash context");
+    h->md = EVP_MD_fetch(NULL, "SHA256", NULL);
+    h->ctx = EVP_MD_CTX_new();
+    if (!h->md || !h->ctx || EVP_DigestInit_ex(h->ctx, h->md, NULL) != 1) {
+        secup_crypto_hash_free(h);
+        return crypto_fail(err, "SHA-256 init");
+    }
+    *out = h;
+    return SECUP_OK;
+}
+
+secup_rc secup_crypto_hash_update(struct secup_crypto_hash *h, struct secup_bytes in,
+                                  struct secup_err *err)
+{
+    if (in.len && EVP_DigestUpdate(h->ctx, in.ptr, in.len) != 1)
+        return crypto_fail(err, "SHA-256 update");
+    return SECUP_OK;
+}
+
+secup_rc secup_crypto_hash_final(struct secup_crypto_hash *h, uint8_t out[SECUP_SHA256_LEN],
+                                 struct secup_err *err)
+{
+    if (EVP_DigestFinal_ex(h->ctx, out, NULL) != 1 ||
+        EVP_DigestInit_ex(h->ctx, h->md, NULL) != 1)
+        return crypto_fail(err, "SHA-256 final");
     return SECUP_OK;
 }

@@ -493,8 +493,8 @@ static void test_crypto_loading_a_file_without_a_key_gives_key_format(void **sta
         "",
         "hello, not a key\n",
         "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
-        "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE\n-----END PUBLIC "
-        "KEY-----\n",
+        ("-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE\n"
+         "-----END PUBLIC KEY-----\n"),
         "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
     };
     for (size_t i = 0; i < ARRAY_SIZE(texts); i++) {
