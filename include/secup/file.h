@@ -25,6 +25,11 @@ SECUP_API SECUP_NODISCARD secup_rc secup_file_write_atomic(const char *path,
                                                            struct secup_bytes data, mode_t mode,
                                                            struct secup_err *err);
 
+/* Moves a finished, fsynced temporary file over path (rename) and fsyncs the directory,
+ * so that path is either its old content or the new one after a crash. */
+SECUP_API SECUP_NODISCARD secup_rc secup_file_commit(const char *tmp, const char *path,
+                                                     struct secup_err *err);
+
 /* Maps a whole regular file read-only (an empty file gives an empty view).
  * Ownership: release with secup_file_unmap(). */
 SECUP_API SECUP_NODISCARD secup_rc secup_file_map(const char *path, struct secup_bytes *out,

@@ -333,6 +333,9 @@ struct secup_image_info {
     struct secup_bytes uri;
     bool has_encryption;            /* encryption-info parameter present */
     struct secup_bytes encryption_info;
+    bool has_content;               /* content parameter (written by the write directive) */
+    struct secup_bytes content;
+    uint64_t compression;           /* custom parameter -257 (secup/stream.h); 0: none */
 };
 
 /* Fills info for component index `component`. SECUP_E_UNSUPPORTED when the values are

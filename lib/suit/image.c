@@ -4,6 +4,7 @@
 
 #include "crypto/crypto.h"
 #include "secup/manifest.h"
+#include "secup/stream.h"
 
 struct resolve {
     const struct secup_manifest *m;
@@ -35,6 +36,17 @@ static void apply(struct resolve *r, const struct secup_param *p, bool keep_set)
             return;
         in->has_uri = p->value.kind == SECUP_VAL_TSTR;
         in->uri = p->value.bytes;
+        return;
+    case SECUP_SUIT_PARAM_CONTENT:
+        if (keep_set && in->has_content)
+            return;
+        in->has_content = p->value.kind == SECUP_VAL_BSTR;
+        in->content = p->value.bytes;
+        return;
+    case SECUP_SUIT_PARAM_COMPRESSION:
+        if (keep_set && in->compression)
+            return;
+        in->compression = p->value.kind == SECUP_VAL_UINT ? p->value.u : UINT64_MAX;
         return;
     case SECUP_SUIT_PARAM_ENCRYPTION_INFO:
         if (keep_set && in->has_encryption)

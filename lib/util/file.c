@@ -132,12 +132,10 @@ secup_rc secup_file_write_atomic(const char *path, struct secup_bytes data, mode
         goto out_unlink;
     }
     fd = -1;
-    if (rename(tmp, path) != 0) {
-        rc = secup_err_set(err, SECUP_E_IO, "renaming '%s' to '%s': %s", tmp, path,
-                           strerror(errno));
+    rc = secup_file_commit(tmp, path, err);
+    if (rc != SECUP_OK)
         goto out_unlink;
-    }
-    return fsync_dir_of(path, err);
+    return SECUP_OK;
 
 out_unlink:
     if (fd >= 0)
@@ -175,4 +173,12 @@ void secup_file_unmap(struct secup_bytes view)
 {
     if (view.ptr && view.len)
         munmap((void *)(uintptr_t)view.ptr, view.len);
+}
+
+secup_rc secup_file_commit(const char *tmp, const char *path, struct secup_err *err)
+{
+    if (rename(tmp, path) != 0)
+        return secup_err_set(err, SECUP_E_IO, "renaming '%s' to '%s': %s", tmp, path,
+                             strerror(errno));
+    return fsync_dir_of(path, err);
 }

@@ -6,7 +6,9 @@
 #include <stdint.h>
 
 #include "compid.h"
+#include "secup/encrypt.h"
 #include "secup/secup.h"
+#include "secup/stream.h"
 
 #define AUTHOR_MAX_ENVELOPE (64u * 1024 * 1024)
 
@@ -14,10 +16,46 @@ int cmd_keygen(int argc, char **argv);
 int cmd_create(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
+int cmd_decrypt(int argc, char **argv);
 
 /* Reads an envelope file (bounded) and decodes it into a heap envelope.
  * Ownership: free *buf with secup_file_free(*buf, *len) and *env with free(). */
 secup_rc author_load_envelope(const char *path, uint8_t **buf, size_t *len,
                               struct secup_envelope **env, struct secup_err *err);
+
+/* Loads an HMAC-SHA256 secret written as hex text (COSE_Mac0 signing or verifying). */
+secup_rc author_load_hmac(const char *path, struct secup_key **out, struct secup_err *err);
+
+/* A signing key named on the command line: a PEM file, or an HMAC secret in hex. */
+struct author_key_ref {
+    const char *path;
+    bool hmac;
+};
+
+/* Loads it; PEM keys must hold the private part. */
+secup_rc author_load_signing_key(const struct author_key_ref *ref, struct secup_key **out,
+                                 struct secup_err *err);
+
+/* Options of create for encrypted or compressed payloads. */
+struct author_enc_opts {
+    const char *recipients[SECUP_MAX_RECIPIENTS]; /* --encrypt-for: P-256 / X25519 public keys */
+    size_t n_recipients;
+    const char *kek_path;                         /* --kek: hex AES-KW key */
+    const char *kid;                              /* --kid */
+    const char *profile;                          /* --profile: an MTI profile name */
+    bool compress;                                /* --compress: zstd */
+    const char *payload_out;                      /* --payload-out */
+};
+
+bool author_enc_active(const struct author_enc_opts *o);
+
+/* Builds the payload of image_path into a new temporary file beside o->payload_out
+ * (its name in tmp_path; the caller renames it into place once the envelope is written,
+ * or unlinks it). sign_algs: the COSE algorithms of the signing keys, which a profile must
+ * match. */
+secup_rc author_payload_build(const struct author_enc_opts *o, const char *image_path,
+                              const int64_t *sign_algs, size_t n_sign,
+                              struct secup_payload_result *res, char *tmp_path, size_t tmp_cap,
+                              struct secup_err *err);
 
 #endif /* SECUP_AUTHOR_H */

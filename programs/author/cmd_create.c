@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "author.h"
 #include "cli.h"
@@ -35,6 +36,11 @@ struct comp {
     bool invoke;
     char version[64];
     char name[300];             /* "#name" of an integrated payload */
+    /* an encrypted and/or compressed payload (component 0 with --payload-out) */
+    bool transformed;
+    struct secup_payload_result payload;
+    char payload_tmp[4200];     /* built payload, renamed into place at the end */
+    struct secup_bytes payload_map;
 };
 
 struct release {
@@ -48,6 +54,7 @@ struct release {
     struct comp comps[SECUP_MAX_COMPONENTS];
     uint8_t vendor_id[16];
     uint8_t class_id[16];
+    bool compress;
 };
 
 static void help(void)
@@ -72,6 +79,15 @@ static void help(void)
         "  --integrate         put the image inside the envelope (implies an install sequence)\n"
         "  --description TEXT  manifest description in the text section\n"
         "  --untagged          omit the CBOR tag 107\n"
+        "  --hmac-key FILE     also authenticate with COSE_Mac0 (HMAC-SHA256 secret, hex)\n"
+        "encrypted or compressed payloads (one image):\n"
+        "  --encrypt-for PUB   encrypt for a P-256 or X25519 public key (ECDH-ES+A128KW),\n"
+        "                      repeatable\n"
+        "  --kek FILE --kid ID encrypt for a pre-shared AES-KW key (16 or 32 bytes, hex)\n"
+        "  --profile NAME      an MTI profile (suit-sha256-esp256-ecdh-a128gcm, ...);\n"
+        "                      default content encryption A128GCM\n"
+        "  --compress          compress with zstd before encrypting\n"
+        "  --payload-out FILE  where the payload to serve is written\n"
         "  --spec FILE         several components from JSON (see docs/author.md)\n"
         "  --out FILE          output envelope (written atomically)\n",
         SECUP_MAX_AUTH);
@@ -295,10 +311,19 @@ static secup_rc build_manifest(struct secup_manifest *m, struct release *r, stru
             const struct comp *c = &r->comps[i];
             if (!c->uri[0])
                 continue;
-            struct secup_param p = param_tstr(SECUP_SUIT_PARAM_URI, c->uri);
+            struct secup_param p[3] = { param_tstr(SECUP_SUIT_PARAM_URI, c->uri) };
+            size_t np = 1;
+            /* Encryption info and compression travel with the fetch that delivers the
+             * payload: the device decrypts and decompresses while it writes (a fetch
+             * with encryption info is a fetch + copy done in one stream, SUIT.md 3.8). */
+            if (c->transformed && c->payload.enc_info_len)
+                p[np++] = param_bstr(SECUP_SUIT_PARAM_ENCRYPTION_INFO, c->payload.enc_info,
+                                     c->payload.enc_info_len);
+            if (c->transformed && r->compress)
+                p[np++] = param_uint(SECUP_SUIT_PARAM_COMPRESSION, SECUP_COMPRESSION_ZSTD);
             rc = select_component(m, seq, r, i, err);
             if (rc == SECUP_OK)
-                rc = secup_manifest_append_params(m, seq, SECUP_SUIT_DIR_OVERRIDE_PARAMETERS, &p, 1, err);
+                rc = secup_manifest_append_params(m, seq, SECUP_SUIT_DIR_OVERRIDE_PARAMETERS, p, np, err);
             if (rc == SECUP_OK)
                 rc = secup_manifest_append_policy(m, seq, SECUP_SUIT_DIR_FETCH, 2, err);
             if (rc == SECUP_OK)
@@ -500,8 +525,9 @@ out:
  * decoded, verified with every signing key, and each image hashed again and compared with
  * the manifest (THREATS.md C13: an image changed between hashing and signing, or an
  * encoder bug, must never produce a signed package). */
-static secup_rc self_check(const uint8_t *env, size_t env_len, const char *const *keys,
-                           size_t n_keys, const struct release *r, struct secup_err *err)
+static secup_rc self_check(const uint8_t *env, size_t env_len,
+                           const struct author_key_ref *keys, size_t n_keys,
+                           const struct release *r, struct secup_err *err)
 {
     struct secup_envelope *e = malloc(sizeof(*e));
     struct secup_trust *t = NULL;
@@ -516,9 +542,12 @@ static secup_rc self_check(const uint8_t *env, size_t env_len, const char *const
         t = NULL;
         rc = secup_trust_new(&t, err);
         if (rc == SECUP_OK)
-            rc = secup_key_load_pem(&k, keys[i], err);
-        if (rc == SECUP_OK && (rc = secup_trust_add(t, k, keys[i], err)) != SECUP_OK)
-            secup_key_free(k);
+            rc = author_load_signing_key(&keys[i], &k, err);
+        if (rc == SECUP_OK) {
+            rc = secup_trust_add(t, k, keys[i].path, err);
+            if (rc != SECUP_OK)
+                secup_key_free(k);
+        }
         if (rc == SECUP_OK)
             rc = secup_envelope_verify(e, t, NULL, err);
     }
@@ -555,13 +584,21 @@ int cmd_create(int argc, char **argv)
         { "description", required_argument, NULL, 'd' },
         { "untagged", no_argument, NULL, 'T' },
         { "spec", required_argument, NULL, 'S' },
+        { "hmac-key", required_argument, NULL, 'H' },
+        { "encrypt-for", required_argument, NULL, 'E' },
+        { "kek", required_argument, NULL, 'K' },
+        { "kid", required_argument, NULL, 'D' },
+        { "profile", required_argument, NULL, 'P' },
+        { "compress", no_argument, NULL, 'Z' },
+        { "payload-out", required_argument, NULL, 'O' },
         { "out", required_argument, NULL, 'o' },
         { "quiet", no_argument, NULL, 'q' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    const char *keys[SECUP_MAX_AUTH];
+    struct author_key_ref keys[SECUP_MAX_AUTH];
     size_t n_keys = 0;
+    struct author_enc_opts enc = { 0 };
     const char *image = NULL;
     const char *seq = NULL;
     const char *component = "firmware";
@@ -579,10 +616,22 @@ int cmd_create(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "k:i:s:o:qh", opts, NULL)) != -1) {
         switch (c) {
         case 'k':
+        case 'H':
             if (n_keys >= SECUP_MAX_AUTH)
-                return cli_usage("create", "at most %d --key options", SECUP_MAX_AUTH);
-            keys[n_keys++] = optarg;
+                return cli_usage("create", "at most %d --key and --hmac-key options", SECUP_MAX_AUTH);
+            keys[n_keys].path = optarg;
+            keys[n_keys++].hmac = c == 'H';
             break;
+        case 'E':
+            if (enc.n_recipients >= SECUP_MAX_RECIPIENTS)
+                return cli_usage("create", "at most %d --encrypt-for options", SECUP_MAX_RECIPIENTS);
+            enc.recipients[enc.n_recipients++] = optarg;
+            break;
+        case 'K': enc.kek_path = optarg; break;
+        case 'D': enc.kid = optarg; break;
+        case 'P': enc.profile = optarg; break;
+        case 'Z': enc.compress = true; break;
+        case 'O': enc.payload_out = optarg; break;
         case 'i': image = optarg; break;
         case 's': seq = optarg; break;
         case 'V': vendor = optarg; break;
@@ -603,7 +652,13 @@ int cmd_create(int argc, char **argv)
     if (optind < argc)
         return cli_usage("create", "unexpected argument '%s'", argv[optind]);
     if (n_keys == 0 || !out)
-        return cli_usage("create", "--key and --out are required");
+        return cli_usage("create", "--key (or --hmac-key) and --out are required");
+    if (author_enc_active(&enc) && spec)
+        return cli_usage("create", "encryption and compression options apply to one --image, not --spec");
+    if (enc.payload_out && !author_enc_active(&enc))
+        return cli_usage("create", "--payload-out is for encrypted or compressed payloads");
+    if (author_enc_active(&enc) && !uri && !integrate)
+        return cli_usage("create", "an encrypted or compressed payload needs --uri or --integrate");
     if (spec && image)
         return cli_usage("create", "--spec and --image exclude each other");
     if (!spec && !image)
@@ -666,14 +721,29 @@ int cmd_create(int argc, char **argv)
     rc = secup_vendor_id(r->vendor_domain, r->vendor_id, &err);
     if (rc == SECUP_OK)
         rc = secup_class_id(r->vendor_id, r->class_name, r->class_id, &err);
+    int64_t sign_algs[SECUP_MAX_AUTH];
     for (size_t i = 0; rc == SECUP_OK && i < n_keys; i++) {
-        rc = secup_key_load_pem(&sk[i], keys[i], &err);
-        if (rc == SECUP_OK && !secup_key_has_private(sk[i]))
-            rc = secup_err_set(&err, SECUP_E_KEY_FORMAT, "'%s' holds a public key; signing needs the private key",
-                               keys[i]);
+        rc = author_load_signing_key(&keys[i], &sk[i], &err);
+        sign_algs[i] = rc == SECUP_OK ? (secup_key_type(sk[i]) == SECUP_KEY_HMAC ? 5
+                                         : secup_key_type(sk[i]) == SECUP_KEY_P256 ? -9 : -19)
+                                      : 0;
     }
     if (rc == SECUP_OK)
         rc = load_images(r, &err);
+    if (rc == SECUP_OK && author_enc_active(&enc)) {
+        struct comp *c0 = &r->comps[0];
+        rc = author_payload_build(&enc, c0->image_path, sign_algs, n_keys, &c0->payload,
+                                  c0->payload_tmp, sizeof(c0->payload_tmp), &err);
+        /* the digest the device checks is the plaintext's, computed twice independently */
+        if (rc == SECUP_OK && (c0->payload.image_size != c0->image.len ||
+                               memcmp(c0->payload.image_digest, c0->digest, 32) != 0))
+            rc = secup_err_set(&err, SECUP_E_DIGEST, "image '%s' changed while its payload was built",
+                               c0->image_path);
+        if (rc == SECUP_OK && c0->integrate)
+            rc = secup_file_map(c0->payload_tmp, &c0->payload_map, &err);
+        c0->transformed = rc == SECUP_OK;
+        r->compress = enc.compress;
+    }
     if (rc == SECUP_OK)
         rc = build_manifest(m, r, &err);
     if (rc != SECUP_OK)
@@ -690,17 +760,28 @@ int cmd_create(int argc, char **argv)
             goto fail;
         }
         integ[n_integ].name = secup_bytes_of(r->comps[i].name, strlen(r->comps[i].name));
-        integ[n_integ].data = r->comps[i].image;
+        integ[n_integ].data = r->comps[i].transformed ? r->comps[i].payload_map : r->comps[i].image;
         n_integ++;
     }
     struct secup_seal_opts so = { untagged, integ, n_integ };
     rc = secup_envelope_seal(m, (const struct secup_key *const *)sk, n_keys, &so, &env, &env_len, &err);
     if (rc == SECUP_OK)
         rc = self_check(env, env_len, keys, n_keys, r, &err);
+    /* the payload first: an envelope never points at a payload that is not there */
+    if (rc == SECUP_OK && r->comps[0].transformed) {
+        rc = secup_file_commit(r->comps[0].payload_tmp, enc.payload_out, &err);
+        if (rc == SECUP_OK)
+            r->comps[0].payload_tmp[0] = '\0';
+    }
     if (rc == SECUP_OK)
         rc = secup_file_write_atomic(out, secup_bytes_of(env, env_len), 0644, &err);
     if (rc != SECUP_OK)
         goto fail;
+    if (r->comps[0].transformed)
+        cli_note("wrote %s: %llu bytes (%s%s%s)", enc.payload_out,
+                 (unsigned long long)r->comps[0].payload.payload_size,
+                 enc.compress ? "zstd" : "", enc.compress && r->comps[0].payload.enc_info_len ? ", " : "",
+                 r->comps[0].payload.enc_info_len ? "encrypted" : "");
     cli_note("wrote %s: %zu bytes, sequence %llu, %u component%s, %zu signature%s", out, env_len,
              (unsigned long long)r->seq, r->n, r->n == 1 ? "" : "s", n_keys, n_keys == 1 ? "" : "s");
     goto out;
@@ -711,6 +792,9 @@ out:
     for (size_t i = 0; i < n_keys; i++)
         secup_key_free(sk[i]);
     unmap_images(r);
+    secup_file_unmap(r->comps[0].payload_map);
+    if (r->comps[0].payload_tmp[0])
+        unlink(r->comps[0].payload_tmp);
     free(m);
     free(r);
     return status;

@@ -21,32 +21,6 @@ static void help(void)
            "  --image [N=]FILE image for component N (default 0), repeatable\n");
 }
 
-static secup_rc load_hmac(const char *path, struct secup_key **out, struct secup_err *err)
-{
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    secup_rc rc = secup_file_read(path, 1024, &buf, &len, err);
-    if (rc != SECUP_OK)
-        return rc;
-    char text[1025];
-    memcpy(text, buf, len);
-    text[len] = '\0';
-    secup_file_free(buf, len);
-    uint8_t secret[64];
-    size_t n = 0;
-    if (!secup_hex_decode(text, secret, sizeof(secret), &n)) {
-        secup_wipe(text, sizeof(text));
-        return secup_err_set(err, SECUP_E_KEY_FORMAT, "'%s' is not a hex HMAC secret of at most 64 bytes",
-                             path);
-    }
-    rc = secup_key_from_secret(out, secup_bytes_of(secret, n), err);
-    secup_wipe(secret, sizeof(secret));
-    secup_wipe(text, sizeof(text));
-    if (rc != SECUP_OK)
-        secup_err_prefix(err, "'%s'", path);
-    return rc;
-}
-
 static secup_rc check_image(const struct secup_manifest *m, uint32_t index, const char *path,
                             struct secup_err *err)
 {
@@ -151,7 +125,7 @@ int cmd_verify(int argc, char **argv)
     }
     if (rc == SECUP_OK && hmac) {
         struct secup_key *k = NULL;
-        rc = load_hmac(hmac, &k, &err);
+        rc = author_load_hmac(hmac, &k, &err);
         if (rc == SECUP_OK) {
             rc = secup_trust_add(trust, k, hmac, &err);
             if (rc != SECUP_OK)

@@ -29,3 +29,44 @@ secup_rc author_load_envelope(const char *path, uint8_t **buf, size_t *len,
     }
     return rc;
 }
+
+secup_rc author_load_hmac(const char *path, struct secup_key **out, struct secup_err *err)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    secup_rc rc = secup_file_read(path, 1024, &buf, &len, err);
+    if (rc != SECUP_OK)
+        return rc;
+    char text[1025];
+    memcpy(text, buf, len);
+    text[len] = '\0';
+    secup_file_free(buf, len);
+    uint8_t secret[64];
+    size_t n = 0;
+    if (!secup_hex_decode(text, secret, sizeof(secret), &n)) {
+        secup_wipe(text, sizeof(text));
+        return secup_err_set(err, SECUP_E_KEY_FORMAT, "'%s' is not a hex HMAC secret of at most 64 bytes",
+                             path);
+    }
+    rc = secup_key_from_secret(out, secup_bytes_of(secret, n), err);
+    secup_wipe(secret, sizeof(secret));
+    secup_wipe(text, sizeof(text));
+    if (rc != SECUP_OK)
+        secup_err_prefix(err, "'%s'", path);
+    return rc;
+}
+
+secup_rc author_load_signing_key(const struct author_key_ref *ref, struct secup_key **out,
+                                 struct secup_err *err)
+{
+    if (ref->hmac)
+        return author_load_hmac(ref->path, out, err);
+    secup_rc rc = secup_key_load_pem(out, ref->path, err);
+    if (rc == SECUP_OK && !secup_key_has_private(*out)) {
+        secup_key_free(*out);
+        *out = NULL;
+        rc = secup_err_set(err, SECUP_E_KEY_FORMAT,
+                           "'%s' holds a public key; signing needs the private key", ref->path);
+    }
+    return rc;
+}

@@ -15,13 +15,14 @@ static const struct {
     { "create", cmd_create, "build and sign a SUIT envelope for one or more images" },
     { "verify", cmd_verify, "check an envelope's signature, and optionally an image against it" },
     { "inspect", cmd_inspect, "print every field of an envelope (text or --json)" },
+    { "decrypt", cmd_decrypt, "decrypt a payload and check it against its manifest" },
 };
 
 static void usage(FILE *out)
 {
     fprintf(out, "usage: secup-author <command> [options]\n\n"
                  "The Author of secup: builds SUIT manifests (draft-ietf-suit-manifest-37), signs\n"
-                 "them with COSE, and checks them.\n\ncommands:\n");
+                 "them with COSE, encrypts payloads for their recipients, and checks them.\n\ncommands:\n");
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
         fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
     fprintf(out, "\n'secup-author <command> --help' describes each command.\n"
