@@ -211,8 +211,9 @@ static int cmd_install(const char *dir, const char *alg_name, size_t chunk)
     if (in < 0)
         die(enc, NULL);
     struct secup_slot slot;
-    if (secup_slot_fd_open(&slot, slot_path, SECUP_SLOT_FILE_CREATE | SECUP_SLOT_FILE_TRUNCATE, 0,
-                           &err) != SECUP_OK)
+    if (secup_slot_file_open(&slot, slot_path, res.image_size ? res.image_size : 1,
+                             SECUP_SLOT_WRITABLE | SECUP_SLOT_CREATE | SECUP_SLOT_TRUNCATE,
+                             &err) != SECUP_OK)
         die("slot", &err);
     struct secup_stream *s = NULL;
     if (secup_stream_new(&s, &cfg, &slot, &err) != SECUP_OK)

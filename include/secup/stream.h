@@ -177,20 +177,13 @@ SECUP_API void secup_stream_checkpoint_encode(const struct secup_stream_checkpoi
 SECUP_API SECUP_NODISCARD secup_rc secup_stream_checkpoint_decode(
     struct secup_stream_checkpoint *cp, struct secup_bytes in, struct secup_err *err);
 
-/* ---- A slot over a file descriptor ---- */
+/* ---- Checking a slot ---- */
 
-enum {
-    SECUP_SLOT_FILE_CREATE = 1 << 0,   /* create a regular file if missing */
-    SECUP_SLOT_FILE_TRUNCATE = 1 << 1, /* start empty (a fresh install, not a resume) */
-};
-
-/* Opens a regular file or a block device as a slot (positioned writes, fsync on sync).
- * capacity: the most bytes a regular file slot may hold (0: no limit); a block device's
- * capacity is its size. Ownership: close with s->ops->close(s).
- * Returns SECUP_OK; SECUP_E_NOENT; SECUP_E_IO; SECUP_E_ARG. */
-SECUP_API SECUP_NODISCARD secup_rc secup_slot_fd_open(struct secup_slot *s, const char *path,
-                                                      unsigned flags, uint64_t capacity,
-                                                      struct secup_err *err);
+/* Reads the first `size` bytes of the slot and checks them against d (SHA-256).
+ * Returns SECUP_OK; SECUP_E_DIGEST; SECUP_E_SIZE (size beyond the slot); SECUP_E_IO. */
+SECUP_API SECUP_NODISCARD secup_rc secup_slot_digest_check(struct secup_slot *s,
+                                                           const struct secup_digest *d,
+                                                           uint64_t size, struct secup_err *err);
 
 /* ---- Producing side (the author) ---- */
 

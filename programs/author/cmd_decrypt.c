@@ -88,8 +88,12 @@ static secup_rc decrypt_to(const struct secup_image_info *info, struct secup_byt
     if (info->compression > SECUP_COMPRESSION_ZSTD)
         return secup_err_set(err, SECUP_E_UNSUPPORTED, "compression %llu",
                              (unsigned long long)info->compression);
-    secup_rc rc = secup_slot_fd_open(&slot, tmp, SECUP_SLOT_FILE_CREATE | SECUP_SLOT_FILE_TRUNCATE,
-                                     info->size, err);
+    /* The slot is exactly as large as the manifest says the image is (a slot holds at least
+     * one byte, so an empty image gets one it never writes). */
+    secup_rc rc = secup_slot_file_open(&slot, tmp, info->size ? info->size : 1,
+                                       SECUP_SLOT_WRITABLE | SECUP_SLOT_CREATE |
+                                           SECUP_SLOT_TRUNCATE,
+                                       err);
     if (rc != SECUP_OK)
         return rc;
     rc = secup_stream_new(&s, &cfg, &slot, err);

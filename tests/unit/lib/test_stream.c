@@ -176,11 +176,14 @@ static struct secup_stream_cfg cfg_of(const struct made *m, const struct secup_r
     return c;
 }
 
+/* Larger than every image of these tests: a slot's capacity is always bounded. */
+#define SLOT_CAP (64u * 1024u * 1024u)
+
 static void open_slot(struct fx *f, struct secup_slot *slot, bool fresh)
 {
     struct secup_err err;
-    unsigned flags = SECUP_SLOT_FILE_CREATE | (fresh ? SECUP_SLOT_FILE_TRUNCATE : 0u);
-    if (secup_slot_fd_open(slot, f->slot_path, flags, 0, &err) != SECUP_OK)
+    unsigned flags = SECUP_SLOT_WRITABLE | SECUP_SLOT_CREATE | (fresh ? SECUP_SLOT_TRUNCATE : 0u);
+    if (secup_slot_file_open(slot, f->slot_path, SLOT_CAP, flags, &err) != SECUP_OK)
         fail_msg("slot: %s", err.msg);
 }
 
@@ -802,9 +805,10 @@ static void test_stream_refuses_bad_configuration(void **state)
     cfg.image_digest.alg = SECUP_COSE_ALG_SHA256;
     cfg.image_digest.bytes = secup_bytes_of(digest, 32);
     struct secup_slot slot;
-    assert_int_equal(secup_slot_fd_open(&slot, f->slot_path,
-                                        SECUP_SLOT_FILE_CREATE | SECUP_SLOT_FILE_TRUNCATE, 100,
-                                        NULL),
+    assert_int_equal(secup_slot_file_open(&slot, f->slot_path, 100,
+                                          SECUP_SLOT_WRITABLE | SECUP_SLOT_CREATE |
+                                              SECUP_SLOT_TRUNCATE,
+                                          NULL),
                      SECUP_OK);
     struct secup_stream *s = NULL;
     struct secup_stream_cfg c = cfg;
@@ -830,9 +834,12 @@ static void test_stream_refuses_bad_configuration(void **state)
     assert_null(s);
     assert_int_equal(secup_stream_new(&s, NULL, &slot, NULL), SECUP_E_ARG);
     slot.ops->close(&slot);
-    assert_int_equal(secup_slot_fd_open(&slot, "/nonexistent/dir/slot", 0, 0, NULL),
+    assert_int_equal(secup_slot_file_open(&slot, "/nonexistent/dir/slot", 100,
+                                          SECUP_SLOT_WRITABLE | SECUP_SLOT_CREATE, NULL),
                      SECUP_E_NOENT);
-    assert_int_equal(secup_slot_fd_open(&slot, "/tmp", 0, 0, NULL), SECUP_E_IO);
+    assert_int_equal(secup_slot_file_open(&slot, "/tmp", 100, SECUP_SLOT_WRITABLE, NULL),
+                     SECUP_E_IO);
+    assert_int_equal(secup_slot_file_open(&slot, "/tmp", 100, 0, NULL), SECUP_E_VALUE);
 }
 
 static void test_stream_pump_fd_reads_the_source_to_its_end(void **state)

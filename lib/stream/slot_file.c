@@ -1,18 +1,40 @@
 /* A slot in a regular file (simulation, tests, devices that keep images on a file system),
- * and the descriptor-based I/O that the block device backend shares. */
+ * and the descriptor-based I/O that the block device backend shares (slot_file.h). */
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
-#include <stdio.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "slot.h"
+#include "slot_file.h"
 
 /* pwrite/pread move at most about 2 GiB per call on Linux; asking for less keeps the
  * ssize_t result exact everywhere. */
 #define SLOT_IO_MAX ((size_t)1 << 30)
+
+#define SLOT_FILE_FLAGS (SECUP_SLOT_WRITABLE | SECUP_SLOT_CREATE | SECUP_SLOT_TRUNCATE)
+
+secup_rc secup_slot_fd_init(struct secup_slot *s, const char *path, struct secup_err *err)
+{
+    memset(s, 0, sizeof(*s));
+    s->fd = -1;
+    if (!path || path[0] == '\0')
+        return secup_err_set(err, SECUP_E_ARG, "slot: no path given");
+    size_t n = strlen(path);
+    if (n >= sizeof(s->path))
+        return secup_err_set(err, SECUP_E_ARG, "slot path too long (%zu bytes)", n);
+    memcpy(s->path, path, n + 1);
+    return SECUP_OK;
+}
+
+secup_rc secup_slot_fd_blocking(const struct secup_slot *s, int fd, struct secup_err *err)
+{
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0)
+        return secup_err_set(err, SECUP_E_IO, "slot '%s': fcntl: %s", s->path, strerror(errno));
+    return SECUP_OK;
+}
 
 static secup_rc write_error(const struct secup_slot *s, int e, uint64_t offset, size_t len,
                             struct secup_err *err)
@@ -34,6 +56,8 @@ static secup_rc write_error(const struct secup_slot *s, int e, uint64_t offset, 
                          off, s->path, strerror(e));
 }
 
+/* The whole range is checked before the first byte moves, so a refused write leaves the
+ * slot as it was. capacity <= INT64_MAX (checked at open) keeps offset + len a valid off_t. */
 static secup_rc check_range(const struct secup_slot *s, const char *what, uint64_t offset,
                             size_t len, struct secup_err *err)
 {
@@ -48,8 +72,8 @@ static secup_rc check_range(const struct secup_slot *s, const char *what, uint64
     return SECUP_OK;
 }
 
-secup_rc slot_fd_write(struct secup_slot *s, uint64_t offset, struct secup_bytes data,
-                       struct secup_err *err)
+secup_rc secup_slot_fd_write(struct secup_slot *s, uint64_t offset, struct secup_bytes data,
+                             struct secup_err *err)
 {
     secup_rc rc = check_range(s, "writing", offset, data.len, err);
     if (rc != SECUP_OK)
@@ -73,8 +97,8 @@ secup_rc slot_fd_write(struct secup_slot *s, uint64_t offset, struct secup_bytes
     return SECUP_OK;
 }
 
-secup_rc slot_fd_read(struct secup_slot *s, uint64_t offset, uint8_t *buf, size_t len,
-                      struct secup_err *err)
+secup_rc secup_slot_fd_read(struct secup_slot *s, uint64_t offset, uint8_t *buf, size_t len,
+                            struct secup_err *err)
 {
     secup_rc rc = check_range(s, "reading", offset, len, err);
     if (rc != SECUP_OK)
@@ -102,7 +126,7 @@ secup_rc slot_fd_read(struct secup_slot *s, uint64_t offset, uint8_t *buf, size_
     return SECUP_OK;
 }
 
-secup_rc slot_fd_sync(struct secup_slot *s, struct secup_err *err)
+secup_rc secup_slot_fd_sync(struct secup_slot *s, struct secup_err *err)
 {
     if (s->fd < 0)
         return secup_err_set(err, SECUP_E_STATE, "slot '%s' is not open", s->path);
@@ -120,12 +144,20 @@ secup_rc slot_fd_sync(struct secup_slot *s, struct secup_err *err)
     return SECUP_OK;
 }
 
-void slot_fd_close(struct secup_slot *s)
+void secup_slot_fd_close(struct secup_slot *s)
 {
     if (s->fd >= 0)
         close(s->fd);
     s->fd = -1;
 }
+
+static const struct secup_slot_ops slot_file_ops = {
+    .name = "file",
+    .write = secup_slot_fd_write,
+    .read = secup_slot_fd_read,
+    .sync = secup_slot_fd_sync,
+    .close = secup_slot_fd_close,
+};
 
 static secup_rc fsync_parent(const char *path, struct secup_err *err)
 {
@@ -151,58 +183,70 @@ static secup_rc fsync_parent(const char *path, struct secup_err *err)
     return SECUP_OK;
 }
 
-static secup_rc check_path(struct secup_slot *s, const char *path, struct secup_err *err)
+/* Opens path, creating it when missing and flags allow. errno is kept for the caller. */
+static int open_file(const char *path, unsigned flags, bool *created)
 {
-    memset(s, 0, sizeof(*s));
-    s->fd = -1;
-    if (!path || path[0] == '\0')
-        return secup_err_set(err, SECUP_E_ARG, "slot: no path given");
-    size_t n = strlen(path);
-    if (n >= sizeof(s->path))
-        return secup_err_set(err, SECUP_E_ARG, "slot path too long (%zu bytes)", n);
-    memcpy(s->path, path, n + 1);
-    return SECUP_OK;
+    int mode = ((flags & SECUP_SLOT_WRITABLE) ? O_RDWR : O_RDONLY) | O_NONBLOCK | O_CLOEXEC;
+    *created = false;
+    int fd = open(path, mode);
+    if (fd < 0 && errno == ENOENT && (flags & SECUP_SLOT_CREATE)) {
+        fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NONBLOCK | O_CLOEXEC, 0600);
+        if (fd >= 0)
+            *created = true;
+        else if (errno == EEXIST) /* another process created it in between */
+            fd = open(path, mode);
+    }
+    return fd;
 }
 
-secup_rc slot_file_open(struct secup_slot *s, const char *path, uint64_t capacity, bool writable,
-                        struct secup_err *err)
+static secup_rc fail_closing(int fd, secup_rc rc)
 {
-    secup_rc rc = check_path(s, path, err);
+    close(fd);
+    return rc;
+}
+
+secup_rc secup_slot_file_open(struct secup_slot *s, const char *path, uint64_t capacity,
+                              unsigned flags, struct secup_err *err)
+{
+    secup_rc rc = secup_slot_fd_init(s, path, err);
     if (rc != SECUP_OK)
         return rc;
+    if ((flags & ~(unsigned)SLOT_FILE_FLAGS) != 0 ||
+        ((flags & (SECUP_SLOT_CREATE | SECUP_SLOT_TRUNCATE)) && !(flags & SECUP_SLOT_WRITABLE)))
+        return secup_err_set(err, SECUP_E_ARG,
+                             "slot '%s': flags 0x%x (create and truncate need writable)", path,
+                             flags);
     if (capacity == 0 || capacity > (uint64_t)INT64_MAX)
         return secup_err_set(err, SECUP_E_ARG, "slot '%s': capacity %llu is not 1 .. 2^63-1", path,
                              (unsigned long long)capacity);
+    bool writable = (flags & SECUP_SLOT_WRITABLE) != 0;
     bool created = false;
-    int fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
-    if (fd < 0 && errno == ENOENT && writable) {
-        fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-        created = fd >= 0;
-    }
+    int fd = open_file(path, flags, &created);
     if (fd < 0)
         return secup_err_set(err, errno == ENOENT ? SECUP_E_NOENT : SECUP_E_IO,
                              "cannot open slot file '%s'%s: %s", path,
                              writable ? " for writing" : "", strerror(errno));
     struct stat sb;
-    if (fstat(fd, &sb) != 0) {
-        int e = errno;
-        close(fd);
-        return secup_err_set(err, SECUP_E_IO, "cannot stat slot file '%s': %s", path, strerror(e));
-    }
-    if (!S_ISREG(sb.st_mode)) {
-        close(fd);
-        return secup_err_set(err, SECUP_E_VALUE,
-                             "slot '%s' is not a regular file (a block device needs slot type "
-                             "\"blockdev\")",
-                             path);
-    }
+    if (fstat(fd, &sb) != 0)
+        return fail_closing(fd, secup_err_set(err, SECUP_E_IO, "cannot stat slot file '%s': %s",
+                                              path, strerror(errno)));
+    if (!S_ISREG(sb.st_mode))
+        return fail_closing(fd, secup_err_set(err, SECUP_E_VALUE,
+                                              "slot '%s' is not a regular file (a block device "
+                                              "needs the \"blockdev\" slot backend)",
+                                              path));
+    rc = secup_slot_fd_blocking(s, fd, err);
+    if (rc != SECUP_OK)
+        return fail_closing(fd, rc);
+    if ((flags & SECUP_SLOT_TRUNCATE) && !created && ftruncate(fd, 0) != 0)
+        return fail_closing(fd, secup_err_set(err, SECUP_E_IO, "cannot truncate slot file '%s': %s",
+                                              path, strerror(errno)));
     /* A new file's name must survive a power cut as well as its content. */
     if (created) {
-        rc = fsync_parent(path, err);
+        rc = fsync_parent(s->path, err);
         if (rc != SECUP_OK) {
-            close(fd);
             secup_err_prefix(err, "creating slot file '%s'", path);
-            return rc;
+            return fail_closing(fd, rc);
         }
     }
     s->ops = &slot_file_ops;
@@ -210,11 +254,3 @@ secup_rc slot_file_open(struct secup_slot *s, const char *path, uint64_t capacit
     s->capacity = capacity;
     return SECUP_OK;
 }
-
-const struct secup_slot_ops slot_file_ops = {
-    .name = "file",
-    .write = slot_fd_write,
-    .read = slot_fd_read,
-    .sync = slot_fd_sync,
-    .close = slot_fd_close,
-};

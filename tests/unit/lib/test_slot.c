@@ -1,10 +1,10 @@
-/* Slot backends of secup-agent: programs/agent/slot_file.c and slot_blockdev.c.
+/* Slot backends of libsecup: lib/stream/slot_file.c and slot_blockdev.c.
  *
- * pwrite and pread are wrapped (-Wl,--wrap, see CMakeLists.txt) so that interrupted,
- * short and failing transfers can be injected; everything else runs on real files. A full
- * device is also produced for real: on a 64 KiB tmpfs when mounting is allowed (root), and
- * always through RLIMIT_FSIZE. The block device backend runs on a loop device when
- * losetup works (root), and its refusal of a regular file is tested everywhere. */
+ * pwrite and pread are wrapped (-Wl,--wrap, see tests/unit/CMakeLists.txt) so that
+ * interrupted, short and failing transfers can be injected; everything else runs on real
+ * files. A full device is also produced for real: on a 64 KiB tmpfs when mounting is allowed
+ * (root), and always through RLIMIT_FSIZE. The block device backend runs on a loop device
+ * when losetup works (root), and its refusal of a regular file is tested everywhere. */
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -17,12 +17,12 @@
 #include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
-#include "boot_tool.h"
-#include "slot.h"
+#include "secup/slot.h"
 #include "testutil.h"
 
 /* ---- injected I/O faults ---- */
@@ -109,12 +109,56 @@ static int setup(void **state)
     return 0;
 }
 
+/* Runs a tool (rm, losetup) with stdin and stderr on /dev/null, its stdout (at most cap - 1
+ * bytes, NUL-terminated) in out. True when it exited with status 0. */
+static bool run_tool(const char *const argv[], char *out, size_t cap)
+{
+    int pfd[2];
+    if (pipe(pfd) != 0)
+        return false;
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(pfd[0]);
+        close(pfd[1]);
+        return false;
+    }
+    if (pid == 0) {
+        int null = open("/dev/null", O_RDWR);
+        if (null < 0 || dup2(null, STDIN_FILENO) < 0 || dup2(pfd[1], STDOUT_FILENO) < 0 ||
+            dup2(null, STDERR_FILENO) < 0)
+            _exit(127);
+        execvp(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    close(pfd[1]);
+    size_t len = 0;
+    char sink[256];
+    for (;;) {
+        char *dst = len + 1 < cap ? out + len : sink;
+        size_t room = len + 1 < cap ? cap - 1 - len : sizeof(sink);
+        ssize_t n = read(pfd[0], dst, room);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        if (dst != sink)
+            len += (size_t)n;
+    }
+    close(pfd[0]);
+    if (cap > 0)
+        out[len] = '\0';
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0) {
+        if (errno != EINTR)
+            return false;
+    }
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
 static void run_quiet(const char *const argv[])
 {
     char out[256];
-    size_t len = 0;
-    (void)boot_tool_run("", "util-linux", argv, secup_bytes_of(NULL, 0), out, sizeof(out), &len,
-                        NULL);
+    (void)run_tool(argv, out, sizeof(out));
 }
 
 static void remove_tree(const char *dir)
@@ -152,9 +196,10 @@ static void fill(uint8_t *p, size_t n, unsigned seed)
 static void open_file(struct fx *f, uint64_t cap)
 {
     struct secup_err err;
-    secup_rc rc = slot_file_open(&f->s, f->path, cap, true, &err);
+    secup_rc rc =
+        secup_slot_file_open(&f->s, f->path, cap, SECUP_SLOT_WRITABLE | SECUP_SLOT_CREATE, &err);
     if (rc != SECUP_OK)
-        fail_msg("slot_file_open: %s", err.msg);
+        fail_msg("secup_slot_file_open: %s", err.msg);
 }
 
 /* ---- slot_file ---- */
@@ -182,7 +227,7 @@ static void test_slot_file_write_read_round_trip_returns_same_bytes_for_any_chun
         f->s.ops->close(&f->s);
         assert_int_equal(f->s.fd, -1);
 
-        assert_int_equal(slot_file_open(&f->s, f->path, N, false, &err), SECUP_OK);
+        assert_int_equal(secup_slot_file_open(&f->s, f->path, N, 0, &err), SECUP_OK);
         memset(back, 0, N);
         assert_int_equal(f->s.ops->read(&f->s, 0, back, N, &err), SECUP_OK);
         assert_memory_equal(back, data, N);
@@ -192,7 +237,7 @@ static void test_slot_file_write_read_round_trip_returns_same_bytes_for_any_chun
     }
 }
 
-static void test_slot_file_open_missing_writable_creates_file_0600(void **state)
+static void test_slot_file_open_missing_with_create_creates_file_0600(void **state)
 {
     struct fx *f = *state;
     open_file(f, 100);
@@ -201,6 +246,20 @@ static void test_slot_file_open_missing_writable_creates_file_0600(void **state)
     assert_true(S_ISREG(sb.st_mode));
     assert_int_equal(sb.st_mode & 0777, 0600);
     assert_int_equal(sb.st_size, 0);
+}
+
+static void test_slot_file_open_missing_without_create_returns_noent(void **state)
+{
+    struct fx *f = *state;
+    struct secup_err err;
+    assert_int_equal(secup_slot_file_open(&f->s, f->path, 100, SECUP_SLOT_WRITABLE, &err),
+                     SECUP_E_NOENT);
+    assert_non_null(strstr(err.msg, "for writing"));
+    assert_int_equal(access(f->path, F_OK), -1);
+    assert_int_equal(
+        secup_slot_file_open(&f->s, f->path, 100, SECUP_SLOT_WRITABLE | SECUP_SLOT_TRUNCATE, &err),
+        SECUP_E_NOENT);
+    assert_int_equal(access(f->path, F_OK), -1);
 }
 
 static void test_slot_file_open_existing_does_not_truncate(void **state)
@@ -216,11 +275,55 @@ static void test_slot_file_open_existing_does_not_truncate(void **state)
     assert_memory_equal(back, "abcdef", 6);
 }
 
+/* A fresh install starts from an empty file; an existing file's mode is left alone. */
+static void test_slot_file_open_truncate_empties_existing_file(void **state)
+{
+    struct fx *f = *state;
+    struct secup_err err;
+    open_file(f, 100);
+    assert_int_equal(f->s.ops->write(&f->s, 0, secup_bytes_of("abcdef", 6), &err), SECUP_OK);
+    f->s.ops->close(&f->s);
+    assert_int_equal(chmod(f->path, 0640), 0);
+    assert_int_equal(
+        secup_slot_file_open(&f->s, f->path, 100, SECUP_SLOT_WRITABLE | SECUP_SLOT_TRUNCATE, &err),
+        SECUP_OK);
+    struct stat sb;
+    assert_int_equal(stat(f->path, &sb), 0);
+    assert_int_equal(sb.st_size, 0);
+    assert_int_equal(sb.st_mode & 0777, 0640);
+    uint8_t b;
+    assert_int_equal(f->s.ops->read(&f->s, 0, &b, 1, &err), SECUP_E_IO);
+    assert_int_equal(f->s.ops->write(&f->s, 0, secup_bytes_of("xy", 2), &err), SECUP_OK);
+    f->s.ops->close(&f->s);
+    /* With CREATE too, on a file that exists. */
+    assert_int_equal(
+        secup_slot_file_open(&f->s, f->path, 100,
+                             SECUP_SLOT_WRITABLE | SECUP_SLOT_CREATE | SECUP_SLOT_TRUNCATE, &err),
+        SECUP_OK);
+    assert_int_equal(stat(f->path, &sb), 0);
+    assert_int_equal(sb.st_size, 0);
+}
+
+/* A FIFO opened read-only would block until a writer came; the slot refuses it at once. */
+static void test_slot_file_open_fifo_returns_value_without_blocking(void **state)
+{
+    struct fx *f = *state;
+    struct secup_err err;
+    assert_int_equal(mkfifo(f->path, 0600), 0);
+    assert_int_equal(secup_slot_file_open(&f->s, f->path, 100, 0, &err), SECUP_E_VALUE);
+    assert_non_null(strstr(err.msg, "not a regular file"));
+    assert_int_equal(secup_slot_file_open(&f->s, f->path, 100, SECUP_SLOT_WRITABLE, &err),
+                     SECUP_E_VALUE);
+    assert_int_equal(secup_slot_blockdev_open(&f->s, f->path, 0, &err), SECUP_E_VALUE);
+    assert_non_null(strstr(err.msg, "not a block device"));
+    assert_int_equal(f->s.fd, -1);
+}
+
 static void test_slot_file_open_missing_readonly_returns_noent(void **state)
 {
     struct fx *f = *state;
     struct secup_err err;
-    assert_int_equal(slot_file_open(&f->s, f->path, 100, false, &err), SECUP_E_NOENT);
+    assert_int_equal(secup_slot_file_open(&f->s, f->path, 100, 0, &err), SECUP_E_NOENT);
     assert_non_null(strstr(err.msg, f->path));
     assert_non_null(strstr(err.msg, "No such file"));
     assert_int_equal(f->s.fd, -1);
@@ -234,7 +337,9 @@ static void test_slot_file_open_in_missing_directory_returns_noent(void **state)
     struct secup_err err;
     char p[300];
     snprintf(p, sizeof(p), "%s/nodir/slot.img", f->dir);
-    assert_int_equal(slot_file_open(&f->s, p, 100, true, &err), SECUP_E_NOENT);
+    assert_int_equal(
+        secup_slot_file_open(&f->s, p, 100, SECUP_SLOT_WRITABLE | SECUP_SLOT_CREATE, &err),
+        SECUP_E_NOENT);
     assert_non_null(strstr(err.msg, p));
 }
 
@@ -242,7 +347,7 @@ static void test_slot_file_open_directory_returns_value(void **state)
 {
     struct fx *f = *state;
     struct secup_err err;
-    assert_int_equal(slot_file_open(&f->s, f->dir, 100, false, &err), SECUP_E_VALUE);
+    assert_int_equal(secup_slot_file_open(&f->s, f->dir, 100, 0, &err), SECUP_E_VALUE);
     assert_non_null(strstr(err.msg, "not a regular file"));
     assert_int_equal(f->s.fd, -1);
 }
@@ -251,14 +356,39 @@ static void test_slot_file_open_bad_arguments_return_arg(void **state)
 {
     struct fx *f = *state;
     struct secup_err err;
-    assert_int_equal(slot_file_open(&f->s, f->path, 0, true, &err), SECUP_E_ARG);
-    assert_int_equal(slot_file_open(&f->s, f->path, (uint64_t)INT64_MAX + 1, true, &err),
-                     SECUP_E_ARG);
-    assert_int_equal(slot_file_open(&f->s, "", 10, true, &err), SECUP_E_ARG);
-    assert_int_equal(slot_file_open(&f->s, NULL, 10, true, &err), SECUP_E_ARG);
+    static const struct {
+        uint64_t capacity;
+        unsigned flags;
+    } bad[] = {
+        {0, SECUP_SLOT_WRITABLE | SECUP_SLOT_CREATE}, /* no "unlimited" capacity */
+        {(uint64_t)INT64_MAX + 1, SECUP_SLOT_WRITABLE | SECUP_SLOT_CREATE},
+        {UINT64_MAX, SECUP_SLOT_WRITABLE | SECUP_SLOT_CREATE},
+        {10, SECUP_SLOT_CREATE}, /* create and truncate need writable */
+        {10, SECUP_SLOT_TRUNCATE},
+        {10, SECUP_SLOT_CREATE | SECUP_SLOT_TRUNCATE},
+        {10, SECUP_SLOT_WRITABLE | SECUP_SLOT_CREATE | (1u << 3)}, /* unknown flag */
+        {10, 1u << 31},
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+        assert_int_equal(secup_slot_file_open(&f->s, f->path, bad[i].capacity, bad[i].flags, &err),
+                         SECUP_E_ARG);
+        assert_null(f->s.ops);
+        assert_int_equal(f->s.fd, -1);
+    }
+    assert_int_equal(secup_slot_file_open(&f->s, f->path, (uint64_t)INT64_MAX,
+                                          SECUP_SLOT_WRITABLE | SECUP_SLOT_CREATE, &err),
+                     SECUP_OK); /* the largest capacity is accepted */
+    f->s.ops->close(&f->s);
+    unlink(f->path);
+    unsigned wc = SECUP_SLOT_WRITABLE | SECUP_SLOT_CREATE;
+    assert_int_equal(secup_slot_file_open(&f->s, "", 10, wc, &err), SECUP_E_ARG);
+    assert_int_equal(secup_slot_file_open(&f->s, NULL, 10, wc, &err), SECUP_E_ARG);
+    assert_int_equal(secup_slot_file_open(&f->s, f->path, 10, wc, NULL), SECUP_OK); /* err NULL */
+    f->s.ops->close(&f->s);
+    unlink(f->path);
     static char longpath[5000];
     memset(longpath, 'a', sizeof(longpath) - 1);
-    assert_int_equal(slot_file_open(&f->s, longpath, 10, true, &err), SECUP_E_ARG);
+    assert_int_equal(secup_slot_file_open(&f->s, longpath, 10, wc, &err), SECUP_E_ARG);
     assert_non_null(strstr(err.msg, "too long"));
     assert_int_equal(access(f->path, F_OK), -1);
 }
@@ -312,7 +442,7 @@ static void test_slot_file_write_on_readonly_slot_returns_io(void **state)
     struct secup_err err;
     open_file(f, 100);
     f->s.ops->close(&f->s);
-    assert_int_equal(slot_file_open(&f->s, f->path, 100, false, &err), SECUP_OK);
+    assert_int_equal(secup_slot_file_open(&f->s, f->path, 100, 0, &err), SECUP_OK);
     assert_int_equal(f->s.ops->write(&f->s, 0, secup_bytes_of("x", 1), &err), SECUP_E_IO);
     assert_non_null(strstr(err.msg, "not open for writing"));
 }
@@ -458,10 +588,11 @@ static void test_slot_blockdev_regular_file_is_refused_returns_value(void **stat
     struct secup_err err;
     open_file(f, 100);
     f->s.ops->close(&f->s);
-    assert_int_equal(slot_blockdev_open(&f->s, f->path, false, &err), SECUP_E_VALUE);
+    assert_int_equal(secup_slot_blockdev_open(&f->s, f->path, 0, &err), SECUP_E_VALUE);
     assert_non_null(strstr(err.msg, "not a block device"));
     assert_non_null(strstr(err.msg, f->path));
-    assert_int_equal(slot_blockdev_open(&f->s, f->path, true, &err), SECUP_E_VALUE);
+    assert_int_equal(secup_slot_blockdev_open(&f->s, f->path, SECUP_SLOT_WRITABLE, &err),
+                     SECUP_E_VALUE);
     assert_int_equal(f->s.fd, -1);
     assert_null(f->s.ops);
 }
@@ -470,10 +601,36 @@ static void test_slot_blockdev_missing_returns_noent(void **state)
 {
     struct fx *f = *state;
     struct secup_err err;
-    assert_int_equal(slot_blockdev_open(&f->s, f->path, true, &err), SECUP_E_NOENT);
+    assert_int_equal(secup_slot_blockdev_open(&f->s, f->path, SECUP_SLOT_WRITABLE, &err),
+                     SECUP_E_NOENT);
     assert_non_null(strstr(err.msg, f->path));
     assert_int_equal(access(f->path, F_OK), -1); /* never created */
-    assert_int_equal(slot_blockdev_open(&f->s, "", true, &err), SECUP_E_ARG);
+    assert_int_equal(
+        secup_slot_blockdev_open(
+            &f->s, f->path, SECUP_SLOT_WRITABLE | SECUP_SLOT_CREATE | SECUP_SLOT_TRUNCATE, &err),
+        SECUP_E_NOENT);
+    assert_int_equal(access(f->path, F_OK), -1); /* CREATE does not create a device */
+    assert_int_equal(secup_slot_blockdev_open(&f->s, "", SECUP_SLOT_WRITABLE, &err), SECUP_E_ARG);
+}
+
+static void test_slot_blockdev_bad_flags_return_arg(void **state)
+{
+    struct fx *f = *state;
+    struct secup_err err;
+    static const unsigned bad[] = {
+        SECUP_SLOT_CREATE,
+        SECUP_SLOT_TRUNCATE,
+        SECUP_SLOT_WRITABLE | (1u << 3),
+        1u << 31,
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+        assert_int_equal(secup_slot_blockdev_open(&f->s, "/dev/null", bad[i], &err), SECUP_E_ARG);
+        assert_null(f->s.ops);
+        assert_int_equal(f->s.fd, -1);
+    }
+    assert_int_equal(secup_slot_blockdev_open(&f->s, NULL, 0, &err), SECUP_E_ARG);
+    /* A character device is not a block device. */
+    assert_int_equal(secup_slot_blockdev_open(&f->s, "/dev/null", 0, &err), SECUP_E_VALUE);
 }
 
 /* A real block device: a loop device over a 1 MiB file. Setting one up needs privileges;
@@ -490,23 +647,23 @@ static void test_slot_blockdev_loop_device_round_trip_and_capacity(void **state)
     close(fd);
     const char *const argv[] = {"losetup", "-f", "--show", backing, NULL};
     struct secup_err err;
-    size_t len = 0;
-    if (boot_tool_run("", "util-linux", argv, secup_bytes_of(NULL, 0), f->loop, sizeof(f->loop),
-                      &len, &err) != SECUP_OK) {
-        print_message("losetup is not usable here (%s); skipping the loop device test\n", err.msg);
+    if (!run_tool(argv, f->loop, sizeof(f->loop)) || f->loop[0] != '/') {
+        print_message("losetup is not usable here; skipping the loop device test\n");
         f->loop[0] = '\0';
         skip();
     }
+    size_t len = strlen(f->loop);
     while (len > 0 && f->loop[len - 1] == '\n')
         f->loop[--len] = '\0';
 
-    assert_int_equal(slot_blockdev_open(&f->s, f->loop, true, &err), SECUP_OK);
+    assert_int_equal(secup_slot_blockdev_open(&f->s, f->loop, SECUP_SLOT_WRITABLE, &err), SECUP_OK);
     assert_string_equal(f->s.ops->name, "blockdev");
     assert_int_equal(f->s.capacity, SIZE);
 
     /* A second writer is refused while the first holds the device exclusively. */
     struct secup_slot other;
-    assert_int_equal(slot_blockdev_open(&other, f->loop, true, &err), SECUP_E_IO);
+    assert_int_equal(secup_slot_blockdev_open(&other, f->loop, SECUP_SLOT_WRITABLE, &err),
+                     SECUP_E_IO);
     assert_non_null(strstr(err.msg, "in use"));
 
     static uint8_t data[SIZE];
@@ -520,7 +677,18 @@ static void test_slot_blockdev_loop_device_round_trip_and_capacity(void **state)
     assert_int_equal(f->s.ops->sync(&f->s, &err), SECUP_OK);
     f->s.ops->close(&f->s);
 
-    assert_int_equal(slot_blockdev_open(&f->s, f->loop, false, &err), SECUP_OK);
+    assert_int_equal(secup_slot_blockdev_open(&f->s, f->loop, 0, &err), SECUP_OK);
+    assert_int_equal(f->s.ops->read(&f->s, 0, back, SIZE, &err), SECUP_OK);
+    assert_memory_equal(back, data, SIZE);
+    f->s.ops->close(&f->s);
+
+    /* The flags of a fresh file install open a device too, and leave it as it is. */
+    assert_int_equal(
+        secup_slot_blockdev_open(
+            &f->s, f->loop, SECUP_SLOT_WRITABLE | SECUP_SLOT_CREATE | SECUP_SLOT_TRUNCATE, &err),
+        SECUP_OK);
+    assert_int_equal(f->s.capacity, SIZE);
+    memset(back, 0, SIZE);
     assert_int_equal(f->s.ops->read(&f->s, 0, back, SIZE, &err), SECUP_OK);
     assert_memory_equal(back, data, SIZE);
     f->s.ops->close(&f->s);
@@ -533,7 +701,7 @@ static void test_slot_blockdev_loop_device_round_trip_and_capacity(void **state)
     assert_memory_equal(back, data, SIZE);
 
     /* The file backend refuses the device, and says which type to use. */
-    assert_int_equal(slot_file_open(&f->s, f->loop, SIZE, false, &err), SECUP_E_VALUE);
+    assert_int_equal(secup_slot_file_open(&f->s, f->loop, SIZE, 0, &err), SECUP_E_VALUE);
     assert_non_null(strstr(err.msg, "blockdev"));
 }
 
@@ -543,7 +711,10 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         T(test_slot_file_write_read_round_trip_returns_same_bytes_for_any_chunking),
-        T(test_slot_file_open_missing_writable_creates_file_0600),
+        T(test_slot_file_open_missing_with_create_creates_file_0600),
+        T(test_slot_file_open_missing_without_create_returns_noent),
+        T(test_slot_file_open_truncate_empties_existing_file),
+        T(test_slot_file_open_fifo_returns_value_without_blocking),
         T(test_slot_file_open_existing_does_not_truncate),
         T(test_slot_file_open_missing_readonly_returns_noent),
         T(test_slot_file_open_in_missing_directory_returns_noent),
@@ -562,6 +733,7 @@ int main(void)
         T(test_slot_file_size_limit_returns_io_size_limit),
         T(test_slot_blockdev_regular_file_is_refused_returns_value),
         T(test_slot_blockdev_missing_returns_noent),
+        T(test_slot_blockdev_bad_flags_return_arg),
         T(test_slot_blockdev_loop_device_round_trip_and_capacity),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
