@@ -18,6 +18,7 @@
  * exceed the component list, SUIT.md section 3 rule 5). */
 #define SECUP_PROC_MAX_INDEX (SECUP_MAX_COMPONENTS + SECUP_MAX_DEPENDENCIES)
 #define SECUP_PROC_MAX_PARAM 31 /* standard parameter keys 1..30 */
+#define SECUP_PROC_MAX_CUSTOM 4 /* custom parameters kept per component */
 
 /* The parameters currently set for one component. */
 struct secup_proc_params {
@@ -25,7 +26,14 @@ struct secup_proc_params {
     bool is_dependency;                           /* index names a dependency, not a component */
     uint32_t set;                                 /* bit k: parameter k is set */
     struct secup_value v[SECUP_PROC_MAX_PARAM];   /* by parameter key */
+    uint32_t n_custom;                            /* custom (negative) parameters set */
+    int64_t custom_key[SECUP_PROC_MAX_CUSTOM];
+    struct secup_value custom[SECUP_PROC_MAX_CUSTOM];
 };
+
+/* The value of custom parameter key for p, or NULL when it is not set. */
+SECUP_API const struct secup_value *secup_proc_custom(const struct secup_proc_params *p,
+                                                      int64_t key);
 
 static inline bool secup_proc_has(const struct secup_proc_params *p, int64_t key)
 {

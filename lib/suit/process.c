@@ -82,10 +82,37 @@ static secup_rc select_index(struct run *r, const struct secup_command *c, selec
     }
 }
 
+const struct secup_value *secup_proc_custom(const struct secup_proc_params *p, int64_t key)
+{
+    for (uint32_t i = 0; i < p->n_custom; i++) {
+        if (p->custom_key[i] == key)
+            return &p->custom[i];
+    }
+    return NULL;
+}
+
+/* Custom parameters (negative keys) belong to the device; a few are kept per component.
+ * More than that is refused rather than dropped. */
+static bool set_custom(struct secup_proc_params *pp, const struct secup_param *prm, bool keep)
+{
+    for (uint32_t i = 0; i < pp->n_custom; i++) {
+        if (pp->custom_key[i] == prm->key) {
+            if (!keep)
+                pp->custom[i] = prm->value;
+            return true;
+        }
+    }
+    if (pp->n_custom >= SECUP_PROC_MAX_CUSTOM)
+        return false;
+    pp->custom_key[pp->n_custom] = prm->key;
+    pp->custom[pp->n_custom++] = prm->value;
+    return true;
+}
+
 static void set_param(struct secup_proc_params *pp, const struct secup_param *prm, bool keep)
 {
     if (prm->key <= 0 || prm->key >= SECUP_PROC_MAX_PARAM)
-        return; /* custom parameters are passed to custom commands through their argument */
+        return;
     uint32_t bit = UINT32_C(1) << prm->key;
     if (keep && (pp->set & bit))
         return;
@@ -118,8 +145,15 @@ static secup_rc apply_params(struct run *r, const struct secup_command *c, selec
             continue;
         }
         for (uint32_t i = 0; i < SECUP_PROC_MAX_INDEX; i++) {
-            if (sel & (UINT32_C(1) << i))
+            if (!(sel & (UINT32_C(1) << i)))
+                continue;
+            if (prm->key >= 0) {
                 set_param(&p->params[i], prm, c->code == SECUP_SUIT_DIR_SET_PARAMETERS);
+            } else if (!set_custom(&p->params[i], prm, c->code == SECUP_SUIT_DIR_SET_PARAMETERS)) {
+                return secup_err_set(r->err, SECUP_E_LIMIT_PARAMS,
+                                     "more than %d custom parameters for component %u",
+                                     SECUP_PROC_MAX_CUSTOM, i);
+            }
         }
     }
     return SECUP_OK;
