@@ -22,6 +22,7 @@ struct run {
     int out[2];
     int err[2];
     int exec[2]; /* the child reports a failed exec here; CLOEXEC closes it on success */
+    long long timeout_ms;
 };
 
 enum stop { STOP_DONE, STOP_OVERFLOW, STOP_TIMEOUT, STOP_POLL, STOP_READ };
@@ -151,7 +152,7 @@ static long long now_ms(void)
 /* Reads stdout and stderr until both reach end of file. */
 static enum stop collect(struct run *r, char *out, size_t cap, struct outcome *o)
 {
-    long long deadline = now_ms() + BOOT_TOOL_TIMEOUT_MS;
+    long long deadline = now_ms() + r->timeout_ms;
     char scratch[4096];
     while (r->out[0] >= 0 || r->err[0] >= 0) {
         struct pollfd pfd[2] = {{r->out[0], POLLIN, 0}, {r->err[0], POLLIN, 0}};
@@ -250,7 +251,8 @@ static secup_rc start(struct run *r, const char *cmd, const char *exe, bool use_
 }
 
 static secup_rc verdict(const struct outcome *o, const char *cmd, const char *const argv[],
-                        const char *tool_dir, const char *pkg, size_t cap, struct secup_err *err)
+                        const char *tool_dir, const char *pkg, size_t cap, long long timeout_ms,
+                        struct secup_err *err)
 {
     bool use_path = !tool_dir || tool_dir[0] == '\0';
     if (o->exec_errno != 0)
@@ -264,8 +266,8 @@ static secup_rc verdict(const struct outcome *o, const char *cmd, const char *co
         return secup_err_set(err, SECUP_E_LIMIT_SIZE, "'%s' printed more than %zu bytes; killed",
                              cmd, cap - 1);
     case STOP_TIMEOUT:
-        return secup_err_set(err, SECUP_E_IO, "'%s' did not finish within %d s; killed", cmd,
-                             BOOT_TOOL_TIMEOUT_MS / 1000);
+        return secup_err_set(err, SECUP_E_IO, "'%s' did not finish within %lld s; killed", cmd,
+                             timeout_ms / 1000);
     case STOP_POLL:
     case STOP_READ:
         return secup_err_set(err, SECUP_E_IO, "running '%s': %s: %s", cmd,
@@ -289,6 +291,14 @@ secup_rc boot_tool_run(const char *tool_dir, const char *pkg, const char *const 
                        struct secup_bytes input, char *out, size_t cap, size_t *out_len,
                        struct secup_err *err)
 {
+    return boot_tool_run_timeout(tool_dir, pkg, argv, input, out, cap, out_len,
+                                 BOOT_TOOL_TIMEOUT_MS, err);
+}
+
+secup_rc boot_tool_run_timeout(const char *tool_dir, const char *pkg, const char *const argv[],
+                               struct secup_bytes input, char *out, size_t cap, size_t *out_len,
+                               long long timeout_ms, struct secup_err *err)
+{
     *out_len = 0;
     if (cap == 0 || !argv || !argv[0] || input.len > BOOT_TOOL_MAX_INPUT)
         return secup_err_set(err, SECUP_E_ARG, "boot_tool_run: invalid arguments");
@@ -304,7 +314,7 @@ secup_rc boot_tool_run(const char *tool_dir, const char *pkg, const char *const 
             return secup_err_set(err, SECUP_E_ARG, "tool directory too long: '%s'", tool_dir);
     }
 
-    struct run r = {{-1, -1}, {-1, -1}, {-1, -1}, {-1, -1}};
+    struct run r = {{-1, -1}, {-1, -1}, {-1, -1}, {-1, -1}, timeout_ms};
     pid_t pid = -1;
     secup_rc rc = start(&r, cmd, exe, use_path, argv, input, &pid, err);
     if (rc != SECUP_OK) {
@@ -326,7 +336,7 @@ secup_rc boot_tool_run(const char *tool_dir, const char *pkg, const char *const 
     close_run(&r);
     if (reap(pid, &o.status) != 0)
         return secup_err_set(err, SECUP_E_IO, "running '%s': waitpid: %s", cmd, strerror(errno));
-    rc = verdict(&o, cmd, argv, tool_dir, pkg, cap, err);
+    rc = verdict(&o, cmd, argv, tool_dir, pkg, cap, timeout_ms, err);
     if (rc == SECUP_OK) {
         *out_len = o.out_len;
         out[o.out_len] = '\0';

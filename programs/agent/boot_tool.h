@@ -1,6 +1,6 @@
 /* Helpers of the bootloader backends that drive an external tool (fw_printenv/fw_setenv,
  * grub-editenv): running it without a shell, and reading the name=value listing it prints.
- * Private to programs/agent/boot_*.c and their tests. */
+ * Private to programs/agent (the bootloader backends and the health check). */
 #ifndef SECUP_AGENT_BOOT_TOOL_H
 #define SECUP_AGENT_BOOT_TOOL_H
 
@@ -27,6 +27,11 @@
 secup_rc boot_tool_run(const char *tool_dir, const char *pkg, const char *const argv[],
                        struct secup_bytes input, char *out, size_t cap, size_t *out_len,
                        struct secup_err *err);
+
+/* As boot_tool_run() with another time limit (the health check's). */
+secup_rc boot_tool_run_timeout(const char *tool_dir, const char *pkg, const char *const argv[],
+                               struct secup_bytes input, char *out, size_t cap, size_t *out_len,
+                               long long timeout_ms, struct secup_err *err);
 
 /* Reads secup_<comp>_active, _trial and _attempts from a "name=value" listing (one per line,
  * as fw_printenv and grub-editenv list print). An absent variable keeps its default (active

@@ -30,9 +30,10 @@ secup_rc state_format(const struct agent_config *cfg, const struct agent_state *
                                       slot_json(&c->slot[1]), "floors", floors));
     }
     json_t *root = json_pack(
-        "{s:i, s:I, s:b, s:s, s:I, s:{s:s, s:s, s:I, s:I, s:s}, s:o}", "format", 1, "generation",
+        "{s:i, s:I, s:b, s:s, s:I, s:I, s:{s:s, s:s, s:I, s:I, s:s}, s:o}", "format", 1, "generation",
         (json_int_t)st->generation, "safe-mode", st->safe_mode, "safe-reason", st->safe_reason,
-        "report-counter", (json_int_t)st->report_counter, "last", "code", st->last.code, "reason",
+        "report-counter", (json_int_t)st->report_counter, "pending", (json_int_t)st->pending,
+        "last", "code", st->last.code, "reason",
         st->last.reason, "time", (json_int_t)st->last.time, "seq", (json_int_t)st->last.seq,
         "manifest-digest", st->last.manifest_digest, "components", comps);
     if (!root)
@@ -139,6 +140,12 @@ secup_rc state_parse(const struct agent_config *cfg, const char *text, size_t le
         rc = get_u64(root, "generation", &st->generation, err);
     if (rc == SECUP_OK)
         rc = get_u64(root, "report-counter", &st->report_counter, err);
+    uint64_t pending = 0;
+    if (rc == SECUP_OK)
+        rc = get_u64(root, "pending", &pending, err);
+    if (rc == SECUP_OK && pending >> AGENT_MAX_COMPONENTS)
+        rc = secup_err_set(err, SECUP_E_VALUE, "state: \"pending\" names unknown components");
+    st->pending = (uint32_t)pending;
     if (rc == SECUP_OK && !json_is_boolean(safe))
         rc = secup_err_set(err, SECUP_E_VALUE, "state: \"safe-mode\" is not a boolean");
     st->safe_mode = json_is_true(safe);

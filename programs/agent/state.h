@@ -44,6 +44,8 @@ struct agent_state {
     bool safe_mode;
     char safe_reason[STATE_REASON_MAX];
     uint64_t report_counter;         /* strictly increasing per signed status report */
+    uint32_t pending;                /* components of an installed bundle not yet all on
+                                      * trial: bit i = component i (all or none commit) */
     struct state_result last;
     struct state_component comp[AGENT_MAX_COMPONENTS];
 };

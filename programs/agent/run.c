@@ -1,0 +1,644 @@
+/* secup-agent's procedures. Every state change is written durably before the next step:
+ * the agent state (two checksummed copies) first, the bootloader's view second, so that a
+ * power cut between them is detected and undone at the next boot. */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "boot_tool.h"
+#include "run.h"
+
+#define CHUNK_IO (64u * 1024u)
+
+static uint64_t now(void)
+{
+    return (uint64_t)time(NULL);
+}
+
+static void record(struct agent *a, secup_rc rc, const char *reason, uint64_t seq,
+                   const uint8_t *manifest_digest)
+{
+    struct state_result *l = &a->st.last;
+    snprintf(l->code, sizeof(l->code), "%s", rc == SECUP_OK ? "OK" : secup_rc_name(rc));
+    snprintf(l->reason, sizeof(l->reason), "%s", reason ? reason : "");
+    l->time = now();
+    l->seq = seq;
+    if (manifest_digest)
+        secup_hex_encode(secup_bytes_of(manifest_digest, 32), l->manifest_digest,
+                         sizeof(l->manifest_digest));
+}
+
+secup_rc agent_open(struct agent *a, const char *config, struct secup_err *err)
+{
+    memset(a, 0, sizeof(*a));
+    secup_rc rc = agent_config_load(&a->cfg, config, err);
+    if (rc != SECUP_OK)
+        return rc;
+    rc = boot_open(&a->boot, a->cfg.boot_type, a->cfg.boot_path, err);
+    if (rc != SECUP_OK)
+        return rc;
+    struct secup_err serr;
+    secup_err_clear(&serr);
+    rc = state_load(&a->cfg, &a->st, &a->state_recovered, &serr);
+    if (rc != SECUP_OK) {
+        /* No trustworthy record of what is installed: keep running, but only in safe
+         * mode, which accepts nothing but a signed local install (§11.1.4). */
+        memset(&a->st, 0, sizeof(a->st));
+        a->st.safe_mode = true;
+        snprintf(a->st.safe_reason, sizeof(a->st.safe_reason), "state unreadable: %.200s", serr.msg);
+        snprintf(a->state_note, sizeof(a->state_note), "%s", serr.msg);
+        return SECUP_OK;
+    }
+    if (a->state_recovered)
+        snprintf(a->state_note, sizeof(a->state_note), "one state copy was bad: %.400s", serr.msg);
+    return SECUP_OK;
+}
+
+void agent_close(struct agent *a)
+{
+    if (a->boot.ops && a->boot.ops->close)
+        a->boot.ops->close(&a->boot);
+}
+
+static secup_rc slot_open(const struct agent_config *cfg, uint32_t c, int slot, unsigned flags,
+                          struct secup_slot *s, struct secup_err *err)
+{
+    const struct agent_component *comp = &cfg->components[c];
+    if (strcmp(comp->slot_type, "blockdev") == 0)
+        return secup_slot_blockdev_open(s, comp->slot_path[slot], flags, err);
+    return secup_slot_file_open(s, comp->slot_path[slot], comp->slot_size, flags, err);
+}
+
+/* ---- install ---- */
+
+struct install {
+    struct agent *a;
+    const struct secup_envelope *env;
+    int map[SECUP_PROC_MAX_INDEX];         /* manifest index -> device component, -1 none */
+    int target[AGENT_MAX_COMPONENTS];      /* the inactive slot of each component */
+    uint32_t written;                      /* components whose target slot was written */
+    uint8_t digest[AGENT_MAX_COMPONENTS][32];
+    uint64_t size[AGENT_MAX_COMPONENTS];
+    const char *const *payloads;
+    size_t n_payloads;
+    struct secup_key *device_key;
+};
+
+static int device_comp(struct install *in, const struct secup_proc_params *p,
+                       struct secup_err *err)
+{
+    int c = p->index < SECUP_PROC_MAX_INDEX ? in->map[p->index] : -1;
+    if (c < 0)
+        secup_err_set(err, SECUP_E_UNSUPPORTED, "manifest component %u is not on this device",
+                      p->index);
+    return c;
+}
+
+static secup_rc op_component_slot(void *ctx, const struct secup_proc_params *p, uint64_t slot,
+                                  struct secup_err *err)
+{
+    struct install *in = ctx;
+    int c = device_comp(in, p, err);
+    if (c < 0)
+        return SECUP_E_UNSUPPORTED;
+    if ((uint64_t)in->target[c] != slot)
+        return secup_err_set(err, SECUP_E_CONDITION, "component %s installs into slot %d, not %llu",
+                             in->a->cfg.components[c].name, in->target[c], (unsigned long long)slot);
+    return SECUP_OK;
+}
+
+static secup_rc op_image_match(void *ctx, const struct secup_proc_params *p, struct secup_err *err)
+{
+    struct install *in = ctx;
+    int c = device_comp(in, p, err);
+    if (c < 0)
+        return SECUP_E_UNSUPPORTED;
+    struct secup_digest d;
+    if (!secup_proc_has(p, SECUP_SUIT_PARAM_IMAGE_SIZE))
+        return secup_err_set(err, SECUP_E_MISSING, "image-match needs an image-size");
+    secup_rc rc = secup_digest_decode(&d, p->v[SECUP_SUIT_PARAM_IMAGE_DIGEST].bytes, err);
+    if (rc != SECUP_OK)
+        return rc;
+    struct secup_slot s;
+    rc = slot_open(&in->a->cfg, (uint32_t)c, in->target[c], 0, &s, err);
+    if (rc != SECUP_OK)
+        return rc;
+    rc = secup_slot_digest_check(&s, &d, p->v[SECUP_SUIT_PARAM_IMAGE_SIZE].u, err);
+    s.ops->close(&s);
+    return rc;
+}
+
+/* Finds the payload for a fetch: an integrated one for "#name", else --payload. */
+static secup_rc payload_for(struct install *in, const struct secup_proc_params *p, int c,
+                            struct secup_bytes *mem, bool *mapped, struct secup_err *err)
+{
+    struct secup_bytes uri = p->v[SECUP_SUIT_PARAM_URI].bytes;
+    *mapped = false;
+    if (uri.len > 0 && uri.ptr[0] == '#') {
+        if (secup_envelope_find_integrated(in->env, uri, mem))
+            return SECUP_OK;
+        return secup_err_set(err, SECUP_E_MISSING, "integrated payload '%.*s' is not in the envelope",
+                             (int)uri.len, (const char *)uri.ptr);
+    }
+    const char *name = in->a->cfg.components[c].name;
+    const char *path = NULL;
+    for (size_t i = 0; i < in->n_payloads; i++) {
+        const char *eq = strchr(in->payloads[i], '=');
+        if (eq && (size_t)(eq - in->payloads[i]) == strlen(name) &&
+            strncmp(in->payloads[i], name, strlen(name)) == 0)
+            path = eq + 1;
+        else if (!eq && !path)
+            path = in->payloads[i];
+    }
+    if (!path)
+        return secup_err_set(err, SECUP_E_MISSING,
+                             "component %s: the manifest fetches '%.*s'; give it with --payload", name,
+                             (int)uri.len, (const char *)uri.ptr);
+    secup_rc rc = secup_file_map(path, mem, err);
+    *mapped = rc == SECUP_OK;
+    return rc;
+}
+
+/* Streams one payload into the component's inactive slot: decrypt, decompress, digest. */
+static secup_rc stream_into(struct install *in, const struct secup_proc_params *p, int c,
+                            struct secup_bytes payload, struct secup_err *err)
+{
+    struct agent *a = in->a;
+    struct secup_digest d;
+    if (!secup_proc_has(p, SECUP_SUIT_PARAM_IMAGE_DIGEST) || !secup_proc_has(p, SECUP_SUIT_PARAM_IMAGE_SIZE))
+        return secup_err_set(err, SECUP_E_MISSING,
+                             "component %s: an image without image-digest and image-size is never written",
+                             a->cfg.components[c].name);
+    secup_rc rc = secup_digest_decode(&d, p->v[SECUP_SUIT_PARAM_IMAGE_DIGEST].bytes, err);
+    if (rc != SECUP_OK)
+        return rc;
+    const struct secup_value *comp = secup_proc_custom(p, SECUP_SUIT_PARAM_COMPRESSION);
+    if (comp && (comp->kind != SECUP_VAL_UINT || comp->u > SECUP_COMPRESSION_ZSTD))
+        return secup_err_set(err, SECUP_E_UNSUPPORTED, "compression parameter not understood");
+    struct secup_recipient_key key = { SECUP_RECIPIENT_ECDH, { NULL, 0 }, { NULL, 0 }, in->device_key };
+    bool encrypted = secup_proc_has(p, SECUP_SUIT_PARAM_ENCRYPTION_INFO);
+    if (encrypted && !in->device_key)
+        return secup_err_set(err, SECUP_E_NO_RECIPIENT,
+                             "the payload is encrypted and this device has no key (device.key)");
+    struct secup_stream_cfg cfg = {
+        .encryption_info = encrypted ? p->v[SECUP_SUIT_PARAM_ENCRYPTION_INFO].bytes : secup_bytes_of(NULL, 0),
+        .key = encrypted ? &key : NULL,
+        .compression = comp ? (enum secup_compression)comp->u : SECUP_COMPRESSION_NONE,
+        .image_size = p->v[SECUP_SUIT_PARAM_IMAGE_SIZE].u,
+        .image_digest = d,
+    };
+    struct secup_slot s;
+    rc = slot_open(&a->cfg, (uint32_t)c, in->target[c],
+                   SECUP_SLOT_WRITABLE | SECUP_SLOT_CREATE | SECUP_SLOT_TRUNCATE, &s, err);
+    if (rc != SECUP_OK)
+        return rc;
+    /* Before the first byte: the slot is no longer a verified image, on disk too. */
+    a->st.comp[c].slot[in->target[c]].valid = false;
+    struct secup_stream *st = NULL;
+    rc = secup_stream_new(&st, &cfg, &s, err);
+    if (rc == SECUP_OK)
+        rc = secup_stream_write(st, payload, err);
+    if (rc == SECUP_OK)
+        rc = secup_stream_finish(st, err);
+    if (rc == SECUP_OK && !secup_stream_is_complete(st))
+        rc = secup_err_set(err, SECUP_E_STATE, "the pipeline did not complete");
+    secup_stream_free(st);
+    s.ops->close(&s);
+    if (rc == SECUP_OK) {
+        in->written |= UINT32_C(1) << c;
+        memcpy(in->digest[c], d.bytes.ptr, 32);
+        in->size[c] = cfg.image_size;
+    }
+    return rc;
+}
+
+static secup_rc op_fetch(void *ctx, const struct secup_proc_params *p, struct secup_err *err)
+{
+    struct install *in = ctx;
+    int c = device_comp(in, p, err);
+    if (c < 0)
+        return SECUP_E_UNSUPPORTED;
+    struct secup_bytes mem;
+    bool mapped = false;
+    secup_rc rc = payload_for(in, p, c, &mem, &mapped, err);
+    if (rc == SECUP_OK)
+        rc = stream_into(in, p, c, mem, err);
+    if (mapped)
+        secup_file_unmap(mem);
+    return rc;
+}
+
+static secup_rc op_write(void *ctx, const struct secup_proc_params *p, struct secup_err *err)
+{
+    struct install *in = ctx;
+    int c = device_comp(in, p, err);
+    if (c < 0)
+        return SECUP_E_UNSUPPORTED;
+    return stream_into(in, p, c, p->v[SECUP_SUIT_PARAM_CONTENT].bytes, err);
+}
+
+static const struct secup_proc_ops install_ops = {
+    .image_match = op_image_match,
+    .component_slot = op_component_slot,
+    .fetch = op_fetch,
+    .write = op_write,
+};
+
+static secup_rc load_trust(const struct agent_config *cfg, struct secup_trust **out,
+                           struct secup_err *err)
+{
+    secup_rc rc = secup_trust_new(out, err);
+    for (uint32_t i = 0; rc == SECUP_OK && i < cfg->n_anchors; i++) {
+        struct secup_key *k = NULL;
+        rc = secup_key_load_pem(&k, cfg->anchors[i].key_path, err);
+        if (rc == SECUP_OK) {
+            rc = secup_trust_add(*out, k, cfg->anchors[i].name, err);
+            if (rc != SECUP_OK)
+                secup_key_free(k);
+        }
+        if (rc != SECUP_OK)
+            secup_err_prefix(err, "trust anchor \"%s\"", cfg->anchors[i].name);
+    }
+    return rc;
+}
+
+/* The version text of a component: its text component-version, else suit-set-version. */
+static void version_of(const struct secup_manifest *m, const struct secup_component_id *id,
+                       char *out, size_t cap)
+{
+    out[0] = '\0';
+    for (uint32_t i = 0; i < m->n_text; i++) {
+        const struct secup_text *t = &m->text[i];
+        if (t->component >= 0 && t->key == 6 && secup_component_id_equal(&m->text_ids[t->component], id)) {
+            snprintf(out, cap, "%.*s", (int)t->value.len, (const char *)t->value.ptr);
+            return;
+        }
+    }
+    size_t used = 0;
+    for (uint32_t i = 0; m->has_set_version && i < m->set_version_count && used + 24 < cap; i++) {
+        int n = snprintf(out + used, cap - used, "%s%lld", i ? "." : "",
+                         (long long)m->ints[m->set_version_first + i]);
+        if (n > 0)
+            used += (size_t)n;
+    }
+}
+
+static secup_rc check_and_map(struct install *in, const struct secup_verify_info *vi,
+                              struct secup_err *err)
+{
+    struct agent *a = in->a;
+    const struct secup_manifest *m = &in->env->manifest;
+    const struct agent_anchor *anchor = &a->cfg.anchors[vi->anchor];
+    if (m->n_dependencies > 0)
+        return secup_err_set(err, SECUP_E_UNSUPPORTED, "manifests with dependencies are not supported yet");
+    for (uint32_t i = 0; i < SECUP_PROC_MAX_INDEX; i++)
+        in->map[i] = -1;
+    for (uint32_t i = 0; i < m->n_components; i++) {
+        int c = agent_config_find_component(&a->cfg, &m->components[i]);
+        if (c < 0)
+            return secup_err_set(err, SECUP_E_POLICY, "manifest component %u is not a component of this device", i);
+        if (!(anchor->components & (UINT32_C(1) << c)))
+            return secup_err_set(err, SECUP_E_POLICY, "trust anchor \"%s\" may not sign for component %s",
+                                 anchor->name, a->cfg.components[c].name);
+        uint64_t floor = state_floor(&a->st, (uint32_t)c, anchor->name);
+        if (m->sequence_number <= floor)
+            return secup_err_set(err, SECUP_E_ROLLBACK,
+                                 "component %s: sequence number %llu is not greater than %llu (anchor \"%s\")",
+                                 a->cfg.components[c].name, (unsigned long long)m->sequence_number,
+                                 (unsigned long long)floor, anchor->name);
+        struct boot_state bs;
+        secup_rc rc = a->boot.ops->get(&a->boot, a->cfg.components[c].name, &bs, err);
+        if (rc != SECUP_OK)
+            return rc;
+        if (bs.trial != BOOT_NO_SLOT)
+            return secup_err_set(err, SECUP_E_STATE,
+                                 "component %s has an update on trial; boot and confirm or roll back first",
+                                 a->cfg.components[c].name);
+        in->map[i] = c;
+        in->target[c] = 1 - bs.active; /* writes go to the inactive slot only */
+    }
+    return SECUP_OK;
+}
+
+secup_rc agent_install(struct agent *a, const char *envelope, const char *const *payloads,
+                       size_t n_payloads, struct secup_err *err)
+{
+    struct install *in = calloc(1, sizeof(*in));
+    struct secup_envelope *env = malloc(sizeof(*env));
+    struct secup_processor *proc = malloc(sizeof(*proc));
+    struct secup_trust *trust = NULL;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    uint64_t seq = 0;
+    const uint8_t *mdigest = NULL;
+    secup_rc rc = SECUP_OK;
+    if (!in || !env || !proc) {
+        rc = secup_err_set(err, SECUP_E_NOMEM, "no memory for an install");
+        goto out;
+    }
+    in->a = a;
+    in->env = env;
+    in->payloads = payloads;
+    in->n_payloads = n_payloads;
+    rc = secup_file_read(envelope, a->cfg.max_envelope, &buf, &len, err);
+    if (rc == SECUP_OK) {
+        struct secup_limits lim = secup_limits_default();
+        lim.max_envelope = a->cfg.max_envelope;
+        rc = secup_envelope_decode(env, secup_bytes_of(buf, len), &lim, err);
+    }
+    if (rc != SECUP_OK) {
+        secup_err_prefix(err, "'%s'", envelope);
+        goto out;
+    }
+    seq = env->manifest.sequence_number;
+    mdigest = env->digest.bytes.len == 32 ? env->digest.bytes.ptr : NULL;
+    struct secup_verify_info vi;
+    rc = load_trust(&a->cfg, &trust, err);
+    if (rc == SECUP_OK)
+        rc = secup_envelope_verify(env, trust, &vi, err);
+    if (rc == SECUP_OK)
+        rc = check_and_map(in, &vi, err);
+    if (rc == SECUP_OK && a->cfg.device_key[0]) {
+        rc = secup_key_load_pem(&in->device_key, a->cfg.device_key, err);
+        if (rc != SECUP_OK)
+            secup_err_prefix(err, "device key");
+    }
+    struct secup_proc_identity id = { 0 };
+    id.vendor_ids[0] = secup_bytes_of(a->cfg.vendor_id, 16);
+    id.n_vendor_ids = 1;
+    id.class_ids[0] = secup_bytes_of(a->cfg.class_id, 16);
+    id.n_class_ids = 1;
+    id.now = now();
+    /* The device's acceptance policy first: both identity conditions must be stated
+     * (THREATS.md C2), then the Update Procedure: payload-fetch, install, validate. */
+    if (rc == SECUP_OK) {
+        struct secup_device_policy pol;
+        memcpy(pol.vendor_id, a->cfg.vendor_id, 16);
+        memcpy(pol.class_id, a->cfg.class_id, 16);
+        pol.sequence_floor = 0; /* floors are per component and anchor, checked above */
+        rc = secup_policy_check(env, trust, &pol, NULL, err);
+    }
+    static const enum secup_section steps[] = { SECUP_SECTION_DEPENDENCY_RESOLUTION,
+                                                SECUP_SECTION_PAYLOAD_FETCH, SECUP_SECTION_INSTALL,
+                                                SECUP_SECTION_VALIDATE };
+    for (size_t i = 0; rc == SECUP_OK && i < sizeof(steps) / sizeof(steps[0]); i++)
+        rc = secup_process(proc, &env->manifest, steps[i], &install_ops, in, &id, err);
+    if (rc == SECUP_OK && in->written == 0)
+        rc = secup_err_set(err, SECUP_E_POLICY, "the manifest installs nothing on this device");
+    if (rc != SECUP_OK)
+        goto out;
+
+    /* Commit, all components or none: the state records the new slots and the bundle as
+     * pending, then each component is put on trial; a cut in between is found at boot. */
+    const char *anchor = a->cfg.anchors[vi.anchor].name;
+    for (uint32_t c = 0; c < a->cfg.n_components; c++) {
+        if (!(in->written & (UINT32_C(1) << c)))
+            continue;
+        struct state_slot *s = &a->st.comp[c].slot[in->target[c]];
+        s->valid = true;
+        s->seq = seq;
+        memcpy(s->digest, in->digest[c], 32);
+        s->size = in->size[c];
+        snprintf(s->anchor, sizeof(s->anchor), "%s", anchor);
+        version_of(&env->manifest, &a->cfg.components[c].id.id, s->version, sizeof(s->version));
+    }
+    a->st.pending = in->written;
+    record(a, SECUP_OK, "installed; trial boot pending", seq, mdigest);
+    rc = state_save(&a->cfg, &a->st, err);
+    for (uint32_t c = 0; rc == SECUP_OK && c < a->cfg.n_components; c++) {
+        if (!(in->written & (UINT32_C(1) << c)))
+            continue;
+        struct boot_state bs;
+        rc = a->boot.ops->get(&a->boot, a->cfg.components[c].name, &bs, err);
+        bs.trial = in->target[c];
+        bs.attempts = a->cfg.boot_attempts;
+        if (rc == SECUP_OK)
+            rc = a->boot.ops->set(&a->boot, a->cfg.components[c].name, &bs, err);
+    }
+    if (rc == SECUP_OK) {
+        a->st.pending = 0;
+        rc = state_save(&a->cfg, &a->st, err);
+    }
+    goto done;
+out:
+    /* A refused install changes nothing but the record of its result. Slots it started to
+     * write were already marked invalid in memory; keep that on disk. */
+    if (rc != SECUP_OK && !a->st.safe_mode) {
+        struct secup_err keep = *err;
+        record(a, rc, err->msg, seq, mdigest);
+        if (state_save(&a->cfg, &a->st, err) != SECUP_OK)
+            fprintf(stderr, "secup-agent: could not record the failed install: %s\n", err->msg);
+        *err = keep;
+    }
+done:
+    secup_key_free(in ? in->device_key : NULL);
+    secup_trust_free(trust);
+    secup_file_free(buf, len);
+    free(proc);
+    free(env);
+    free(in);
+    return rc;
+}
+
+/* ---- boot, confirm, rollback ---- */
+
+static secup_rc verify_slot(struct agent *a, uint32_t c, int slot, struct secup_err *err)
+{
+    const struct state_slot *info = &a->st.comp[c].slot[slot];
+    if (!info->valid)
+        return secup_err_set(err, SECUP_E_DIGEST, "slot %c of %s holds no verified image",
+                             'A' + slot, a->cfg.components[c].name);
+    struct secup_slot s;
+    secup_rc rc = slot_open(&a->cfg, c, slot, 0, &s, err);
+    if (rc != SECUP_OK)
+        return rc;
+    struct secup_digest d = { -16, secup_bytes_of(info->digest, 32) };
+    rc = secup_slot_digest_check(&s, &d, info->size, err);
+    s.ops->close(&s);
+    return rc;
+}
+
+static secup_rc health_check(struct agent *a, struct secup_err *err)
+{
+    if (!a->cfg.health_argv[0])
+        return SECUP_OK;
+    char out[1024];
+    size_t n = 0;
+    return boot_tool_run_timeout(NULL, NULL, (const char *const *)a->cfg.health_argv,
+                                 secup_bytes_of(NULL, 0), out, sizeof(out), &n,
+                                 (long long)a->cfg.health_timeout * 1000, err);
+}
+
+static secup_rc fall_back(struct agent *a, uint32_t c, struct boot_state *bs, secup_rc why,
+                          const char *reason, struct secup_err *err)
+{
+    int failed = bs->trial;
+    bs->trial = BOOT_NO_SLOT;
+    bs->attempts = 0;
+    a->st.comp[c].slot[failed].valid = false;
+    record(a, why, reason, a->st.comp[c].slot[failed].seq, NULL);
+    secup_rc rc = state_save(&a->cfg, &a->st, err);
+    if (rc == SECUP_OK)
+        rc = a->boot.ops->set(&a->boot, a->cfg.components[c].name, bs, err);
+    return rc;
+}
+
+static secup_rc confirm_one(struct agent *a, uint32_t c, struct boot_state *bs,
+                            struct secup_err *err)
+{
+    struct state_slot *s = &a->st.comp[c].slot[bs->trial];
+    secup_rc rc = state_raise_floor(&a->st, c, s->anchor, s->seq, err);
+    if (rc != SECUP_OK)
+        return rc;
+    bs->active = bs->trial;
+    bs->trial = BOOT_NO_SLOT;
+    bs->attempts = 0;
+    /* the bootloader switches first: if the state save is cut, the floor is merely not yet
+     * raised, and the next confirm of the same slot raises it */
+    rc = a->boot.ops->set(&a->boot, a->cfg.components[c].name, bs, err);
+    if (rc == SECUP_OK) {
+        record(a, SECUP_OK, "confirmed", s->seq, NULL);
+        rc = state_save(&a->cfg, &a->st, err);
+    }
+    return rc;
+}
+
+/* A bundle whose commit was cut before every component went on trial: none goes. */
+static secup_rc undo_partial_commit(struct agent *a, struct secup_err *err)
+{
+    if (!a->st.pending)
+        return SECUP_OK;
+    for (uint32_t c = 0; c < a->cfg.n_components; c++) {
+        if (!(a->st.pending & (UINT32_C(1) << c)))
+            continue;
+        struct boot_state bs;
+        secup_rc rc = a->boot.ops->get(&a->boot, a->cfg.components[c].name, &bs, err);
+        if (rc != SECUP_OK)
+            return rc;
+        if (bs.trial != BOOT_NO_SLOT) {
+            bs.trial = BOOT_NO_SLOT;
+            bs.attempts = 0;
+            rc = a->boot.ops->set(&a->boot, a->cfg.components[c].name, &bs, err);
+            if (rc != SECUP_OK)
+                return rc;
+        }
+        a->st.comp[c].slot[1 - bs.active].valid = false;
+    }
+    a->st.pending = 0;
+    record(a, SECUP_E_STATE, "an install was interrupted before all components were committed; none was", 0, NULL);
+    return state_save(&a->cfg, &a->st, err);
+}
+
+secup_rc agent_boot(struct agent *a, struct secup_err *err)
+{
+    secup_rc rc = undo_partial_commit(a, err);
+    bool any_trial = false;
+    bool usable = true;
+    char why[STATE_REASON_MAX] = "";
+    for (uint32_t c = 0; rc == SECUP_OK && c < a->cfg.n_components; c++) {
+        struct boot_state bs;
+        struct secup_err e;
+        rc = a->boot.ops->get(&a->boot, a->cfg.components[c].name, &bs, err);
+        if (rc != SECUP_OK)
+            break;
+        if (bs.trial != BOOT_NO_SLOT) {
+            if (bs.attempts == 0) {
+                rc = fall_back(a, c, &bs, SECUP_E_POLICY, "trial boot attempts exhausted", err);
+                continue;
+            }
+            bs.attempts--;
+            rc = a->boot.ops->set(&a->boot, a->cfg.components[c].name, &bs, err);
+            if (rc != SECUP_OK)
+                break;
+            if (verify_slot(a, c, bs.trial, &e) != SECUP_OK) {
+                char reason[STATE_REASON_MAX];
+                snprintf(reason, sizeof(reason), "trial image failed verification: %.200s", e.msg);
+                rc = fall_back(a, c, &bs, e.rc, reason, err);
+                continue;
+            }
+            any_trial = true;
+            continue;
+        }
+        if (verify_slot(a, c, bs.active, &e) == SECUP_OK)
+            continue;
+        /* The running image no longer verifies (bit rot, tampering): the other slot, if
+         * it holds a verified image, becomes active. */
+        struct secup_err e2;
+        if (verify_slot(a, c, 1 - bs.active, &e2) == SECUP_OK) {
+            bs.active = 1 - bs.active;
+            a->st.comp[c].slot[1 - bs.active].valid = false;
+            record(a, e.rc, e.msg, a->st.comp[c].slot[bs.active].seq, NULL);
+            rc = state_save(&a->cfg, &a->st, err);
+            if (rc == SECUP_OK)
+                rc = a->boot.ops->set(&a->boot, a->cfg.components[c].name, &bs, err);
+            continue;
+        }
+        usable = false;
+        snprintf(why, sizeof(why), "component %.60s: no slot holds a verified image (%.150s)",
+                 a->cfg.components[c].name, e.msg);
+    }
+    if (rc != SECUP_OK)
+        return rc;
+    if (!usable) {
+        a->st.safe_mode = true;
+        snprintf(a->st.safe_reason, sizeof(a->st.safe_reason), "%s", why);
+        rc = state_save(&a->cfg, &a->st, err);
+        return rc == SECUP_OK ? secup_err_set(err, SECUP_E_POLICY, "safe mode: %s", why) : rc;
+    }
+    if (a->st.safe_mode) {
+        a->st.safe_mode = false;
+        a->st.safe_reason[0] = '\0';
+        rc = state_save(&a->cfg, &a->st, err);
+        if (rc != SECUP_OK)
+            return rc;
+    }
+    if (!any_trial)
+        return SECUP_OK;
+    /* The images on trial are running now: the health check decides. */
+    struct secup_err he;
+    secup_err_clear(&he);
+    secup_rc hc = health_check(a, &he);
+    if (hc == SECUP_OK)
+        return agent_confirm(a, err);
+    char reason[STATE_REASON_MAX];
+    snprintf(reason, sizeof(reason), "health check failed: %.200s", he.msg);
+    rc = agent_rollback(a, reason, err);
+    return rc == SECUP_OK ? secup_err_set(err, SECUP_E_POLICY, "%s; fell back", reason) : rc;
+}
+
+secup_rc agent_confirm(struct agent *a, struct secup_err *err)
+{
+    secup_rc rc = SECUP_OK;
+    bool any = false;
+    for (uint32_t c = 0; rc == SECUP_OK && c < a->cfg.n_components; c++) {
+        struct boot_state bs;
+        rc = a->boot.ops->get(&a->boot, a->cfg.components[c].name, &bs, err);
+        if (rc != SECUP_OK || bs.trial == BOOT_NO_SLOT)
+            continue;
+        any = true;
+        rc = confirm_one(a, c, &bs, err);
+    }
+    if (rc == SECUP_OK && !any)
+        return secup_err_set(err, SECUP_E_STATE, "nothing is on trial");
+    return rc;
+}
+
+secup_rc agent_rollback(struct agent *a, const char *reason, struct secup_err *err)
+{
+    secup_rc rc = SECUP_OK;
+    bool any = false;
+    for (uint32_t c = 0; rc == SECUP_OK && c < a->cfg.n_components; c++) {
+        struct boot_state bs;
+        rc = a->boot.ops->get(&a->boot, a->cfg.components[c].name, &bs, err);
+        if (rc != SECUP_OK || bs.trial == BOOT_NO_SLOT)
+            continue;
+        any = true;
+        rc = fall_back(a, c, &bs, SECUP_E_POLICY, reason ? reason : "rolled back by request", err);
+    }
+    if (rc == SECUP_OK && !any)
+        return secup_err_set(err, SECUP_E_STATE, "nothing is on trial to roll back");
+    return rc;
+}

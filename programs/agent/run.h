@@ -1,0 +1,39 @@
+/* What secup-agent does: install (the Update Procedure), boot (the Invocation Procedure
+ * played by the boot stage: trial, health check, fallback), confirm and rollback. */
+#ifndef SECUP_AGENT_RUN_H
+#define SECUP_AGENT_RUN_H
+
+#include "boot.h"
+#include "state.h"
+
+struct agent {
+    struct agent_config cfg;
+    struct agent_state st;
+    struct boot_backend boot;
+    bool state_recovered;
+    char state_note[SECUP_ERR_MSG_MAX];
+};
+
+/* Loads configuration, state and the bootloader backend. A state with no usable copy puts
+ * the agent in safe mode (it still starts, to report and accept a signed local install). */
+secup_rc agent_open(struct agent *a, const char *config, struct secup_err *err);
+void agent_close(struct agent *a);
+
+/* Installs an envelope from a file (local/offline install). payloads: NAME=FILE or FILE
+ * entries giving the payloads the manifest fetches (integrated ones need none). */
+secup_rc agent_install(struct agent *a, const char *envelope, const char *const *payloads,
+                       size_t n_payloads, struct secup_err *err);
+
+/* The boot stage: for every component, picks the slot, re-verifies it, counts a trial
+ * attempt, runs the health check, confirms or falls back; enters safe mode when no slot
+ * holds a verified image. */
+secup_rc agent_boot(struct agent *a, struct secup_err *err);
+
+/* Makes every slot on trial permanent and raises the anti-rollback floors. */
+secup_rc agent_confirm(struct agent *a, struct secup_err *err);
+
+/* Abandons every trial (or, with no trial, returns to the other slot if it holds a
+ * verified image). */
+secup_rc agent_rollback(struct agent *a, const char *reason, struct secup_err *err);
+
+#endif /* SECUP_AGENT_RUN_H */

@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# secup-agent black-box: local installs, trial boots, health checks, fallback, rollback
+# protection, safe mode, tampering between install and boot, interrupted trial boots, and
+# damaged state copies. Real files, real keys, the state-file bootloader backend.
+# Usage: test_agent.sh PATH/TO/secup-agent PATH/TO/secup-author
+set -u
+AG=$(realpath "${1:?usage: $0 secup-agent secup-author}")
+AU=$(realpath "${2:?usage: $0 secup-agent secup-author}")
+work=$(mktemp -d /tmp/secup-agent.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+cd "$work"
+pass=0
+fail=0
+
+check() { # description expected-status expected-text-or-empty command...
+    local desc=$1 want=$2 text=$3
+    shift 3
+    local out st
+    out=$("$@" 2>&1); st=$?
+    if [ "$st" -ne "$want" ]; then
+        echo "FAIL: $desc: exit $st, expected $want"; echo "$out" | sed 's/^/    /'; fail=$((fail + 1)); return
+    fi
+    if [ -n "$text" ] && ! grep -q -- "$text" <<<"$out"; then
+        echo "FAIL: $desc: output lacks '$text'"; echo "$out" | sed 's/^/    /'; fail=$((fail + 1)); return
+    fi
+    pass=$((pass + 1))
+}
+refuse() { # description command...: any refusal (exit 1-4) with an error code, nothing installed
+    local desc=$1
+    shift
+    local out st
+    out=$("$@" 2>&1); st=$?
+    if [ "$st" -lt 1 ] || [ "$st" -gt 4 ] || ! grep -q '\[SECUP_E_' <<<"$out" || grep -q installed <<<"$out"; then
+        echo "FAIL: $desc: exit $st"; echo "$out" | sed 's/^/    /'; fail=$((fail + 1)); return
+    fi
+    pass=$((pass + 1))
+}
+field() { "$AG" --config dev.json status --json | /usr/bin/python3 -c "import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))" "$1"; }
+
+mkdir -p keys slots state
+"$AU" keygen --alg esp256 --out keys/author.pem >/dev/null
+"$AU" keygen --alg ed25519 --out keys/other.pem >/dev/null
+"$AU" keygen --alg x25519 --out keys/device.pem >/dev/null
+cat > dev.json <<JSON
+{ "device": { "id": "cam-7", "key": "keys/device.pem", "vendor-domain": "example.com", "class": "cam-v2" },
+  "state-dir": "state",
+  "bootloader": { "type": "statefile", "path": "state/boot" },
+  "health-check": { "command": ["/bin/sh", "-c", "test ! -e $work/unhealthy"], "timeout": 10 },
+  "boot-attempts": 2,
+  "components": [ { "name": "firmware", "slots": ["slots/a.img", "slots/b.img"], "slot-size": 4000000 } ],
+  "trust": [ { "name": "release", "key": "keys/author.pub.pem" } ] }
+JSON
+make_pkg() { # seq out [extra author options]
+    local seq=$1 out=$2
+    shift 2
+    head -c $((300000 + seq * 1000)) /dev/urandom > fw$seq.bin
+    "$AU" create -q --key keys/author.pem --image fw$seq.bin --seq $seq --vendor-domain example.com \
+        --class cam-v2 --version 1.$seq.0 "$@" --out $out
+}
+
+check "check-config" 0 "OK: device cam-7" "$AG" --config dev.json check-config
+check "a new device has nothing to boot: safe mode" 1 "safe mode" "$AG" --config dev.json boot
+check "status shows safe mode" 0 "SAFE MODE" "$AG" --config dev.json status
+
+make_pkg 1 v1.suit --uri https://x/fw1.bin
+check "install v1 (payload beside the envelope)" 0 "installed sequence 1" "$AG" --config dev.json install v1.suit --payload fw1.bin
+check "v1 is on trial in slot B" 0 "trial B" "$AG" --config dev.json status
+check "a second install during a trial is refused" 2 "on trial" "$AG" --config dev.json install v1.suit --payload fw1.bin
+check "boot: trial, health check, confirm" 0 "confirmed" "$AG" --config dev.json boot
+check "v1 runs from slot B" 0 "runs slot B: sequence 1, version 1.1.0" "$AG" --config dev.json status
+check "the slot holds exactly the image" 0 "" cmp <(head -c $(stat -c %s fw1.bin) slots/b.img) fw1.bin
+check "a confirmed device boots quietly" 0 "" "$AG" --config dev.json boot
+check "floor raised to 1" 0 "" test "$(field "d['components'][0]['floors']['release']")" = 1
+
+check "the same sequence again: rollback refused" 1 "SECUP_E_ROLLBACK" "$AG" --config dev.json install v1.suit --payload fw1.bin
+make_pkg 2 v2.suit --uri https://x/fw2.enc --encrypt-for keys/device.pub.pem --compress --payload-out fw2.enc
+check "install v2 encrypted for this device and compressed" 0 "installed sequence 2" "$AG" --config dev.json install v2.suit --payload fw2.enc
+check "v2 went to the inactive slot A" 0 "trial A" "$AG" --config dev.json status
+check "slot A holds v2's plaintext" 0 "" cmp <(head -c $(stat -c %s fw2.bin) slots/a.img) fw2.bin
+touch unhealthy
+check "boot: v2's health check fails, the device falls back" 1 "health check failed" "$AG" --config dev.json boot
+rm -f unhealthy
+check "v1 still runs after the fallback" 0 "runs slot B: sequence 1" "$AG" --config dev.json status
+check "the reason is recorded" 0 "health check failed" "$AG" --config dev.json status
+check "the floor did not move" 0 "" test "$(field "d['components'][0]['floors']['release']")" = 1
+
+make_pkg 3 v3.suit --integrate --encrypt-for keys/device.pub.pem --payload-out fw3.enc
+check "install v3 with an integrated encrypted payload" 0 "installed sequence 3" "$AG" --config dev.json install v3.suit
+# the image is replaced between installation and boot (THREATS.md C7)
+printf 'X' | dd of=slots/a.img bs=1 seek=777 conv=notrunc status=none
+check "boot refuses the tampered trial image" 0 "failed verification" "$AG" --config dev.json boot
+check "still v1" 0 "runs slot B: sequence 1" "$AG" --config dev.json status
+
+make_pkg 4 v4.suit --integrate
+check "install v4" 0 "" "$AG" --config dev.json install v4.suit
+# the device dies during the health check, twice (the attempt budget is 2)
+sed 's|"test ! -e [^"]*"|"kill -9 $PPID"|' dev.json > dying.json
+check "trial boot 1 dies" 137 "" "$AG" --config dying.json boot
+check "trial boot 2 dies" 137 "" "$AG" --config dying.json boot
+check "attempts exhausted: fallback" 0 "attempts exhausted" "$AG" --config dev.json boot
+check "v1 again" 0 "runs slot B: sequence 1" "$AG" --config dev.json status
+
+make_pkg 5 v5.suit --integrate
+check "install v5" 0 "" "$AG" --config dev.json install v5.suit
+check "boot v5" 0 "confirmed" "$AG" --config dev.json boot
+check "v5 runs from A, floor 5" 0 "runs slot A: sequence 5" "$AG" --config dev.json status
+
+# packages that are not for this device or not authentic
+head -c 1000 /dev/urandom > small.bin
+"$AU" create -q --key keys/author.pem --image small.bin --seq 9 --vendor-domain example.org --class cam-v2 --integrate --out vendor.suit
+check "another vendor's package" 1 "SECUP_E_VENDOR" "$AG" --config dev.json install vendor.suit
+"$AU" create -q --key keys/author.pem --image small.bin --seq 9 --vendor-domain example.com --class cam-v3 --integrate --out class.suit
+check "another class's package" 1 "SECUP_E_CLASS" "$AG" --config dev.json install class.suit
+"$AU" create -q --key keys/other.pem --image small.bin --seq 9 --vendor-domain example.com --class cam-v2 --integrate --out other.suit
+check "a package signed by an unknown key" 1 "SECUP_E_KEY_UNKNOWN" "$AG" --config dev.json install other.suit
+cp v5.suit flipped.suit && printf '\x01' | dd of=flipped.suit bs=1 seek=150 conv=notrunc status=none
+refuse "a flipped byte in the manifest" "$AG" --config dev.json install flipped.suit
+head -c 100 v5.suit > cut.suit
+check "a truncated envelope" 3 "SECUP_E_CBOR" "$AG" --config dev.json install cut.suit
+"$AU" create -q --key keys/author.pem --image small.bin --seq 10 --vendor-domain example.com --class cam-v2 --uri https://x/y --out nopayload.suit
+check "a payload that is not given" 3 "give it with --payload" "$AG" --config dev.json install nopayload.suit
+refuse "a payload that does not match" "$AG" --config dev.json install nopayload.suit --payload fw1.bin
+check "refusals left v5 running" 0 "runs slot A: sequence 5" "$AG" --config dev.json status
+check "v5 still boots" 0 "" "$AG" --config dev.json boot
+
+# bit rot in the running image: the other slot takes over only if it verifies
+printf 'Y' | dd of=slots/a.img bs=1 seek=10 conv=notrunc status=none
+check "the running image rotted and slot B was overwritten earlier: safe mode" 1 "safe mode" "$AG" --config dev.json boot
+check "status says why" 0 "no slot holds a verified image" "$AG" --config dev.json status
+make_pkg 6 v6.suit --integrate
+check "install v6 in safe mode" 0 "installed sequence 6" "$AG" --config dev.json install v6.suit
+check "boot v6 leaves safe mode" 0 "confirmed" "$AG" --config dev.json boot
+check "no more safe mode" 0 "runs slot" "$AG" --config dev.json status
+
+# damaged state: one copy is survived, two mean safe mode
+printf 'Z' | dd of=state/state.A bs=1 seek=30 conv=notrunc status=none
+check "one bad state copy is survived" 0 "one state copy was bad" "$AG" --config dev.json status
+printf 'Z' | dd of=state/state.B bs=1 seek=30 conv=notrunc status=none
+check "two bad state copies: safe mode" 0 "SAFE MODE" "$AG" --config dev.json status
+
+echo "agent: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
