@@ -356,6 +356,11 @@ SECUP_API SECUP_NODISCARD secup_rc secup_digest_check(const struct secup_digest 
 SECUP_API SECUP_NODISCARD secup_rc secup_sha256(struct secup_bytes data, uint8_t out[32],
                                                 struct secup_err *err);
 
+/* Encodes a component identifier ([* bstr]) into buf; size query as elsewhere. */
+SECUP_API SECUP_NODISCARD secup_rc secup_component_id_encode(const struct secup_component_id *id,
+                                                             uint8_t *buf, size_t cap,
+                                                             size_t *len, struct secup_err *err);
+
 /* True when both component identifiers hold the same byte strings. */
 SECUP_API bool secup_component_id_equal(const struct secup_component_id *a,
                                         const struct secup_component_id *b);

@@ -13,6 +13,7 @@
 #include "secup/process.h"
 #include "secup/rc.h"
 #include "secup/slot.h"
+#include "secup/status.h"
 #include "secup/stream.h"
 
 #define SECUP_VERSION_STRING "0.1.0"

@@ -34,7 +34,8 @@ bool secup_cose_alg_supported(enum secup_auth_type type, int64_t alg)
 secup_rc secup_cose_verify_block(const struct secup_auth_block *a, struct secup_bytes payload,
                                  const struct secup_key *key, struct secup_err *err)
 {
-    uint8_t tbs[SECUP_COSE_TBS_MAX];
+    /* large enough for the detached SUIT digest and for attached protocol messages */
+    uint8_t tbs[SECUP_STATUS_TBS_MAX];
     size_t tbs_len = 0;
     if (!secup_crypto_key_fits_alg(key, a->alg))
         return secup_err_set(err, SECUP_E_KEY_UNKNOWN, "key does not fit COSE algorithm %lld",

@@ -411,6 +411,15 @@ secup_rc secup_manifest_encode(const struct secup_manifest *m, uint8_t *buf, siz
     return finish(&w, len, err);
 }
 
+secup_rc secup_component_id_encode(const struct secup_component_id *id, uint8_t *buf, size_t cap,
+                                   size_t *len, struct secup_err *err)
+{
+    struct secup_cbor_writer w;
+    secup_cbor_writer_init(&w, buf, cap);
+    put_component_id(&w, id);
+    return finish(&w, len, err);
+}
+
 secup_rc secup_digest_encode(const struct secup_digest *d, uint8_t *buf, size_t cap, size_t *len,
                              struct secup_err *err)
 {

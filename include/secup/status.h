@@ -1,0 +1,76 @@
+/* secup — the signed status report (PROTOCOL.md "secup-status"): what a device (or a
+ * tracker, for its consumers) runs and how its last update ended, signed with its own key
+ * as a COSE_Sign1 (tag 18) with the CBOR map as attached payload. */
+#ifndef SECUP_STATUS_H
+#define SECUP_STATUS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "secup/bytes.h"
+#include "secup/err.h"
+#include "secup/keys.h"
+
+#define SECUP_STATUS_MAX_COMPONENTS 16
+#define SECUP_STATUS_MAX_TEXT 256
+#define SECUP_STATUS_MAX_SIZE 8192 /* bytes of a signed report */
+
+struct secup_status_component {
+    struct secup_bytes id;        /* the SUIT component identifier, CBOR-encoded */
+    uint64_t seq;                 /* running sequence number */
+    struct secup_bytes version;   /* running version text (may be empty) */
+    uint64_t slot;                /* running slot */
+    uint8_t digest[32];           /* SHA-256 of the running image */
+    bool has_floor;
+    uint64_t floor;               /* anti-rollback floor */
+};
+
+struct secup_status {
+    struct secup_bytes reporter;  /* device or tracker id */
+    uint64_t counter;             /* strictly increasing per reporter */
+    uint64_t time;                /* seconds since 1970 */
+    uint32_t n_components;
+    struct secup_status_component components[SECUP_STATUS_MAX_COMPONENTS];
+    bool has_last;
+    struct secup_bytes last_id;   /* command id, or manifest digest for a local install */
+    struct secup_bytes last_code; /* result-code name, "OK" on success */
+    struct secup_bytes last_reason;
+    uint64_t last_time;
+    bool safe_mode;
+};
+
+/* Encodes the report's payload (the CBOR map) into buf; *len receives the size needed
+ * (SECUP_E_BUF_SMALL when it does not fit). */
+SECUP_API SECUP_NODISCARD secup_rc secup_status_encode(const struct secup_status *st,
+                                                       uint8_t *buf, size_t cap, size_t *len,
+                                                       struct secup_err *err);
+
+/* Decodes a payload. Views point into in. Every field checked: SECUP_E_CBOR, _TYPE,
+ * _MISSING, _DUPLICATE, _UNKNOWN_KEY, _VALUE, _LIMIT_*. */
+SECUP_API SECUP_NODISCARD secup_rc secup_status_decode(struct secup_status *st,
+                                                       struct secup_bytes in,
+                                                       struct secup_err *err);
+
+/* Encodes and signs: a tagged COSE_Sign1 whose unprotected header carries the reporter id
+ * as kid, so that a receiver can find the key before it trusts the content.
+ * key: P-256 (ESP256) or Ed25519. */
+SECUP_API SECUP_NODISCARD secup_rc secup_status_sign(const struct secup_status *st,
+                                                     const struct secup_key *key, uint8_t *buf,
+                                                     size_t cap, size_t *len,
+                                                     struct secup_err *err);
+
+/* Reads the kid (reporter id) of a signed report without trusting anything in it. */
+SECUP_API SECUP_NODISCARD secup_rc secup_status_peek_reporter(struct secup_bytes signed_report,
+                                                              struct secup_bytes *reporter,
+                                                              struct secup_err *err);
+
+/* Verifies a signed report with the reporter's public key, then decodes its payload and
+ * checks that the payload's reporter equals the kid. Views point into signed_report.
+ * SECUP_E_SIG when the signature does not verify; SECUP_E_VALUE when kid and payload
+ * disagree; the codes of secup_status_decode(). */
+SECUP_API SECUP_NODISCARD secup_rc secup_status_verify(struct secup_bytes signed_report,
+                                                       const struct secup_key *key,
+                                                       struct secup_status *st,
+                                                       struct secup_err *err);
+
+#endif /* SECUP_STATUS_H */
