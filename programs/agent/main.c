@@ -20,6 +20,7 @@ static void usage(FILE *out)
             "  confirm     make the slots on trial permanent (raises the anti-rollback floors)\n"
             "  rollback    abandon the trial and return to the previous slot\n"
             "  status [--json]   what runs, what is on trial, the last result, safe mode\n"
+            "  report [--out FILE]   write the signed status report (default <state-dir>/status.cose)\n"
             "  check-config      load the configuration and report what is wrong\n\n"
             "Exit status: 0 ok, 1 refused, 2 usage, 3 malformed input, 4 environment.\n"
             "The configuration format is described in docs/agent.md.\n");
@@ -112,6 +113,7 @@ int main(int argc, char **argv)
         { "config", required_argument, NULL, 'c' },
         { "payload", required_argument, NULL, 'p' },
         { "json", no_argument, NULL, 'j' },
+        { "out", required_argument, NULL, 'o' },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 },
@@ -120,6 +122,7 @@ int main(int argc, char **argv)
     const char *payloads[AGENT_MAX_COMPONENTS];
     size_t n_payloads = 0;
     bool as_json = false;
+    const char *out = NULL;
     int c;
     cli_init("secup-agent");
     while ((c = getopt_long(argc, argv, "c:p:jh", opts, NULL)) != -1) {
@@ -131,6 +134,7 @@ int main(int argc, char **argv)
             payloads[n_payloads++] = optarg;
             break;
         case 'j': as_json = true; break;
+        case 'o': out = optarg; break;
         case 'h': usage(stdout); return 0;
         case 'V': printf("secup-agent %s\n", SECUP_VERSION_STRING); return 0;
         default: usage(stderr); return 2;
@@ -157,6 +161,10 @@ int main(int argc, char **argv)
                a.cfg.device_id, a.cfg.n_components, a.cfg.n_anchors, a.cfg.boot_type);
     } else if (strcmp(cmd, "status") == 0) {
         status = cmd_status(&a, as_json);
+    } else if (strcmp(cmd, "report") == 0) {
+        rc = agent_report(&a, out, &err);
+        if (rc == SECUP_OK)
+            printf("signed status report %llu written\n", (unsigned long long)a.st.report_counter);
     } else if (strcmp(cmd, "install") == 0) {
         if (argc - optind != 1) {
             agent_close(&a);
@@ -184,6 +192,16 @@ int main(int argc, char **argv)
     }
     if (rc != SECUP_OK)
         status = cli_fail(cmd, &err);
+    /* After every procedure the device's signed report is refreshed for its tracker; a
+     * device without a signing key simply has none. */
+    bool changed = strcmp(cmd, "install") == 0 || strcmp(cmd, "boot") == 0 ||
+                   strcmp(cmd, "confirm") == 0 || strcmp(cmd, "rollback") == 0;
+    if (changed && a.cfg.device_key[0]) {
+        struct secup_err rerr;
+        secup_rc rr = agent_report(&a, NULL, &rerr);
+        if (rr != SECUP_OK && rr != SECUP_E_UNSUPPORTED)
+            cli_note("status report not written: %s", rerr.msg);
+    }
     agent_close(&a);
     return status;
 }

@@ -642,3 +642,77 @@ secup_rc agent_rollback(struct agent *a, const char *reason, struct secup_err *e
         return secup_err_set(err, SECUP_E_STATE, "nothing is on trial to roll back");
     return rc;
 }
+
+/* ---- the signed status report ---- */
+
+secup_rc agent_report(struct agent *a, const char *out, struct secup_err *err)
+{
+    static struct secup_status st;
+    static uint8_t ids[AGENT_MAX_COMPONENTS][300];
+    static uint8_t signed_buf[SECUP_STATUS_MAX_SIZE + 512];
+    uint8_t last_id[32];
+    size_t last_id_len = 0;
+    struct secup_key *key = NULL;
+    char path[AGENT_PATH_MAX + 32];
+    if (!a->cfg.device_key[0])
+        return secup_err_set(err, SECUP_E_STATE, "no device key configured (device.key): reports cannot be signed");
+    secup_rc rc = secup_key_load_pem(&key, a->cfg.device_key, err);
+    if (rc != SECUP_OK)
+        return rc;
+    if (secup_key_type(key) != SECUP_KEY_P256 && secup_key_type(key) != SECUP_KEY_ED25519) {
+        secup_key_free(key);
+        return secup_err_set(err, SECUP_E_UNSUPPORTED,
+                             "the device key is %s; signed reports need a P-256 or Ed25519 key",
+                             secup_key_type_name(secup_key_type(key)));
+    }
+    memset(&st, 0, sizeof(st));
+    st.reporter = secup_bytes_of(a->cfg.device_id, strlen(a->cfg.device_id));
+    st.time = now();
+    st.safe_mode = a->st.safe_mode;
+    for (uint32_t c = 0; rc == SECUP_OK && c < a->cfg.n_components; c++) {
+        struct boot_state bs;
+        rc = a->boot.ops->get(&a->boot, a->cfg.components[c].name, &bs, err);
+        if (rc != SECUP_OK)
+            break;
+        const struct state_slot *run = &a->st.comp[c].slot[bs.active];
+        struct secup_status_component *sc = &st.components[st.n_components++];
+        size_t n = 0;
+        rc = secup_component_id_encode(&a->cfg.components[c].id.id, ids[c], sizeof(ids[c]), &n, err);
+        sc->id = secup_bytes_of(ids[c], n);
+        sc->seq = run->valid ? run->seq : 0;
+        sc->version = secup_bytes_of(run->version, run->valid ? strlen(run->version) : 0);
+        sc->slot = (uint64_t)bs.active;
+        if (run->valid)
+            memcpy(sc->digest, run->digest, 32);
+        if (run->valid && run->anchor[0]) {
+            sc->has_floor = true;
+            sc->floor = state_floor(&a->st, c, run->anchor);
+        }
+    }
+    if (a->st.last.code[0]) {
+        st.has_last = true;
+        if (!secup_hex_decode(a->st.last.manifest_digest, last_id, sizeof(last_id), &last_id_len))
+            last_id_len = 0;
+        st.last_id = secup_bytes_of(last_id, last_id_len);
+        st.last_code = secup_bytes_of(a->st.last.code, strlen(a->st.last.code));
+        st.last_reason = secup_bytes_of(a->st.last.reason, strlen(a->st.last.reason));
+        st.last_time = a->st.last.time;
+    }
+    if (rc == SECUP_OK) {
+        a->st.report_counter++;
+        st.counter = a->st.report_counter;
+        rc = state_save(&a->cfg, &a->st, err);
+    }
+    size_t len = 0;
+    if (rc == SECUP_OK)
+        rc = secup_status_sign(&st, key, signed_buf, sizeof(signed_buf), &len, err);
+    if (rc == SECUP_OK) {
+        if (!out) {
+            snprintf(path, sizeof(path), "%s/status.cose", a->cfg.state_dir);
+            out = path;
+        }
+        rc = secup_file_write_atomic(out, secup_bytes_of(signed_buf, len), 0644, err);
+    }
+    secup_key_free(key);
+    return rc;
+}

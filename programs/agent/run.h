@@ -36,4 +36,10 @@ secup_rc agent_confirm(struct agent *a, struct secup_err *err);
  * verified image). */
 secup_rc agent_rollback(struct agent *a, const char *reason, struct secup_err *err);
 
+/* Writes the signed status report (PROTOCOL.md secup-status, COSE_Sign1 with the device
+ * key, which must be P-256 or Ed25519) to out, or to <state-dir>/status.cose when out is
+ * NULL. The report counter is raised and saved before the report is written, so no two
+ * reports ever carry the same counter. */
+secup_rc agent_report(struct agent *a, const char *out, struct secup_err *err);
+
 #endif /* SECUP_AGENT_RUN_H */

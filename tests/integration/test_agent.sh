@@ -138,5 +138,34 @@ check "one bad state copy is survived" 0 "one state copy was bad" "$AG" --config
 printf 'Z' | dd of=state/state.B bs=1 seek=30 conv=notrunc status=none
 check "two bad state copies: safe mode" 0 "SAFE MODE" "$AG" --config dev.json status
 
+# a device whose key also signs: every procedure leaves a signed status report
+"$AU" keygen --alg esp256 --out keys/device-p.pem >/dev/null
+sed 's|keys/device.pem|keys/device-p.pem|; s|"state"|"state2"|; s|state/boot|state2/boot|; s|slots/a.img|slots/a2.img|; s|slots/b.img|slots/b2.img|' dev.json > dev2.json
+mkdir -p state2
+make_pkg 7 v7.suit --integrate
+check "install on the signing device" 0 "installed" "$AG" --config dev2.json install v7.suit
+check "a report was written" 0 "" test -s state2/status.cose
+check "report on demand" 0 "signed status report" "$AG" --config dev2.json report --out r.cose
+verify_report() {
+    /usr/bin/python3 - "$1" keys/device-p.pub.pem <<'PY'
+import sys, cbor2
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+msg = cbor2.loads(open(sys.argv[1], "rb").read())
+assert msg.tag == 18, "not a COSE_Sign1"
+prot, unprot, payload, sig = msg.value
+tbs = cbor2.dumps(["Signature1", prot, b"", payload])
+key = serialization.load_pem_public_key(open(sys.argv[2], "rb").read())
+key.verify(encode_dss_signature(int.from_bytes(sig[:32], "big"), int.from_bytes(sig[32:], "big")), tbs, ec.ECDSA(hashes.SHA256()))
+st = cbor2.loads(payload)
+assert st[2] == "cam-7" and unprot[4] == b"cam-7", st
+assert st[5][0][2] == 0 or st[5][0][2] >= 0
+print("report", st[3], "from", st[2], "last", st[6][2])
+PY
+}
+check "the report verifies with the device's public key (independent check)" 0 "from cam-7" verify_report r.cose
+check "reports count up" 0 "" test "$(verify_report r.cose | cut -d' ' -f2)" -gt "$(verify_report state2/status.cose | cut -d' ' -f2)"
+
 echo "agent: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
