@@ -7,7 +7,7 @@ set -u
 AG=$(realpath "${1:?usage: $0 secup-agent secup-author}")
 AU=$(realpath "${2:?usage: $0 secup-agent secup-author}")
 work=$(mktemp -d /tmp/secup-agent.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+trap 'umount "$work/small" 2>/dev/null; rm -rf "$work"' EXIT
 cd "$work"
 pass=0
 fail=0
@@ -166,6 +166,48 @@ PY
 }
 check "the report verifies with the device's public key (independent check)" 0 "from cam-7" verify_report r.cose
 check "reports count up" 0 "" test "$(verify_report r.cose | cut -d' ' -f2)" -gt "$(verify_report state2/status.cose | cut -d' ' -f2)"
+
+# an image one byte longer than the manifest declares
+head -c 200000 /dev/urandom > fw8.bin
+"$AU" create -q --key keys/author.pem --image fw8.bin --seq 8 --vendor-domain example.com --class cam-v2 --uri https://x/8 --out v8.suit
+cp fw8.bin fw8-long.bin && printf 'x' >> fw8-long.bin
+check "boot v7 on the signing device" 0 "confirmed" "$AG" --config dev2.json boot
+check "one byte more than declared" 3 "SECUP_E_OVERLONG" "$AG" --config dev2.json install v8.suit --payload fw8-long.bin
+check "the reason is in the status" 0 "SECUP_E_OVERLONG" "$AG" --config dev2.json status
+check "the device still boots its image" 0 "" "$AG" --config dev2.json boot
+check "and runs sequence 7" 0 "runs slot B: sequence 7" "$AG" --config dev2.json status
+
+# the GRUB environment as the bootloader's record
+if command -v grub-editenv >/dev/null; then
+    mkdir -p state3
+    grub-editenv state3/grubenv create
+    sed 's|"statefile", "path": "state2/boot"|"grub", "path": "state3/grubenv"|; s|"state2"|"state3"|' dev2.json > dev3.json
+    check "install with the GRUB backend" 0 "installed" "$AG" --config dev3.json install v7.suit
+    check "grubenv records the trial" 0 "secup_firmware_trial=" grub-editenv state3/grubenv list
+    check "boot with the GRUB backend" 0 "confirmed" "$AG" --config dev3.json boot
+    check "grubenv records the new active slot" 0 "secup_firmware_active=" grub-editenv state3/grubenv list
+    check "the trial is gone from grubenv" 1 "" grep -q "secup_firmware_trial=[01]" <(grub-editenv state3/grubenv list)
+else
+    echo "FAIL: grub-editenv is missing (scripts/deps --test installs grub-common)"; fail=$((fail + 1))
+fi
+
+# the slot's file system fills up during the install
+if [ "$(id -u)" = 0 ] && mkdir -p small && mount -t tmpfs -o size=150k tmpfs small 2>/dev/null; then
+    sed 's|slots/a2.img|small/a.img|; s|slots/b2.img|small/b.img|; s|"state2"|"state4"|; s|state2/boot|state4/boot|' dev2.json > dev4.json
+    mkdir -p state4
+    head -c 40000 /dev/urandom > fw9.bin
+    "$AU" create -q --key keys/author.pem --image fw9.bin --seq 9 --vendor-domain example.com --class cam-v2 --integrate --out v9.suit
+    check "a small install fits" 0 "installed" "$AG" --config dev4.json install v9.suit
+    check "and boots" 0 "confirmed" "$AG" --config dev4.json boot
+    "$AU" create -q --key keys/author.pem --image fw8.bin --seq 10 --vendor-domain example.com --class cam-v2 --integrate --out v10.suit
+    check "the disk fills up: refused" 4 "no space left" "$AG" --config dev4.json install v10.suit
+    check "the reason is recorded" 0 "no space left" "$AG" --config dev4.json status
+    check "the running image is intact and boots" 0 "" "$AG" --config dev4.json boot
+    check "sequence 9 still runs" 0 "runs slot B: sequence 9" "$AG" --config dev4.json status
+    umount small
+else
+    echo "note: not root or no tmpfs: the disk-full case was not run"
+fi
 
 echo "agent: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
