@@ -191,6 +191,22 @@ else
     echo "FAIL: grub-editenv is missing (scripts/deps --test installs grub-common)"; fail=$((fail + 1))
 fi
 
+# the U-Boot environment (a real environment image, read and written by fw_printenv/fw_setenv)
+if command -v mkenvimage >/dev/null && command -v fw_printenv >/dev/null; then
+    mkdir -p state5
+    echo "bootdelay=3" > state5/env.txt
+    mkenvimage -s 0x4000 -o state5/uboot.env state5/env.txt
+    echo "$work/state5/uboot.env 0x0000 0x4000" > state5/fw_env.config
+    sed 's|"statefile", "path": "state2/boot"|"uboot", "path": "state5/fw_env.config"|; s|"state2"|"state5"|' dev2.json > dev5.json
+    check "install with the U-Boot backend" 0 "installed" "$AG" --config dev5.json install v7.suit
+    check "the U-Boot environment records the trial" 0 "secup_firmware_trial=1" fw_printenv -c state5/fw_env.config
+    check "boot with the U-Boot backend" 0 "confirmed" "$AG" --config dev5.json boot
+    check "U-Boot's own variables are kept" 0 "bootdelay=3" fw_printenv -c state5/fw_env.config
+    check "the U-Boot environment records the new active slot" 0 "secup_firmware_active=1" fw_printenv -c state5/fw_env.config
+else
+    echo "FAIL: mkenvimage or fw_printenv is missing (scripts/deps --test installs them)"; fail=$((fail + 1))
+fi
+
 # the slot's file system fills up during the install
 if [ "$(id -u)" = 0 ] && mkdir -p small && mount -t tmpfs -o size=150k tmpfs small 2>/dev/null; then
     sed 's|slots/a2.img|small/a.img|; s|slots/b2.img|small/b.img|; s|"state2"|"state4"|; s|state2/boot|state4/boot|' dev2.json > dev4.json
