@@ -22,13 +22,14 @@ bool secup_ct_equal(struct secup_bytes a, struct secup_bytes b)
     return diff == 0;
 }
 
+/* memset, then a compiler barrier that claims to read the memory, so the stores cannot be
+ * dropped as dead; a volatile byte loop was a tenth of a decrypting install's time. */
 void secup_wipe(void *p, size_t len)
 {
     if (!p || len == 0)
         return;
-    volatile uint8_t *v = p;
-    while (len--)
-        *v++ = 0;
+    memset(p, 0, len);
+    __asm__ __volatile__("" : : "r"(p) : "memory");
 }
 
 bool secup_hex_encode(struct secup_bytes b, char *out, size_t out_cap)

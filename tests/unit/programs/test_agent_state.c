@@ -154,8 +154,8 @@ static void test_state_survives_one_corrupt_copy_and_detects_two(void **state)
 
     char a[AGENT_PATH_MAX + 16];
     char b[AGENT_PATH_MAX + 16];
-    snprintf(a, sizeof(a), "%s/state.A", cfg->state_dir);
-    snprintf(b, sizeof(b), "%s/state.B", cfg->state_dir);
+    snprintf(a, sizeof(a), "%.900s/state.A", cfg->state_dir);
+    snprintf(b, sizeof(b), "%.900s/state.B", cfg->state_dir);
     flip_file(a, 40);
     assert_int_equal(state_load(cfg, &again, &recovered, &err), SECUP_OK);
     assert_true(recovered);
