@@ -156,6 +156,9 @@ int main(int argc, char **argv)
         cli_note("%s", a.state_note);
     int status = 0;
     secup_rc rc = SECUP_OK;
+    if (strcmp(cmd, "install") == 0 || strcmp(cmd, "boot") == 0 || strcmp(cmd, "confirm") == 0 ||
+        strcmp(cmd, "rollback") == 0 || strcmp(cmd, "report") == 0)
+        agent_remove_temps(&a);
     if (strcmp(cmd, "check-config") == 0) {
         printf("%s: OK: device %s, %u components, %u trust anchors, bootloader %s\n", config,
                a.cfg.device_id, a.cfg.n_components, a.cfg.n_anchors, a.cfg.boot_type);

@@ -1,6 +1,7 @@
 /* secup-agent's procedures. Every state change is written durably before the next step:
  * the agent state (two checksummed copies) first, the bootloader's view second, so that a
  * power cut between them is detected and undone at the next boot. */
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,6 +72,9 @@ static secup_rc slot_open(const struct agent_config *cfg, uint32_t c, int slot, 
         return secup_slot_blockdev_open(s, comp->slot_path[slot], flags, err);
     return secup_slot_file_open(s, comp->slot_path[slot], comp->slot_size, flags, err);
 }
+
+static secup_rc undo_partial_commit(struct agent *a, struct secup_err *err);
+static secup_rc finish_journal(struct agent *a, struct secup_err *err);
 
 /* ---- install ---- */
 
@@ -361,6 +365,12 @@ secup_rc agent_install(struct agent *a, const char *envelope, const char *const 
     }
     in->a = a;
     in->env = env;
+    /* settle what a power cut left half done before judging "an update is on trial" */
+    rc = undo_partial_commit(a, err);
+    if (rc == SECUP_OK)
+        rc = finish_journal(a, err);
+    if (rc != SECUP_OK)
+        goto done;
     in->payloads = payloads;
     in->n_payloads = n_payloads;
     rc = secup_file_read(envelope, a->cfg.max_envelope, &buf, &len, err);
@@ -494,38 +504,88 @@ static secup_rc health_check(struct agent *a, struct secup_err *err)
                                  (long long)a->cfg.health_timeout * 1000, err);
 }
 
-static secup_rc fall_back(struct agent *a, uint32_t c, struct boot_state *bs, secup_rc why,
-                          const char *reason, struct secup_err *err)
-{
-    int failed = bs->trial;
-    bs->trial = BOOT_NO_SLOT;
-    bs->attempts = 0;
-    a->st.comp[c].slot[failed].valid = false;
-    record(a, why, reason, a->st.comp[c].slot[failed].seq, NULL);
-    secup_rc rc = state_save(&a->cfg, &a->st, err);
-    if (rc == SECUP_OK)
-        rc = a->boot.ops->set(&a->boot, a->cfg.components[c].name, bs, err);
-    return rc;
-}
-
-static secup_rc confirm_one(struct agent *a, uint32_t c, struct boot_state *bs,
+/* The components on trial together (one install puts a bundle on trial, and no other
+ * install is accepted until it is settled): they are confirmed or abandoned together
+ * (THREATS.md U4), each through a journal in the state that the next boot finishes. */
+static secup_rc trial_group(struct agent *a, uint32_t *group, struct boot_state *bs,
                             struct secup_err *err)
 {
-    struct state_slot *s = &a->st.comp[c].slot[bs->trial];
-    secup_rc rc = state_raise_floor(&a->st, c, s->anchor, s->seq, err);
-    if (rc != SECUP_OK)
-        return rc;
-    bs->active = bs->trial;
-    bs->trial = BOOT_NO_SLOT;
-    bs->attempts = 0;
-    /* the bootloader switches first: if the state save is cut, the floor is merely not yet
-     * raised, and the next confirm of the same slot raises it */
-    rc = a->boot.ops->set(&a->boot, a->cfg.components[c].name, bs, err);
-    if (rc == SECUP_OK) {
-        record(a, SECUP_OK, "confirmed", s->seq, NULL);
-        rc = state_save(&a->cfg, &a->st, err);
+    *group = 0;
+    for (uint32_t c = 0; c < a->cfg.n_components; c++) {
+        secup_rc rc = a->boot.ops->get(&a->boot, a->cfg.components[c].name, &bs[c], err);
+        if (rc != SECUP_OK)
+            return rc;
+        if (bs[c].trial != BOOT_NO_SLOT)
+            *group |= UINT32_C(1) << c;
     }
-    return rc;
+    return SECUP_OK;
+}
+
+/* Finishes a journaled confirmation or fallback that a power cut interrupted. */
+static secup_rc finish_journal(struct agent *a, struct secup_err *err)
+{
+    uint32_t conf = a->st.confirming;
+    uint32_t back = a->st.falling_back;
+    if (!conf && !back)
+        return SECUP_OK;
+    for (uint32_t c = 0; c < a->cfg.n_components; c++) {
+        uint32_t bit = UINT32_C(1) << c;
+        if (!((conf | back) & bit))
+            continue;
+        struct boot_state bs;
+        secup_rc rc = a->boot.ops->get(&a->boot, a->cfg.components[c].name, &bs, err);
+        if (rc != SECUP_OK)
+            return rc;
+        if (bs.trial == BOOT_NO_SLOT)
+            continue; /* this one was switched before the cut */
+        if (conf & bit)
+            bs.active = bs.trial;
+        bs.trial = BOOT_NO_SLOT;
+        bs.attempts = 0;
+        rc = a->boot.ops->set(&a->boot, a->cfg.components[c].name, &bs, err);
+        if (rc != SECUP_OK)
+            return rc;
+    }
+    a->st.confirming = 0;
+    a->st.falling_back = 0;
+    return state_save(&a->cfg, &a->st, err);
+}
+
+static secup_rc group_fall_back(struct agent *a, uint32_t group, const struct boot_state *bs,
+                                secup_rc why, const char *reason, struct secup_err *err)
+{
+    uint64_t seq = 0;
+    for (uint32_t c = 0; c < a->cfg.n_components; c++) {
+        if (!(group & (UINT32_C(1) << c)))
+            continue;
+        a->st.comp[c].slot[bs[c].trial].valid = false;
+        seq = a->st.comp[c].slot[bs[c].trial].seq;
+    }
+    a->st.falling_back = group;
+    record(a, why, reason, seq, NULL);
+    secup_rc rc = state_save(&a->cfg, &a->st, err);
+    return rc == SECUP_OK ? finish_journal(a, err) : rc;
+}
+
+/* The floors rise in the journal entry itself, before any bootloader switch: a cut can
+ * leave a floor ahead of what runs for a moment, never behind it. */
+static secup_rc group_confirm(struct agent *a, uint32_t group, const struct boot_state *bs,
+                              struct secup_err *err)
+{
+    uint64_t seq = 0;
+    for (uint32_t c = 0; c < a->cfg.n_components; c++) {
+        if (!(group & (UINT32_C(1) << c)))
+            continue;
+        const struct state_slot *s = &a->st.comp[c].slot[bs[c].trial];
+        secup_rc rc = state_raise_floor(&a->st, c, s->anchor, s->seq, err);
+        if (rc != SECUP_OK)
+            return rc;
+        seq = s->seq;
+    }
+    a->st.confirming = group;
+    record(a, SECUP_OK, "confirmed", seq, NULL);
+    secup_rc rc = state_save(&a->cfg, &a->st, err);
+    return rc == SECUP_OK ? finish_journal(a, err) : rc;
 }
 
 /* A bundle whose commit was cut before every component went on trial: none goes. */
@@ -554,48 +614,96 @@ static secup_rc undo_partial_commit(struct agent *a, struct secup_err *err)
     return state_save(&a->cfg, &a->st, err);
 }
 
+/* Leftovers of atomic writes a power cut interrupted ("<name>.tmp.XXXXXX" beside the
+ * state copies, the report and the bootloader state file) are removed before anything is
+ * written again. */
+static void remove_temps_in(const char *dir, const char *const *names, size_t n)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    bool removed = false;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        for (size_t i = 0; i < n; i++) {
+            size_t len = strlen(names[i]);
+            if (strncmp(e->d_name, names[i], len) == 0 && strncmp(e->d_name + len, ".tmp.", 5) == 0) {
+                char path[AGENT_PATH_MAX + 300];
+                snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+                removed = unlink(path) == 0 || removed;
+            }
+        }
+    }
+    closedir(d);
+    if (removed) {
+        int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd >= 0) {
+            (void)fsync(fd);
+            close(fd);
+        }
+    }
+}
+
+void agent_remove_temps(struct agent *a)
+{
+    static const char *const state_names[] = { "state.A", "state.B", "status.cose" };
+    remove_temps_in(a->cfg.state_dir, state_names, 3);
+    if (strcmp(a->cfg.boot_type, "statefile") == 0) {
+        char dir[AGENT_PATH_MAX];
+        snprintf(dir, sizeof(dir), "%s", a->cfg.boot_path);
+        char *slash = strrchr(dir, '/');
+        const char *base = slash ? slash + 1 : dir;
+        const char *names[1] = { base };
+        if (slash) {
+            *slash = '\0';
+            char name[AGENT_PATH_MAX];
+            snprintf(name, sizeof(name), "%s", base);
+            names[0] = name;
+            remove_temps_in(dir[0] ? dir : "/", names, 1);
+        } else {
+            remove_temps_in(".", names, 1);
+        }
+    }
+}
+
 secup_rc agent_boot(struct agent *a, struct secup_err *err)
 {
+    struct boot_state bs[AGENT_MAX_COMPONENTS];
+    uint32_t group = 0;
     secup_rc rc = undo_partial_commit(a, err);
-    bool any_trial = false;
+    if (rc == SECUP_OK)
+        rc = finish_journal(a, err);
+    if (rc == SECUP_OK)
+        rc = trial_group(a, &group, bs, err);
+    if (rc != SECUP_OK)
+        return rc;
+
+    /* Components not on trial: the running image must still verify (bit rot, tampering);
+     * else the other slot takes over when it verifies; else safe mode. A verified running
+     * image also brings its floor up to it, in case a cut came before the floor rose. */
     bool usable = true;
     char why[STATE_REASON_MAX] = "";
     for (uint32_t c = 0; rc == SECUP_OK && c < a->cfg.n_components; c++) {
-        struct boot_state bs;
+        if (group & (UINT32_C(1) << c))
+            continue;
         struct secup_err e;
-        rc = a->boot.ops->get(&a->boot, a->cfg.components[c].name, &bs, err);
-        if (rc != SECUP_OK)
-            break;
-        if (bs.trial != BOOT_NO_SLOT) {
-            if (bs.attempts == 0) {
-                rc = fall_back(a, c, &bs, SECUP_E_POLICY, "trial boot attempts exhausted", err);
-                continue;
+        const struct state_slot *run = &a->st.comp[c].slot[bs[c].active];
+        if (verify_slot(a, c, bs[c].active, &e) == SECUP_OK) {
+            if (run->anchor[0] && state_floor(&a->st, c, run->anchor) < run->seq) {
+                rc = state_raise_floor(&a->st, c, run->anchor, run->seq, err);
+                if (rc == SECUP_OK)
+                    rc = state_save(&a->cfg, &a->st, err);
             }
-            bs.attempts--;
-            rc = a->boot.ops->set(&a->boot, a->cfg.components[c].name, &bs, err);
-            if (rc != SECUP_OK)
-                break;
-            if (verify_slot(a, c, bs.trial, &e) != SECUP_OK) {
-                char reason[STATE_REASON_MAX];
-                snprintf(reason, sizeof(reason), "trial image failed verification: %.200s", e.msg);
-                rc = fall_back(a, c, &bs, e.rc, reason, err);
-                continue;
-            }
-            any_trial = true;
             continue;
         }
-        if (verify_slot(a, c, bs.active, &e) == SECUP_OK)
-            continue;
-        /* The running image no longer verifies (bit rot, tampering): the other slot, if
-         * it holds a verified image, becomes active. */
         struct secup_err e2;
-        if (verify_slot(a, c, 1 - bs.active, &e2) == SECUP_OK) {
-            bs.active = 1 - bs.active;
-            a->st.comp[c].slot[1 - bs.active].valid = false;
-            record(a, e.rc, e.msg, a->st.comp[c].slot[bs.active].seq, NULL);
+        if (verify_slot(a, c, 1 - bs[c].active, &e2) == SECUP_OK) {
+            bs[c].active = 1 - bs[c].active;
+            a->st.comp[c].slot[1 - bs[c].active].valid = false;
+            record(a, e.rc, e.msg, a->st.comp[c].slot[bs[c].active].seq, NULL);
             rc = state_save(&a->cfg, &a->st, err);
             if (rc == SECUP_OK)
-                rc = a->boot.ops->set(&a->boot, a->cfg.components[c].name, &bs, err);
+                rc = a->boot.ops->set(&a->boot, a->cfg.components[c].name, &bs[c], err);
             continue;
         }
         usable = false;
@@ -605,64 +713,90 @@ secup_rc agent_boot(struct agent *a, struct secup_err *err)
     if (rc != SECUP_OK)
         return rc;
     if (!usable) {
+        if (group) {
+            rc = group_fall_back(a, group, bs, SECUP_E_POLICY, "another component has no verified image", err);
+            if (rc != SECUP_OK)
+                return rc;
+        }
         a->st.safe_mode = true;
         snprintf(a->st.safe_reason, sizeof(a->st.safe_reason), "%s", why);
         rc = state_save(&a->cfg, &a->st, err);
         return rc == SECUP_OK ? secup_err_set(err, SECUP_E_POLICY, "safe mode: %s", why) : rc;
     }
-    if (a->st.safe_mode) {
+    if (a->st.safe_mode && !group) {
         a->st.safe_mode = false;
         a->st.safe_reason[0] = '\0';
         rc = state_save(&a->cfg, &a->st, err);
         if (rc != SECUP_OK)
             return rc;
     }
-    if (!any_trial)
+    if (!group)
         return SECUP_OK;
+
+    /* The trial: one attempt budget for the whole bundle; any member out of attempts or
+     * failing verification sends all of them back. */
+    for (uint32_t c = 0; c < a->cfg.n_components; c++) {
+        if ((group & (UINT32_C(1) << c)) && bs[c].attempts == 0)
+            return group_fall_back(a, group, bs, SECUP_E_POLICY, "trial boot attempts exhausted", err);
+    }
+    for (uint32_t c = 0; c < a->cfg.n_components; c++) {
+        if (!(group & (UINT32_C(1) << c)))
+            continue;
+        bs[c].attempts--;
+        rc = a->boot.ops->set(&a->boot, a->cfg.components[c].name, &bs[c], err);
+        if (rc != SECUP_OK)
+            return rc;
+    }
+    for (uint32_t c = 0; c < a->cfg.n_components; c++) {
+        struct secup_err e;
+        if (!(group & (UINT32_C(1) << c)) || verify_slot(a, c, bs[c].trial, &e) == SECUP_OK)
+            continue;
+        char reason[STATE_REASON_MAX];
+        snprintf(reason, sizeof(reason), "trial image of %.60s failed verification: %.150s",
+                 a->cfg.components[c].name, e.msg);
+        return group_fall_back(a, group, bs, e.rc, reason, err);
+    }
+    if (a->st.safe_mode) {
+        a->st.safe_mode = false;
+        a->st.safe_reason[0] = '\0';
+    }
     /* The images on trial are running now: the health check decides. */
     struct secup_err he;
     secup_err_clear(&he);
-    secup_rc hc = health_check(a, &he);
-    if (hc == SECUP_OK)
-        return agent_confirm(a, err);
+    if (health_check(a, &he) == SECUP_OK)
+        return group_confirm(a, group, bs, err);
     char reason[STATE_REASON_MAX];
     snprintf(reason, sizeof(reason), "health check failed: %.200s", he.msg);
-    rc = agent_rollback(a, reason, err);
+    rc = group_fall_back(a, group, bs, SECUP_E_POLICY, reason, err);
     return rc == SECUP_OK ? secup_err_set(err, SECUP_E_POLICY, "%s; fell back", reason) : rc;
 }
 
 secup_rc agent_confirm(struct agent *a, struct secup_err *err)
 {
-    secup_rc rc = SECUP_OK;
-    bool any = false;
-    for (uint32_t c = 0; rc == SECUP_OK && c < a->cfg.n_components; c++) {
-        struct boot_state bs;
-        rc = a->boot.ops->get(&a->boot, a->cfg.components[c].name, &bs, err);
-        if (rc != SECUP_OK || bs.trial == BOOT_NO_SLOT)
-            continue;
-        any = true;
-        rc = confirm_one(a, c, &bs, err);
-    }
-    if (rc == SECUP_OK && !any)
+    struct boot_state bs[AGENT_MAX_COMPONENTS];
+    uint32_t group = 0;
+    secup_rc rc = finish_journal(a, err);
+    if (rc == SECUP_OK)
+        rc = trial_group(a, &group, bs, err);
+    if (rc != SECUP_OK)
+        return rc;
+    if (!group)
         return secup_err_set(err, SECUP_E_STATE, "nothing is on trial");
-    return rc;
+    return group_confirm(a, group, bs, err);
 }
 
 secup_rc agent_rollback(struct agent *a, const char *reason, struct secup_err *err)
 {
-    secup_rc rc = SECUP_OK;
-    bool any = false;
-    for (uint32_t c = 0; rc == SECUP_OK && c < a->cfg.n_components; c++) {
-        struct boot_state bs;
-        rc = a->boot.ops->get(&a->boot, a->cfg.components[c].name, &bs, err);
-        if (rc != SECUP_OK || bs.trial == BOOT_NO_SLOT)
-            continue;
-        any = true;
-        rc = fall_back(a, c, &bs, SECUP_E_POLICY, reason ? reason : "rolled back by request", err);
-    }
-    if (rc == SECUP_OK && !any)
+    struct boot_state bs[AGENT_MAX_COMPONENTS];
+    uint32_t group = 0;
+    secup_rc rc = finish_journal(a, err);
+    if (rc == SECUP_OK)
+        rc = trial_group(a, &group, bs, err);
+    if (rc != SECUP_OK)
+        return rc;
+    if (!group)
         return secup_err_set(err, SECUP_E_STATE, "nothing is on trial to roll back");
-    return rc;
+    return group_fall_back(a, group, bs, SECUP_E_POLICY, reason ? reason : "rolled back by request", err);
 }
 
 /* ---- the signed status report ---- */
@@ -681,11 +815,12 @@ secup_rc agent_report(struct agent *a, const char *out, struct secup_err *err)
     secup_rc rc = secup_key_load_pem(&key, a->cfg.device_key, err);
     if (rc != SECUP_OK)
         return rc;
-    if (secup_key_type(key) != SECUP_KEY_P256 && secup_key_type(key) != SECUP_KEY_ED25519) {
+    enum secup_key_type type = secup_key_type(key);
+    if (type != SECUP_KEY_P256 && type != SECUP_KEY_ED25519) {
         secup_key_free(key);
         return secup_err_set(err, SECUP_E_UNSUPPORTED,
                              "the device key is %s; signed reports need a P-256 or Ed25519 key",
-                             secup_key_type_name(secup_key_type(key)));
+                             secup_key_type_name(type));
     }
     memset(&st, 0, sizeof(st));
     st.reporter = secup_bytes_of(a->cfg.device_id, strlen(a->cfg.device_id));

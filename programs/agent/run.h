@@ -36,6 +36,10 @@ secup_rc agent_confirm(struct agent *a, struct secup_err *err);
  * verified image). */
 secup_rc agent_rollback(struct agent *a, const char *reason, struct secup_err *err);
 
+/* Removes leftovers of atomic writes a power cut interrupted (state copies, report,
+ * state-file bootloader). Call before a procedure that writes. */
+void agent_remove_temps(struct agent *a);
+
 /* Writes the signed status report (PROTOCOL.md secup-status, COSE_Sign1 with the device
  * key, which must be P-256 or Ed25519) to out, or to <state-dir>/status.cose when out is
  * NULL. The report counter is raised and saved before the report is written, so no two

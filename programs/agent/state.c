@@ -30,9 +30,11 @@ secup_rc state_format(const struct agent_config *cfg, const struct agent_state *
                                       slot_json(&c->slot[1]), "floors", floors));
     }
     json_t *root = json_pack(
-        "{s:i, s:I, s:b, s:s, s:I, s:I, s:{s:s, s:s, s:I, s:I, s:s}, s:o}", "format", 1, "generation",
-        (json_int_t)st->generation, "safe-mode", st->safe_mode, "safe-reason", st->safe_reason,
-        "report-counter", (json_int_t)st->report_counter, "pending", (json_int_t)st->pending,
+        "{s:i, s:I, s:b, s:s, s:I, s:I, s:I, s:I, s:{s:s, s:s, s:I, s:I, s:s}, s:o}", "format", 1,
+        "generation", (json_int_t)st->generation, "safe-mode", st->safe_mode, "safe-reason",
+        st->safe_reason, "report-counter", (json_int_t)st->report_counter, "pending",
+        (json_int_t)st->pending, "confirming", (json_int_t)st->confirming, "falling-back",
+        (json_int_t)st->falling_back,
         "last", "code", st->last.code, "reason",
         st->last.reason, "time", (json_int_t)st->last.time, "seq", (json_int_t)st->last.seq,
         "manifest-digest", st->last.manifest_digest, "components", comps);
@@ -146,6 +148,16 @@ secup_rc state_parse(const struct agent_config *cfg, const char *text, size_t le
     if (rc == SECUP_OK && pending >> AGENT_MAX_COMPONENTS)
         rc = secup_err_set(err, SECUP_E_VALUE, "state: \"pending\" names unknown components");
     st->pending = (uint32_t)pending;
+    uint64_t confirming = 0;
+    uint64_t falling_back = 0;
+    if (rc == SECUP_OK)
+        rc = get_u64(root, "confirming", &confirming, err);
+    if (rc == SECUP_OK)
+        rc = get_u64(root, "falling-back", &falling_back, err);
+    if (rc == SECUP_OK && ((confirming | falling_back) >> AGENT_MAX_COMPONENTS))
+        rc = secup_err_set(err, SECUP_E_VALUE, "state: a journal names unknown components");
+    st->confirming = (uint32_t)confirming;
+    st->falling_back = (uint32_t)falling_back;
     if (rc == SECUP_OK && !json_is_boolean(safe))
         rc = secup_err_set(err, SECUP_E_VALUE, "state: \"safe-mode\" is not a boolean");
     st->safe_mode = json_is_true(safe);

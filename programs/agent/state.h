@@ -46,6 +46,8 @@ struct agent_state {
     uint64_t report_counter;         /* strictly increasing per signed status report */
     uint32_t pending;                /* components of an installed bundle not yet all on
                                       * trial: bit i = component i (all or none commit) */
+    uint32_t confirming;             /* a trial being confirmed: finished at the next boot */
+    uint32_t falling_back;           /* a trial being abandoned: finished at the next boot */
     struct state_result last;
     struct state_component comp[AGENT_MAX_COMPONENTS];
 };
