@@ -76,6 +76,15 @@ static secup_rc slot_open(const struct agent_config *cfg, uint32_t c, int slot, 
 static secup_rc undo_partial_commit(struct agent *a, struct secup_err *err);
 static secup_rc finish_journal(struct agent *a, struct secup_err *err);
 
+static void envelope_path(const struct agent_config *cfg, uint32_t c, int slot, char *out,
+                          size_t cap)
+{
+    snprintf(out, cap, "%.900s/%.64s-%c.suit", cfg->state_dir, cfg->components[c].name, 'A' + slot);
+}
+
+static secup_rc load_trust(const struct agent_config *cfg, struct secup_trust **out,
+                           struct secup_err *err);
+
 /* ---- install ---- */
 
 struct install {
@@ -437,6 +446,17 @@ secup_rc agent_install(struct agent *a, const char *envelope, const char *const 
         s->anchor[an] = '\0';
         version_of(&env->manifest, &a->cfg.components[c].id.id, s->version, sizeof(s->version));
     }
+    /* The envelope goes beside the slot it describes, so that the boot stage can run its
+     * validate and invoke sequences; it is written before the state refers to it. */
+    for (uint32_t c = 0; rc == SECUP_OK && c < a->cfg.n_components; c++) {
+        if (!(in->written & (UINT32_C(1) << c)))
+            continue;
+        char path[AGENT_PATH_MAX + 96];
+        envelope_path(&a->cfg, c, in->target[c], path, sizeof(path));
+        rc = secup_file_write_atomic(path, secup_bytes_of(buf, len), 0600, err);
+    }
+    if (rc != SECUP_OK)
+        goto done;
     a->st.pending = in->written;
     record(a, SECUP_OK, "installed; trial boot pending", seq, mdigest);
     rc = state_save(&a->cfg, &a->st, err);
@@ -477,6 +497,139 @@ done:
 
 /* ---- boot, confirm, rollback ---- */
 
+/* ---- the boot stage ---- */
+
+struct boot_run {
+    struct agent *a;
+    int map[SECUP_PROC_MAX_INDEX];   /* manifest index -> device component */
+    int slot[AGENT_MAX_COMPONENTS];  /* the slot each device component boots from */
+    uint32_t invoked;
+};
+
+static int boot_comp(struct boot_run *b, const struct secup_proc_params *p, struct secup_err *err)
+{
+    int c = p->index < SECUP_PROC_MAX_INDEX ? b->map[p->index] : -1;
+    if (c < 0)
+        secup_err_set(err, SECUP_E_UNSUPPORTED, "manifest component %u is not on this device", p->index);
+    return c;
+}
+
+static secup_rc boot_image_match(void *ctx, const struct secup_proc_params *p, struct secup_err *err)
+{
+    struct boot_run *b = ctx;
+    int c = boot_comp(b, p, err);
+    if (c < 0)
+        return SECUP_E_UNSUPPORTED;
+    struct secup_digest d;
+    if (!secup_proc_has(p, SECUP_SUIT_PARAM_IMAGE_SIZE))
+        return secup_err_set(err, SECUP_E_MISSING, "image-match needs an image-size");
+    secup_rc rc = secup_digest_decode(&d, p->v[SECUP_SUIT_PARAM_IMAGE_DIGEST].bytes, err);
+    struct secup_slot s;
+    if (rc == SECUP_OK)
+        rc = slot_open(&b->a->cfg, (uint32_t)c, b->slot[c], 0, &s, err);
+    if (rc != SECUP_OK)
+        return rc;
+    rc = secup_slot_digest_check(&s, &d, p->v[SECUP_SUIT_PARAM_IMAGE_SIZE].u, err);
+    s.ops->close(&s);
+    return rc;
+}
+
+static secup_rc boot_component_slot(void *ctx, const struct secup_proc_params *p, uint64_t slot,
+                                    struct secup_err *err)
+{
+    struct boot_run *b = ctx;
+    int c = boot_comp(b, p, err);
+    if (c < 0)
+        return SECUP_E_UNSUPPORTED;
+    if ((uint64_t)b->slot[c] != slot)
+        return secup_err_set(err, SECUP_E_CONDITION, "component %s boots from slot %d, not %llu",
+                             b->a->cfg.components[c].name, b->slot[c], (unsigned long long)slot);
+    return SECUP_OK;
+}
+
+/* Starting the image is the boot loader's job once the agent has judged it: the invoke
+ * directive records which component the manifest starts. */
+static secup_rc boot_invoke(void *ctx, const struct secup_proc_params *p, struct secup_err *err)
+{
+    struct boot_run *b = ctx;
+    int c = boot_comp(b, p, err);
+    if (c < 0)
+        return SECUP_E_UNSUPPORTED;
+    b->invoked |= UINT32_C(1) << c;
+    return SECUP_OK;
+}
+
+static const struct secup_proc_ops boot_ops = {
+    .image_match = boot_image_match,
+    .component_slot = boot_component_slot,
+    .invoke = boot_invoke,
+};
+
+/* The Invocation Procedure for the image in slot `slot` of component c: its envelope is
+ * authenticated again and its validate, load and invoke sequences run against the slots
+ * the device boots from (for a bundle, the members installed with it). */
+static secup_rc invocation(struct agent *a, uint32_t c, int slot, struct secup_err *err)
+{
+    char path[AGENT_PATH_MAX + 96];
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    envelope_path(&a->cfg, c, slot, path, sizeof(path));
+    secup_rc rc = secup_file_read(path, a->cfg.max_envelope, &buf, &len, err);
+    if (rc == SECUP_E_NOENT)
+        return SECUP_OK; /* installed before envelopes were kept: the digest check stands */
+    if (rc != SECUP_OK)
+        return rc;
+    struct secup_envelope *env = malloc(sizeof(*env));
+    struct secup_processor *proc = malloc(sizeof(*proc));
+    struct boot_run *b = calloc(1, sizeof(*b));
+    struct secup_trust *trust = NULL;
+    if (!env || !proc || !b) {
+        rc = secup_err_set(err, SECUP_E_NOMEM, "no memory for the boot stage");
+        goto out;
+    }
+    struct secup_limits lim = secup_limits_default();
+    lim.max_envelope = a->cfg.max_envelope;
+    rc = secup_envelope_decode(env, secup_bytes_of(buf, len), &lim, err);
+    if (rc == SECUP_OK)
+        rc = load_trust(&a->cfg, &trust, err);
+    if (rc == SECUP_OK)
+        rc = secup_envelope_verify(env, trust, NULL, err);
+    if (rc == SECUP_OK && env->manifest.sequence_number != a->st.comp[c].slot[slot].seq)
+        rc = secup_err_set(err, SECUP_E_DIGEST, "the kept envelope is not the one installed in the slot");
+    b->a = a;
+    for (uint32_t i = 0; i < SECUP_PROC_MAX_INDEX; i++)
+        b->map[i] = -1;
+    for (uint32_t i = 0; rc == SECUP_OK && i < env->manifest.n_components; i++) {
+        int d = agent_config_find_component(&a->cfg, &env->manifest.components[i]);
+        if (d < 0) {
+            rc = secup_err_set(err, SECUP_E_POLICY, "manifest component %u is not on this device", i);
+            break;
+        }
+        b->map[i] = d;
+        /* a bundle member boots from the slot that holds this release */
+        b->slot[d] = (uint32_t)d == c ? slot
+                     : a->st.comp[d].slot[1].valid && a->st.comp[d].slot[1].seq == env->manifest.sequence_number ? 1
+                     : 0;
+    }
+    struct secup_proc_identity id = { 0 };
+    id.vendor_ids[0] = secup_bytes_of(a->cfg.vendor_id, 16);
+    id.n_vendor_ids = 1;
+    id.class_ids[0] = secup_bytes_of(a->cfg.class_id, 16);
+    id.n_class_ids = 1;
+    id.now = now();
+    static const enum secup_section steps[] = { SECUP_SECTION_VALIDATE, SECUP_SECTION_LOAD,
+                                                SECUP_SECTION_INVOKE };
+    for (size_t i = 0; rc == SECUP_OK && i < sizeof(steps) / sizeof(steps[0]); i++)
+        rc = secup_process(proc, &env->manifest, steps[i], &boot_ops, b, &id, err);
+out:
+    secup_trust_free(trust);
+    free(b);
+    free(proc);
+    free(env);
+    secup_file_free(buf, len);
+    return rc;
+}
+
 static secup_rc verify_slot(struct agent *a, uint32_t c, int slot, struct secup_err *err)
 {
     const struct state_slot *info = &a->st.comp[c].slot[slot];
@@ -490,6 +643,8 @@ static secup_rc verify_slot(struct agent *a, uint32_t c, int slot, struct secup_
     struct secup_digest d = { -16, secup_bytes_of(info->digest, 32) };
     rc = secup_slot_digest_check(&s, &d, info->size, err);
     s.ops->close(&s);
+    if (rc == SECUP_OK)
+        rc = invocation(a, c, slot, err);
     return rc;
 }
 
@@ -627,7 +782,10 @@ static void remove_temps_in(const char *dir, const char *const *names, size_t n)
     while ((e = readdir(d)) != NULL) {
         for (size_t i = 0; i < n; i++) {
             size_t len = strlen(names[i]);
-            if (strncmp(e->d_name, names[i], len) == 0 && strncmp(e->d_name + len, ".tmp.", 5) == 0) {
+            bool ours = names[i][0] == '\0' ? strstr(e->d_name, ".tmp.") != NULL
+                                             : strncmp(e->d_name, names[i], len) == 0 &&
+                                                   strncmp(e->d_name + len, ".tmp.", 5) == 0;
+            if (ours) {
                 char path[AGENT_PATH_MAX + 300];
                 snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
                 removed = unlink(path) == 0 || removed;
@@ -646,8 +804,10 @@ static void remove_temps_in(const char *dir, const char *const *names, size_t n)
 
 void agent_remove_temps(struct agent *a)
 {
-    static const char *const state_names[] = { "state.A", "state.B", "status.cose" };
-    remove_temps_in(a->cfg.state_dir, state_names, 3);
+    /* the state directory is the agent's own: every "*.tmp.*" in it is a leftover (state
+     * copies, the report, kept envelopes) */
+    static const char *const any[] = { "" };
+    remove_temps_in(a->cfg.state_dir, any, 1);
     if (strcmp(a->cfg.boot_type, "statefile") == 0) {
         char dir[AGENT_PATH_MAX];
         snprintf(dir, sizeof(dir), "%s", a->cfg.boot_path);

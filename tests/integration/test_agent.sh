@@ -177,6 +177,16 @@ check "the reason is in the status" 0 "SECUP_E_OVERLONG" "$AG" --config dev2.jso
 check "the device still boots its image" 0 "" "$AG" --config dev2.json boot
 check "and runs sequence 7" 0 "runs slot B: sequence 7" "$AG" --config dev2.json status
 
+# the boot stage runs the kept manifest's validate and invoke sequences: a kept envelope
+# that no longer verifies means the image is not trusted
+check "the envelope of the running image is kept" 0 "" test -s state2/firmware-B.suit
+cp state2/firmware-B.suit keep.suit
+printf '\x02' | dd of=state2/firmware-B.suit bs=1 seek=140 conv=notrunc status=none
+check "boot refuses an image whose kept manifest was altered" 1 "safe mode" "$AG" --config dev2.json boot
+cp keep.suit state2/firmware-B.suit
+check "with its manifest intact the image boots again" 0 "" "$AG" --config dev2.json boot
+check "and safe mode is left" 0 "runs slot B: sequence 7" "$AG" --config dev2.json status
+
 # the GRUB environment as the bootloader's record
 if command -v grub-editenv >/dev/null; then
     mkdir -p state3
