@@ -87,11 +87,67 @@ static secup_rc load_trust(const struct agent_config *cfg, struct secup_trust **
 
 /* ---- install ---- */
 
-struct install {
+/* Which device component each manifest component is, and which of its slots a procedure
+ * works on: the inactive slot during an install, the slot being booted at boot. */
+struct slot_view {
     struct agent *a;
+    int map[SECUP_PROC_MAX_INDEX];   /* manifest index -> device component, -1 none */
+    int slot[AGENT_MAX_COMPONENTS];
+};
+
+static int view_comp(const struct slot_view *v, const struct secup_proc_params *p,
+                     struct secup_err *err)
+{
+    int c = p->index < SECUP_PROC_MAX_INDEX ? v->map[p->index] : -1;
+    if (c < 0)
+        secup_err_set(err, SECUP_E_UNSUPPORTED, "manifest component %u is not on this device",
+                      p->index);
+    return c;
+}
+
+static secup_rc view_component_slot(void *ctx, const struct secup_proc_params *p, uint64_t slot,
+                                    struct secup_err *err)
+{
+    struct slot_view *v = ctx;
+    int c = view_comp(v, p, err);
+    if (c < 0)
+        return SECUP_E_UNSUPPORTED;
+    if ((uint64_t)v->slot[c] != slot)
+        return secup_err_set(err, SECUP_E_CONDITION, "component %s uses slot %d, not %llu",
+                             v->a->cfg.components[c].name, v->slot[c], (unsigned long long)slot);
+    return SECUP_OK;
+}
+
+static secup_rc image_params(const struct secup_proc_params *p, struct secup_digest *d,
+                             struct secup_err *err)
+{
+    if (!secup_proc_has(p, SECUP_SUIT_PARAM_IMAGE_SIZE))
+        return secup_err_set(err, SECUP_E_MISSING, "image-match needs an image-size");
+    return secup_digest_decode(d, p->v[SECUP_SUIT_PARAM_IMAGE_DIGEST].bytes, err);
+}
+
+static secup_rc view_image_match(void *ctx, const struct secup_proc_params *p,
+                                 struct secup_err *err)
+{
+    struct slot_view *v = ctx;
+    struct secup_digest d;
+    struct secup_slot s;
+    int c = view_comp(v, p, err);
+    if (c < 0)
+        return SECUP_E_UNSUPPORTED;
+    secup_rc rc = image_params(p, &d, err);
+    if (rc == SECUP_OK)
+        rc = slot_open(&v->a->cfg, (uint32_t)c, v->slot[c], 0, &s, err);
+    if (rc != SECUP_OK)
+        return rc;
+    rc = secup_slot_digest_check(&s, &d, p->v[SECUP_SUIT_PARAM_IMAGE_SIZE].u, err);
+    s.ops->close(&s);
+    return rc;
+}
+
+struct install {
+    struct slot_view v;                    /* first: the processor's ctx is a slot_view too */
     const struct secup_envelope *env;
-    int map[SECUP_PROC_MAX_INDEX];         /* manifest index -> device component, -1 none */
-    int target[AGENT_MAX_COMPONENTS];      /* the inactive slot of each component */
     uint32_t written;                      /* components whose target slot was written */
     uint8_t digest[AGENT_MAX_COMPONENTS][32];
     uint64_t size[AGENT_MAX_COMPONENTS];
@@ -100,39 +156,14 @@ struct install {
     struct secup_key *device_key;
 };
 
-static int device_comp(struct install *in, const struct secup_proc_params *p,
-                       struct secup_err *err)
-{
-    int c = p->index < SECUP_PROC_MAX_INDEX ? in->map[p->index] : -1;
-    if (c < 0)
-        secup_err_set(err, SECUP_E_UNSUPPORTED, "manifest component %u is not on this device",
-                      p->index);
-    return c;
-}
-
-static secup_rc op_component_slot(void *ctx, const struct secup_proc_params *p, uint64_t slot,
-                                  struct secup_err *err)
-{
-    struct install *in = ctx;
-    int c = device_comp(in, p, err);
-    if (c < 0)
-        return SECUP_E_UNSUPPORTED;
-    if ((uint64_t)in->target[c] != slot)
-        return secup_err_set(err, SECUP_E_CONDITION, "component %s installs into slot %d, not %llu",
-                             in->a->cfg.components[c].name, in->target[c], (unsigned long long)slot);
-    return SECUP_OK;
-}
-
 static secup_rc op_image_match(void *ctx, const struct secup_proc_params *p, struct secup_err *err)
 {
     struct install *in = ctx;
-    int c = device_comp(in, p, err);
+    struct secup_digest d;
+    int c = view_comp(&in->v, p, err);
     if (c < 0)
         return SECUP_E_UNSUPPORTED;
-    struct secup_digest d;
-    if (!secup_proc_has(p, SECUP_SUIT_PARAM_IMAGE_SIZE))
-        return secup_err_set(err, SECUP_E_MISSING, "image-match needs an image-size");
-    secup_rc rc = secup_digest_decode(&d, p->v[SECUP_SUIT_PARAM_IMAGE_DIGEST].bytes, err);
+    secup_rc rc = image_params(p, &d, err);
     if (rc != SECUP_OK)
         return rc;
     /* The pipeline that wrote this slot in this install already checked the image against
@@ -143,13 +174,7 @@ static secup_rc op_image_match(void *ctx, const struct secup_proc_params *p, str
         memcmp(in->digest[c], d.bytes.ptr, 32) == 0 &&
         in->size[c] == p->v[SECUP_SUIT_PARAM_IMAGE_SIZE].u)
         return SECUP_OK;
-    struct secup_slot s;
-    rc = slot_open(&in->a->cfg, (uint32_t)c, in->target[c], 0, &s, err);
-    if (rc != SECUP_OK)
-        return rc;
-    rc = secup_slot_digest_check(&s, &d, p->v[SECUP_SUIT_PARAM_IMAGE_SIZE].u, err);
-    s.ops->close(&s);
-    return rc;
+    return view_image_match(&in->v, p, err);
 }
 
 /* Finds the payload for a fetch: an integrated one for "#name", else --payload. */
@@ -164,7 +189,7 @@ static secup_rc payload_for(struct install *in, const struct secup_proc_params *
         return secup_err_set(err, SECUP_E_MISSING, "integrated payload '%.*s' is not in the envelope",
                              (int)uri.len, (const char *)uri.ptr);
     }
-    const char *name = in->a->cfg.components[c].name;
+    const char *name = in->v.a->cfg.components[c].name;
     const char *path = NULL;
     for (size_t i = 0; i < in->n_payloads; i++) {
         const char *eq = strchr(in->payloads[i], '=');
@@ -188,7 +213,7 @@ static secup_rc payload_for(struct install *in, const struct secup_proc_params *
 static secup_rc stream_into(struct install *in, const struct secup_proc_params *p, int c,
                             struct secup_bytes payload, const char *file, struct secup_err *err)
 {
-    struct agent *a = in->a;
+    struct agent *a = in->v.a;
     struct secup_digest d;
     if (!secup_proc_has(p, SECUP_SUIT_PARAM_IMAGE_DIGEST) || !secup_proc_has(p, SECUP_SUIT_PARAM_IMAGE_SIZE))
         return secup_err_set(err, SECUP_E_MISSING,
@@ -221,7 +246,7 @@ static secup_rc stream_into(struct install *in, const struct secup_proc_params *
     }
     /* Overwritten in place, not emptied first: the digest and size bound the image, and the
      * boot stage reads exactly that many bytes. */
-    rc = slot_open(&a->cfg, (uint32_t)c, in->target[c], SECUP_SLOT_WRITABLE | SECUP_SLOT_CREATE,
+    rc = slot_open(&a->cfg, (uint32_t)c, in->v.slot[c], SECUP_SLOT_WRITABLE | SECUP_SLOT_CREATE,
                    &s, err);
     if (rc != SECUP_OK) {
         if (fd >= 0)
@@ -229,7 +254,7 @@ static secup_rc stream_into(struct install *in, const struct secup_proc_params *
         return rc;
     }
     /* Before the first byte: the slot is no longer a verified image, on disk too. */
-    a->st.comp[c].slot[in->target[c]].valid = false;
+    a->st.comp[c].slot[in->v.slot[c]].valid = false;
     struct secup_stream *st = NULL;
     rc = secup_stream_new(&st, &cfg, &s, err);
     if (rc == SECUP_OK)
@@ -253,7 +278,7 @@ static secup_rc stream_into(struct install *in, const struct secup_proc_params *
 static secup_rc op_fetch(void *ctx, const struct secup_proc_params *p, struct secup_err *err)
 {
     struct install *in = ctx;
-    int c = device_comp(in, p, err);
+    int c = view_comp(&in->v, p, err);
     if (c < 0)
         return SECUP_E_UNSUPPORTED;
     struct secup_bytes mem = { NULL, 0 };
@@ -267,7 +292,7 @@ static secup_rc op_fetch(void *ctx, const struct secup_proc_params *p, struct se
 static secup_rc op_write(void *ctx, const struct secup_proc_params *p, struct secup_err *err)
 {
     struct install *in = ctx;
-    int c = device_comp(in, p, err);
+    int c = view_comp(&in->v, p, err);
     if (c < 0)
         return SECUP_E_UNSUPPORTED;
     return stream_into(in, p, c, p->v[SECUP_SUIT_PARAM_CONTENT].bytes, NULL, err);
@@ -275,7 +300,7 @@ static secup_rc op_write(void *ctx, const struct secup_proc_params *p, struct se
 
 static const struct secup_proc_ops install_ops = {
     .image_match = op_image_match,
-    .component_slot = op_component_slot,
+    .component_slot = view_component_slot,
     .fetch = op_fetch,
     .write = op_write,
 };
@@ -322,13 +347,13 @@ static void version_of(const struct secup_manifest *m, const struct secup_compon
 static secup_rc check_and_map(struct install *in, const struct secup_verify_info *vi,
                               struct secup_err *err)
 {
-    struct agent *a = in->a;
+    struct agent *a = in->v.a;
     const struct secup_manifest *m = &in->env->manifest;
     const struct agent_anchor *anchor = &a->cfg.anchors[vi->anchor];
     if (m->n_dependencies > 0)
         return secup_err_set(err, SECUP_E_UNSUPPORTED, "manifests with dependencies are not supported yet");
     for (uint32_t i = 0; i < SECUP_PROC_MAX_INDEX; i++)
-        in->map[i] = -1;
+        in->v.map[i] = -1;
     for (uint32_t i = 0; i < m->n_components; i++) {
         int c = agent_config_find_component(&a->cfg, &m->components[i]);
         if (c < 0)
@@ -350,8 +375,8 @@ static secup_rc check_and_map(struct install *in, const struct secup_verify_info
             return secup_err_set(err, SECUP_E_STATE,
                                  "component %s has an update on trial; boot and confirm or roll back first",
                                  a->cfg.components[c].name);
-        in->map[i] = c;
-        in->target[c] = 1 - bs.active; /* writes go to the inactive slot only */
+        in->v.map[i] = c;
+        in->v.slot[c] = 1 - bs.active; /* writes go to the inactive slot only */
     }
     return SECUP_OK;
 }
@@ -372,7 +397,7 @@ secup_rc agent_install(struct agent *a, const char *envelope, const char *const 
         rc = secup_err_set(err, SECUP_E_NOMEM, "no memory for an install");
         goto out;
     }
-    in->a = a;
+    in->v.a = a;
     in->env = env;
     /* settle what a power cut left half done before judging "an update is on trial" */
     rc = undo_partial_commit(a, err);
@@ -436,7 +461,7 @@ secup_rc agent_install(struct agent *a, const char *envelope, const char *const 
     for (uint32_t c = 0; c < a->cfg.n_components; c++) {
         if (!(in->written & (UINT32_C(1) << c)))
             continue;
-        struct state_slot *s = &a->st.comp[c].slot[in->target[c]];
+        struct state_slot *s = &a->st.comp[c].slot[in->v.slot[c]];
         s->valid = true;
         s->seq = seq;
         memcpy(s->digest, in->digest[c], 32);
@@ -452,7 +477,7 @@ secup_rc agent_install(struct agent *a, const char *envelope, const char *const 
         if (!(in->written & (UINT32_C(1) << c)))
             continue;
         char path[AGENT_PATH_MAX + 96];
-        envelope_path(&a->cfg, c, in->target[c], path, sizeof(path));
+        envelope_path(&a->cfg, c, in->v.slot[c], path, sizeof(path));
         rc = secup_file_write_atomic(path, secup_bytes_of(buf, len), 0600, err);
     }
     if (rc != SECUP_OK)
@@ -465,7 +490,7 @@ secup_rc agent_install(struct agent *a, const char *envelope, const char *const 
             continue;
         struct boot_state bs;
         rc = a->boot.ops->get(&a->boot, a->cfg.components[c].name, &bs, err);
-        bs.trial = in->target[c];
+        bs.trial = in->v.slot[c];
         bs.attempts = a->cfg.boot_attempts;
         if (rc == SECUP_OK)
             rc = a->boot.ops->set(&a->boot, a->cfg.components[c].name, &bs, err);
@@ -500,59 +525,16 @@ done:
 /* ---- the boot stage ---- */
 
 struct boot_run {
-    struct agent *a;
-    int map[SECUP_PROC_MAX_INDEX];   /* manifest index -> device component */
-    int slot[AGENT_MAX_COMPONENTS];  /* the slot each device component boots from */
+    struct slot_view v; /* first: the processor's ctx is a slot_view too */
     uint32_t invoked;
 };
-
-static int boot_comp(struct boot_run *b, const struct secup_proc_params *p, struct secup_err *err)
-{
-    int c = p->index < SECUP_PROC_MAX_INDEX ? b->map[p->index] : -1;
-    if (c < 0)
-        secup_err_set(err, SECUP_E_UNSUPPORTED, "manifest component %u is not on this device", p->index);
-    return c;
-}
-
-static secup_rc boot_image_match(void *ctx, const struct secup_proc_params *p, struct secup_err *err)
-{
-    struct boot_run *b = ctx;
-    int c = boot_comp(b, p, err);
-    if (c < 0)
-        return SECUP_E_UNSUPPORTED;
-    struct secup_digest d;
-    if (!secup_proc_has(p, SECUP_SUIT_PARAM_IMAGE_SIZE))
-        return secup_err_set(err, SECUP_E_MISSING, "image-match needs an image-size");
-    secup_rc rc = secup_digest_decode(&d, p->v[SECUP_SUIT_PARAM_IMAGE_DIGEST].bytes, err);
-    struct secup_slot s;
-    if (rc == SECUP_OK)
-        rc = slot_open(&b->a->cfg, (uint32_t)c, b->slot[c], 0, &s, err);
-    if (rc != SECUP_OK)
-        return rc;
-    rc = secup_slot_digest_check(&s, &d, p->v[SECUP_SUIT_PARAM_IMAGE_SIZE].u, err);
-    s.ops->close(&s);
-    return rc;
-}
-
-static secup_rc boot_component_slot(void *ctx, const struct secup_proc_params *p, uint64_t slot,
-                                    struct secup_err *err)
-{
-    struct boot_run *b = ctx;
-    int c = boot_comp(b, p, err);
-    if (c < 0)
-        return SECUP_E_UNSUPPORTED;
-    if ((uint64_t)b->slot[c] != slot)
-        return secup_err_set(err, SECUP_E_CONDITION, "component %s boots from slot %d, not %llu",
-                             b->a->cfg.components[c].name, b->slot[c], (unsigned long long)slot);
-    return SECUP_OK;
-}
 
 /* Starting the image is the boot loader's job once the agent has judged it: the invoke
  * directive records which component the manifest starts. */
 static secup_rc boot_invoke(void *ctx, const struct secup_proc_params *p, struct secup_err *err)
 {
     struct boot_run *b = ctx;
-    int c = boot_comp(b, p, err);
+    int c = view_comp(&b->v, p, err);
     if (c < 0)
         return SECUP_E_UNSUPPORTED;
     b->invoked |= UINT32_C(1) << c;
@@ -560,8 +542,8 @@ static secup_rc boot_invoke(void *ctx, const struct secup_proc_params *p, struct
 }
 
 static const struct secup_proc_ops boot_ops = {
-    .image_match = boot_image_match,
-    .component_slot = boot_component_slot,
+    .image_match = view_image_match,
+    .component_slot = view_component_slot,
     .invoke = boot_invoke,
 };
 
@@ -596,18 +578,18 @@ static secup_rc invocation(struct agent *a, uint32_t c, int slot, struct secup_e
         rc = secup_envelope_verify(env, trust, NULL, err);
     if (rc == SECUP_OK && env->manifest.sequence_number != a->st.comp[c].slot[slot].seq)
         rc = secup_err_set(err, SECUP_E_DIGEST, "the kept envelope is not the one installed in the slot");
-    b->a = a;
+    b->v.a = a;
     for (uint32_t i = 0; i < SECUP_PROC_MAX_INDEX; i++)
-        b->map[i] = -1;
+        b->v.map[i] = -1;
     for (uint32_t i = 0; rc == SECUP_OK && i < env->manifest.n_components; i++) {
         int d = agent_config_find_component(&a->cfg, &env->manifest.components[i]);
         if (d < 0) {
             rc = secup_err_set(err, SECUP_E_POLICY, "manifest component %u is not on this device", i);
             break;
         }
-        b->map[i] = d;
+        b->v.map[i] = d;
         /* a bundle member boots from the slot that holds this release */
-        b->slot[d] = (uint32_t)d == c ? slot
+        b->v.slot[d] = (uint32_t)d == c ? slot
                      : a->st.comp[d].slot[1].valid && a->st.comp[d].slot[1].seq == env->manifest.sequence_number ? 1
                      : 0;
     }
