@@ -23,6 +23,11 @@ int cmd_decrypt(int argc, char **argv);
 secup_rc author_load_envelope(const char *path, uint8_t **buf, size_t *len,
                               struct secup_envelope **env, struct secup_err *err);
 
+/* Reads a key written as hex text (whitespace around it ignored) into out (cap bytes);
+ * `what` describes it for the message. The text is wiped after use. */
+secup_rc author_read_hex_key(const char *path, const char *what, uint8_t *out, size_t cap,
+                             size_t *len, struct secup_err *err);
+
 /* Loads an HMAC-SHA256 secret written as hex text (COSE_Mac0 signing or verifying). */
 secup_rc author_load_hmac(const char *path, struct secup_key **out, struct secup_err *err);
 

@@ -221,18 +221,9 @@ int cmd_decrypt(int argc, char **argv)
         key.kind = SECUP_RECIPIENT_ECDH;
         key.priv = priv;
     } else if (rc == SECUP_OK) {
-        uint8_t *kb = NULL;
-        size_t kl = 0;
-        rc = secup_file_read(kek_path, 256, &kb, &kl, &err);
-        if (rc == SECUP_OK) {
-            char text[257];
-            memcpy(text, kb, kl);
-            text[kl] = '\0';
-            secup_file_free(kb, kl);
-            if (!secup_hex_decode(text, kek, sizeof(kek), &kek_len) || (kek_len != 16 && kek_len != 32))
-                rc = secup_err_set(&err, SECUP_E_KEY_FORMAT, "'%s' must hold a 16- or 32-byte key as hex", kek_path);
-            secup_wipe(text, sizeof(text));
-        }
+        rc = author_read_hex_key(kek_path, "a key-encryption key", kek, sizeof(kek), &kek_len, &err);
+        if (rc == SECUP_OK && kek_len != 16 && kek_len != 32)
+            rc = secup_err_set(&err, SECUP_E_KEY_FORMAT, "'%s' must hold a 16- or 32-byte key as hex", kek_path);
         key.kind = SECUP_RECIPIENT_KEK;
         key.kek = secup_bytes_of(kek, kek_len);
         key.kid = kid ? secup_bytes_of(kid, strlen(kid)) : secup_bytes_of(NULL, 0);

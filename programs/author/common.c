@@ -30,27 +30,43 @@ secup_rc author_load_envelope(const char *path, uint8_t **buf, size_t *len,
     return rc;
 }
 
-secup_rc author_load_hmac(const char *path, struct secup_key **out, struct secup_err *err)
+secup_rc author_read_hex_key(const char *path, const char *what, uint8_t *out, size_t cap,
+                             size_t *len, struct secup_err *err)
 {
     uint8_t *buf = NULL;
-    size_t len = 0;
-    secup_rc rc = secup_file_read(path, 1024, &buf, &len, err);
+    size_t n = 0;
+    *len = 0;
+    secup_rc rc = secup_file_read(path, 2 * cap + 64, &buf, &n, err);
     if (rc != SECUP_OK)
         return rc;
-    char text[1025];
-    memcpy(text, buf, len);
-    text[len] = '\0';
-    secup_file_free(buf, len);
+    char *text = malloc(n + 1);
+    if (!text) {
+        secup_file_free(buf, n);
+        return secup_err_set(err, SECUP_E_NOMEM, "no memory for '%s'", path);
+    }
+    memcpy(text, buf, n);
+    text[n] = '\0';
+    secup_file_free(buf, n);
+    bool ok = secup_hex_decode(text, out, cap, len);
+    secup_wipe(text, n + 1);
+    free(text);
+    if (!ok) {
+        secup_wipe(out, cap);
+        *len = 0;
+        return secup_err_set(err, SECUP_E_KEY_FORMAT, "'%s' is not %s written as hex", path, what);
+    }
+    return SECUP_OK;
+}
+
+secup_rc author_load_hmac(const char *path, struct secup_key **out, struct secup_err *err)
+{
     uint8_t secret[64];
     size_t n = 0;
-    if (!secup_hex_decode(text, secret, sizeof(secret), &n)) {
-        secup_wipe(text, sizeof(text));
-        return secup_err_set(err, SECUP_E_KEY_FORMAT, "'%s' is not a hex HMAC secret of at most 64 bytes",
-                             path);
-    }
-    rc = secup_key_from_secret(out, secup_bytes_of(secret, n), err);
+    secup_rc rc = author_read_hex_key(path, "an HMAC secret of at most 64 bytes", secret,
+                                      sizeof(secret), &n, err);
+    if (rc == SECUP_OK)
+        rc = secup_key_from_secret(out, secup_bytes_of(secret, n), err);
     secup_wipe(secret, sizeof(secret));
-    secup_wipe(text, sizeof(text));
     if (rc != SECUP_OK)
         secup_err_prefix(err, "'%s'", path);
     return rc;

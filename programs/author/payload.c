@@ -19,21 +19,13 @@ bool author_enc_active(const struct author_enc_opts *o)
 
 static secup_rc load_kek(const char *path, uint8_t *kek, size_t *len, struct secup_err *err)
 {
-    uint8_t *buf = NULL;
-    size_t n = 0;
-    secup_rc rc = secup_file_read(path, 256, &buf, &n, err);
-    if (rc != SECUP_OK)
-        return rc;
-    char text[257];
-    memcpy(text, buf, n);
-    text[n] = '\0';
-    secup_file_free(buf, n);
-    bool ok = secup_hex_decode(text, kek, 32, len) && (*len == 16 || *len == 32);
-    secup_wipe(text, sizeof(text));
-    if (!ok)
+    secup_rc rc = author_read_hex_key(path, "a key-encryption key", kek, 32, len, err);
+    if (rc == SECUP_OK && *len != 16 && *len != 32) {
+        secup_wipe(kek, 32);
         return secup_err_set(err, SECUP_E_KEY_FORMAT,
                              "'%s' must hold a 16- or 32-byte key-encryption key as hex", path);
-    return SECUP_OK;
+    }
+    return rc;
 }
 
 /* The content and key-distribution algorithms: from the profile when one is named, else
