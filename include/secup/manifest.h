@@ -118,6 +118,8 @@ SECUP_API const char *secup_section_name(enum secup_section s);
 SECUP_API int64_t secup_section_key(enum secup_section s);
 SECUP_API const char *secup_command_name(int64_t code);   /* "override-parameters"; NULL if unknown */
 SECUP_API const char *secup_param_name(int64_t key);      /* "image-digest"; NULL if unknown */
+/* True for the codes of SUIT conditions (as opposed to directives and custom commands). */
+SECUP_API bool secup_command_is_condition(int64_t code);
 
 struct secup_digest {
     int64_t alg;               /* COSE algorithm: -16 SHA-256 */

@@ -437,17 +437,6 @@ static secup_rc reserve_seqs(struct dec *d, uint64_t n, uint32_t *first)
     return SECUP_OK;
 }
 
-static bool is_condition(int64_t code)
-{
-    switch (code) {
-    case 1: case 2: case 3: case 4: case 5: case 6: case 7: case 8:
-    case 14: case 24: case 25: case 26: case 27: case 28:
-        return true;
-    default:
-        return false;
-    }
-}
-
 static bool is_policy_directive(int64_t code)
 {
     switch (code) {
@@ -625,7 +614,7 @@ static secup_rc decode_command(struct dec *d, struct secup_cbor_reader *r,
         return rc;
     int64_t code = c->code;
     const char *name = secup_command_name(code);
-    if (shared && !is_condition(code) && code != SECUP_SUIT_DIR_SET_COMPONENT_INDEX &&
+    if (shared && !secup_command_is_condition(code) && code != SECUP_SUIT_DIR_SET_COMPONENT_INDEX &&
         code != SECUP_SUIT_DIR_TRY_EACH && code != SECUP_SUIT_DIR_RUN_SEQUENCE &&
         code != SECUP_SUIT_DIR_OVERRIDE_PARAMETERS)
         return secup_err_set(d->err, SECUP_E_VALUE,
@@ -635,7 +624,7 @@ static secup_rc decode_command(struct dec *d, struct secup_cbor_reader *r,
         c->kind = SECUP_ARG_VALUE;
         return decode_plain_value(d, r, &c->value, false, true, "custom command argument");
     }
-    if (is_condition(code) || is_policy_directive(code)) {
+    if (secup_command_is_condition(code) || is_policy_directive(code)) {
         c->kind = SECUP_ARG_POLICY;
         return secup_cbor_read_uint(r, &c->u, name, d->err);
     }

@@ -63,6 +63,17 @@ const char *secup_command_name(int64_t code)
     }
 }
 
+bool secup_command_is_condition(int64_t code)
+{
+    switch (code) {
+    case 1: case 2: case 3: case 4: case 5: case 6: case 7: case 8:
+    case 14: case 24: case 25: case 26: case 27: case 28:
+        return true;
+    default:
+        return false;
+    }
+}
+
 const char *secup_param_name(int64_t key)
 {
     switch (key) {

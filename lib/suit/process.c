@@ -18,17 +18,6 @@ struct run {
     bool soft_settable;    /* inside try-each or run-sequence */
 };
 
-static bool is_condition_code(int64_t code)
-{
-    switch (code) {
-    case 1: case 2: case 3: case 4: case 5: case 6: case 7: case 8:
-    case 14: case 24: case 25: case 26: case 27: case 28:
-        return true;
-    default:
-        return false;
-    }
-}
-
 static bool is_refusal(secup_rc rc)
 {
     return rc >= 300 && rc < 400;
@@ -408,7 +397,7 @@ static secup_rc exec_command(struct run *r, const struct secup_command *c, selec
         if (rc != SECUP_OK) {
             const char *name = secup_command_name(c->code);
             secup_err_prefix(r->err, "%s %s (component %u)",
-                             is_condition_code(c->code) ? "condition" : "directive",
+                             secup_command_is_condition(c->code) ? "condition" : "directive",
                              name ? name : "custom", i);
             return rc;
         }

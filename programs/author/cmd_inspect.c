@@ -164,7 +164,7 @@ static json_t *seq_of(const struct secup_manifest *m, uint32_t seq);
 static json_t *command_of(const struct secup_manifest *m, const struct secup_command *c)
 {
     const char *name = secup_command_name(c->code);
-    bool cond = c->code >= 0 && (c->code <= 8 || c->code == 14 || (c->code >= 24 && c->code <= 28));
+    bool cond = secup_command_is_condition(c->code);
     json_t *o = json_object();
     json_object_set_new(o, cond ? "condition" : "directive",
                         json_string(name ? name : "unknown"));
