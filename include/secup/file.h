@@ -30,6 +30,10 @@ SECUP_API SECUP_NODISCARD secup_rc secup_file_write_atomic(const char *path,
 SECUP_API SECUP_NODISCARD secup_rc secup_file_commit(const char *tmp, const char *path,
                                                      struct secup_err *err);
 
+/* fsyncs the directory that holds path, so that a file created or renamed there survives
+ * a power cut. */
+SECUP_API SECUP_NODISCARD secup_rc secup_file_sync_dir(const char *path, struct secup_err *err);
+
 /* Maps a whole regular file read-only (an empty file gives an empty view).
  * Ownership: release with secup_file_unmap(). */
 SECUP_API SECUP_NODISCARD secup_rc secup_file_map(const char *path, struct secup_bytes *out,

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "secup/file.h"
 #include "slot_file.h"
 
 /* pwrite/pread move at most about 2 GiB per call on Linux; asking for less keeps the
@@ -159,30 +160,6 @@ static const struct secup_slot_ops slot_file_ops = {
     .close = secup_slot_fd_close,
 };
 
-static secup_rc fsync_parent(const char *path, struct secup_err *err)
-{
-    char dir[sizeof(((struct secup_slot *)0)->path)];
-    size_t n = strlen(path);
-    memcpy(dir, path, n + 1);
-    char *slash = strrchr(dir, '/');
-    if (!slash)
-        memcpy(dir, ".", 2);
-    else if (slash == dir)
-        dir[1] = '\0';
-    else
-        *slash = '\0';
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return secup_err_set(err, SECUP_E_IO, "cannot open directory '%s': %s", dir,
-                             strerror(errno));
-    int rc = fsync(fd);
-    int e = errno;
-    close(fd);
-    if (rc != 0)
-        return secup_err_set(err, SECUP_E_IO, "fsync of directory '%s': %s", dir, strerror(e));
-    return SECUP_OK;
-}
-
 /* Opens path, creating it when missing and flags allow. errno is kept for the caller. */
 static int open_file(const char *path, unsigned flags, bool *created)
 {
@@ -243,7 +220,7 @@ secup_rc secup_slot_file_open(struct secup_slot *s, const char *path, uint64_t c
                                               path, strerror(errno)));
     /* A new file's name must survive a power cut as well as its content. */
     if (created) {
-        rc = fsync_parent(s->path, err);
+        rc = secup_file_sync_dir(s->path, err);
         if (rc != SECUP_OK) {
             secup_err_prefix(err, "creating slot file '%s'", path);
             return fail_closing(fd, rc);

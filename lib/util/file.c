@@ -69,7 +69,7 @@ void secup_file_free(uint8_t *buf, size_t len)
     secup_free(buf);
 }
 
-static secup_rc fsync_dir_of(const char *path, struct secup_err *err)
+secup_rc secup_file_sync_dir(const char *path, struct secup_err *err)
 {
     char dir[PATH_MAX];
     size_t n = strlen(path);
@@ -180,5 +180,5 @@ secup_rc secup_file_commit(const char *tmp, const char *path, struct secup_err *
     if (rename(tmp, path) != 0)
         return secup_err_set(err, SECUP_E_IO, "renaming '%s' to '%s': %s", tmp, path,
                              strerror(errno));
-    return fsync_dir_of(path, err);
+    return secup_file_sync_dir(path, err);
 }
