@@ -6,25 +6,9 @@
 set -u
 A=$(realpath "${1:?usage: $0 secup-author}")
 VEC=$(cd "$(dirname "$0")/../vectors/suit" && pwd)
-work=$(mktemp -d /tmp/secup-stream.XXXXXX)
-trap 'rm -rf "$work"' EXIT
-cd "$work"
-pass=0
-fail=0
-
-check() { # description expected-status expected-code-or-empty command...
-    local desc=$1 want=$2 code=$3
-    shift 3
-    local out st
-    out=$("$@" 2>&1); st=$?
-    if [ "$st" -ne "$want" ]; then
-        echo "FAIL: $desc: exit $st, expected $want"; echo "$out" | sed 's/^/    /'; fail=$((fail + 1)); return
-    fi
-    if [ -n "$code" ] && ! grep -q "\[$code\]" <<<"$out"; then
-        echo "FAIL: $desc: no [$code] in output"; echo "$out" | sed 's/^/    /'; fail=$((fail + 1)); return
-    fi
-    pass=$((pass + 1))
-}
+SECUP_TEST_NAME=stream
+# shellcheck source=tests/integration/check.sh
+. "$(dirname "$0")/check.sh"
 
 head -c 1500000 /dev/urandom > fw.bin
 # a compressible image too
