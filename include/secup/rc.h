@@ -46,6 +46,8 @@ typedef enum secup_rc {
     SECUP_E_OVERLONG = 225,          /* bytes appended after the declared end of a payload */
     SECUP_E_COMPRESSED = 226,        /* malformed compressed data */
     SECUP_E_BOMB = 227,              /* decompressed data larger than the declared image size */
+    SECUP_E_HTTP = 228,              /* malformed HTTP request: path, query, header or body framing */
+    SECUP_E_LIMIT_BODY = 229,        /* request or response body larger than allowed */
 
     SECUP_E_SIG = 300,          /* a signature or MAC does not verify */
     SECUP_E_DIGEST = 301,       /* a digest does not match */
@@ -60,6 +62,15 @@ typedef enum secup_rc {
     SECUP_E_TAG = 310,          /* an AEAD authentication tag does not verify */
     SECUP_E_NO_RECIPIENT = 311, /* the encryption info has no recipient for this key (kid) */
     SECUP_E_CONDITION = 309,    /* a manifest condition does not hold on this device */
+    SECUP_E_AUTH = 313,         /* no credential, or one that is malformed, unknown or expired */
+    SECUP_E_FORBIDDEN = 314,    /* authenticated, but not allowed to do this */
+    SECUP_E_BANNED = 315,       /* the Author (or device) is banned */
+    SECUP_E_LOCATION = 316,     /* outside the image's location policy */
+    SECUP_E_QUARANTINED = 317,  /* the image is quarantined or removed from distribution */
+    SECUP_E_FLAGGED = 318,      /* the scanner hook flagged the image as malicious */
+    SECUP_E_REPLAY = 319,       /* a counter that does not increase: replayed or reordered */
+    SECUP_E_EXPIRED = 320,      /* a signed object past its expiry, or issued in the future */
+    SECUP_E_AUDIENCE = 321,     /* a signed object meant for another party */
 
     SECUP_E_NOMEM = 400,   /* out of memory */
     SECUP_E_IO = 401,      /* file or device I/O failed */
@@ -68,6 +79,9 @@ typedef enum secup_rc {
     SECUP_E_CRYPTO = 404,  /* the crypto backend failed (not "signature invalid") */
     SECUP_E_NOENT = 405,   /* a file or object does not exist */
     SECUP_E_EXISTS = 406,  /* refusing to replace an existing file or object */
+    SECUP_E_NOSPACE = 407, /* storage full (disk or quota) */
+    SECUP_E_TIMEOUT = 408, /* a peer or a child process did not answer in time */
+    SECUP_E_UNAVAILABLE = 409, /* a service is not reachable or refuses service for now */
 } secup_rc;
 
 /* Human description of a code. Never NULL; static storage. */

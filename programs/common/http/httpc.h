@@ -1,0 +1,72 @@
+/* The HTTP client seam (libcurl) of secup-author, secup-agent, secup-server (tracker
+ * notifications) and secup-tracker. httpc_curl.c is the only file that includes
+ * <curl/curl.h>. It never links libmicrohttpd, so the agent can use it. */
+#ifndef SECUP_HTTPC_H
+#define SECUP_HTTPC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "secup/err.h"
+
+struct httpc_config {
+    const char *ca_file;          /* trust these CAs (PEM) instead of the system store */
+    bool insecure;                /* do not verify the server certificate (development only) */
+    const char *client_cert;      /* optional client certificate (mutual TLS), PEM */
+    const char *client_key;
+    unsigned connect_timeout_s;   /* 0: 10 */
+    unsigned timeout_s;           /* whole transfer; 0: none (the low-speed limit applies) */
+    unsigned low_speed_time_s;    /* abort below 1 byte/s for this long; 0: 60 */
+};
+
+struct httpc_part {
+    const char *name;          /* form field */
+    const char *file;          /* stream this file ... */
+    const uint8_t *data;       /* ... or these bytes */
+    size_t len;
+    const char *content_type;  /* may be NULL */
+};
+
+struct httpc_request {
+    const char *method;             /* NULL: GET, or POST when there is a body */
+    const char *url;
+    const char *const *headers;     /* "Name: value" strings, NULL-terminated; may be NULL */
+    const char *bearer;             /* Authorization: Bearer <token>; may be NULL */
+    const uint8_t *body;            /* a plain body ... */
+    size_t body_len;
+    const char *content_type;
+    const struct httpc_part *parts; /* ... or multipart/form-data parts */
+    size_t nparts;
+    uint64_t resume_from;           /* > 0: Range: bytes=<resume_from>- */
+    /* The response body goes to sink when set (return false to abort: SECUP_E_NET
+     * unless the sink set err), else into memory up to max_response bytes (0: 1 MiB;
+     * more is SECUP_E_LIMIT_BODY). */
+    bool (*sink)(void *ctx, const uint8_t *p, size_t n, struct secup_err *err);
+    void *sink_ctx;
+    uint64_t max_response;
+    /* Called as bytes move (upload or download), at most about 10 times a second. */
+    void (*progress)(void *ctx, uint64_t done, uint64_t total, bool upload);
+    void *progress_ctx;
+};
+
+struct httpc_response {
+    long status;
+    uint8_t *body;           /* when no sink: the body, NUL-terminated (not counted) */
+    size_t body_len;
+    char etag[130];          /* the ETag header, as sent (quotes included); "" if none */
+    char content_type[128];
+    uint64_t content_length; /* of this response; 0 if unknown */
+};
+
+/* Performs one request. A transport failure is SECUP_E_NET (SECUP_E_TIMEOUT for a
+ * timeout); any HTTP status is success here: look at resp->status. */
+secup_rc httpc_perform(const struct httpc_config *cfg, const struct httpc_request *req,
+                       struct httpc_response *resp, struct secup_err *err);
+void httpc_response_free(struct httpc_response *resp);
+
+/* Turns an error answer ({"error": "SECUP_E_...", "message": "..."}) into err and
+ * returns its code; a body that is not one gives SECUP_E_NET with the status. */
+secup_rc httpc_response_error(const struct httpc_response *resp, struct secup_err *err);
+
+#endif /* SECUP_HTTPC_H */

@@ -1,0 +1,124 @@
+/* The HTTP server seam of secup-server and secup-tracker (STYLE.md section 6).
+ * httpd_mhd.c is the only file that includes <microhttpd.h>.
+ *
+ * A request reaches the application once, when its head is complete: the handler
+ * either answers at once (httpd_respond*), or accepts a body (plain or
+ * multipart/form-data) through a sink whose done() answers. Every request ends with
+ * the sink's cleanup(), also when the client went away or timed out, so that a half
+ * received upload never leaves anything behind.
+ *
+ * Errors are answered as JSON: {"error": "<SECUP_E_NAME>", "message": "..."} with the
+ * HTTP status httpd_status_for_rc() gives. */
+#ifndef SECUP_HTTPD_H
+#define SECUP_HTTPD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include <jansson.h>
+
+#include "secup/err.h"
+
+struct httpd;
+struct httpd_req;
+
+struct httpd_config {
+    const char *listen;          /* "127.0.0.1:8443", "[::1]:8443", "0.0.0.0:0" (port 0: any) */
+    const char *cert_file;       /* PEM certificate chain; NULL with key_file NULL: plain HTTP */
+    const char *key_file;        /* PEM private key */
+    const char *client_ca_file;  /* optional: ask for client certificates (mutual TLS) */
+    unsigned threads;            /* worker threads (thread pool); 0: 2 per CPU */
+    unsigned connection_limit;   /* 0: 1024 */
+    unsigned per_ip_limit;       /* 0: no per-address limit */
+    unsigned timeout_s;          /* inactivity timeout of a connection; 0: 30 */
+    uint64_t max_body;           /* default body limit of httpd_req_accept_*; 0: 64 MiB */
+};
+
+/* Called once per request when the head is complete. */
+typedef void (*httpd_handler_fn)(void *app, struct httpd_req *req);
+
+struct httpd_part {
+    const char *name;          /* form field name */
+    const char *filename;      /* may be NULL */
+    const char *content_type;  /* may be NULL */
+    uint64_t offset;           /* offset of this chunk within the part */
+};
+
+struct httpd_body_ops {
+    /* Plain body (httpd_req_accept_body): the next chunk. */
+    secup_rc (*data)(void *ctx, struct httpd_req *req, const uint8_t *p, size_t n,
+                     struct secup_err *err);
+    /* multipart/form-data (httpd_req_accept_multipart): the next chunk of a part. */
+    secup_rc (*part)(void *ctx, struct httpd_req *req, const struct httpd_part *part,
+                     const uint8_t *p, size_t n, struct secup_err *err);
+    /* The whole body arrived and every chunk was accepted: must answer. */
+    void (*done)(void *ctx, struct httpd_req *req);
+    /* Called exactly once when the request ends, answered or not (completed is false
+     * when the body was refused, the client went away or the connection timed out). */
+    void (*cleanup)(void *ctx, bool completed);
+};
+
+/* Starts listening. Errors: SECUP_E_ARG (bad listen address), SECUP_E_KEY_FORMAT
+ * (certificate or key unreadable), SECUP_E_NET (cannot bind). */
+secup_rc httpd_start(const struct httpd_config *cfg, httpd_handler_fn handler, void *app,
+                     struct httpd **out, struct secup_err *err);
+/* The bound port (useful after listening on port 0). */
+uint16_t httpd_port(const struct httpd *d);
+/* Stops accepting, finishes or aborts the connections, joins the threads. */
+void httpd_stop(struct httpd *d);
+
+/* Request head. The path is percent-decoded by the server and never contains a query. */
+const char *httpd_req_method(const struct httpd_req *req);
+const char *httpd_req_path(const struct httpd_req *req);
+const char *httpd_req_query(const struct httpd_req *req, const char *key);  /* NULL if absent */
+const char *httpd_req_header(const struct httpd_req *req, const char *name); /* NULL if absent */
+/* Content-Length when the client sent one. */
+bool httpd_req_content_length(const struct httpd_req *req, uint64_t *len);
+/* The client's address; false if unknown. */
+bool httpd_req_peer(const struct httpd_req *req, struct sockaddr_storage *addr);
+/* The SHA-256 fingerprint (64 hex digits) of the verified client certificate under
+ * mutual TLS; false without one. */
+bool httpd_req_client_cert_sha256(const struct httpd_req *req, char out[65]);
+
+/* Receives the body through ops. A Content-Length above max_body (0: the configured
+ * default) is answered 413 SECUP_E_LIMIT_BODY before any byte is read; a body without
+ * Content-Length that grows beyond it is refused the same way without being kept.
+ * A data()/part() error ends reception and is answered with that error. */
+void httpd_req_accept_body(struct httpd_req *req, uint64_t max_body,
+                           const struct httpd_body_ops *ops, void *ctx);
+void httpd_req_accept_multipart(struct httpd_req *req, uint64_t max_body,
+                                const struct httpd_body_ops *ops, void *ctx);
+
+/* Adds a header to the response that follows (at most 16 per response). */
+void httpd_set_header(struct httpd_req *req, const char *name, const char *value);
+
+/* Answers. Exactly one answer per request; later calls are ignored. */
+void httpd_respond(struct httpd_req *req, unsigned status, const char *content_type,
+                   const void *body, size_t len);                  /* copies body */
+void httpd_respond_json(struct httpd_req *req, unsigned status, const json_t *body);
+void httpd_respond_error(struct httpd_req *req, secup_rc rc, const char *fmt, ...)
+    SECUP_PRINTF(3, 4);
+void httpd_respond_err(struct httpd_req *req, const struct secup_err *err);
+/* len bytes of fd from offset, sent without copying through user space where the
+ * transport allows (plain HTTP: sendfile). Takes ownership of fd. */
+void httpd_respond_fd(struct httpd_req *req, unsigned status, const char *content_type,
+                      int fd, uint64_t offset, uint64_t len);
+
+/* The HTTP status for a result code: SECUP_E_AUTH 401; _FORBIDDEN, _BANNED 403;
+ * _NOENT 404; _EXISTS, _ROLLBACK 409; _QUARANTINED 410; _LIMIT_BODY, _LIMIT_SIZE 413;
+ * _LOCATION 451; _NOSPACE 507; _UNAVAILABLE 503; _TIMEOUT 408; other 1xx/2xx input
+ * codes 400; other 3xx refusals 422; 4xx environment codes 500. */
+unsigned httpd_status_for_rc(secup_rc rc);
+
+/* Parses a Range header ("bytes=a-b", "bytes=a-", "bytes=-n"; one range only) against
+ * a resource of size bytes. Returns 200 (no or ignorable header: whole resource),
+ * 206 (*off, *len set) or 416 (unsatisfiable). Multi-range requests get 200. */
+unsigned httpd_parse_range(const char *header, uint64_t size, uint64_t *off, uint64_t *len);
+
+/* True if an If-None-Match header value matches etag (a quoted entity tag, "*" or a
+ * list; weak comparison). */
+bool httpd_etag_matches(const char *if_none_match, const char *etag);
+
+#endif /* SECUP_HTTPD_H */
