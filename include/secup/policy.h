@@ -44,4 +44,15 @@ SECUP_API SECUP_NODISCARD secup_rc secup_policy_check(const struct secup_envelop
                                                       struct secup_verify_info *info,
                                                       struct secup_err *err);
 
+/* Who a manifest is for: the vendor and class identifiers that the shared sequence's
+ * vendor-identifier and class-identifier conditions check for `component` (what a server
+ * indexes an image by). SECUP_E_VENDOR / SECUP_E_CLASS when no condition checks one (a
+ * device would refuse the manifest), SECUP_E_VALUE when two conditions check different
+ * values or the component does not exist. Does not authenticate anything. */
+SECUP_API SECUP_NODISCARD secup_rc secup_manifest_audience(const struct secup_manifest *m,
+                                                           uint32_t component,
+                                                           uint8_t vendor_id[16],
+                                                           uint8_t class_id[16],
+                                                           struct secup_err *err);
+
 #endif /* SECUP_POLICY_H */

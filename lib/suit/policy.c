@@ -13,6 +13,9 @@ struct walk {
     bool vendor_ok[SECUP_MAX_COMPONENTS];
     bool class_ok[SECUP_MAX_COMPONENTS];
     bool selected[SECUP_MAX_COMPONENTS];
+    /* audience mode (dev == NULL): the values the conditions checked */
+    struct secup_bytes checked_vendor[SECUP_MAX_COMPONENTS];
+    struct secup_bytes checked_class[SECUP_MAX_COMPONENTS];
     secup_rc refusal;
     struct secup_err *err;
 };
@@ -43,11 +46,41 @@ static void set_params(struct walk *w, const struct secup_command *c)
     }
 }
 
+/* Audience mode: records the value a condition checks; two conditions checking different
+ * values for one component can never both hold on a device. */
+static void record_condition(struct walk *w, uint32_t k, int64_t code)
+{
+    bool vendor = code == SECUP_SUIT_COND_VENDOR_ID;
+    struct secup_bytes v = vendor ? w->vendor[k] : w->cls[k];
+    struct secup_bytes *slot = vendor ? &w->checked_vendor[k] : &w->checked_class[k];
+    bool *ok = vendor ? &w->vendor_ok[k] : &w->class_ok[k];
+    if (v.len != 16) {
+        if (w->refusal == SECUP_OK)
+            w->refusal = secup_err_set(w->err, vendor ? SECUP_E_VENDOR : SECUP_E_CLASS,
+                                       "component %u: the %s condition checks a value that is not a 16-byte UUID",
+                                       k, vendor ? "vendor-identifier" : "class-identifier");
+        return;
+    }
+    if (*ok && !secup_bytes_equal(*slot, v)) {
+        if (w->refusal == SECUP_OK)
+            w->refusal = secup_err_set(w->err, SECUP_E_VALUE,
+                                       "component %u: two %s conditions check different values",
+                                       k, vendor ? "vendor-identifier" : "class-identifier");
+        return;
+    }
+    *slot = v;
+    *ok = true;
+}
+
 static void check_condition(struct walk *w, int64_t code)
 {
     for (uint32_t k = 0; k < SECUP_MAX_COMPONENTS; k++) {
         if (!w->selected[k])
             continue;
+        if (!w->dev) {
+            record_condition(w, k, code);
+            continue;
+        }
         if (code == SECUP_SUIT_COND_VENDOR_ID) {
             if (secup_bytes_equal(w->vendor[k], secup_bytes_of(w->dev->vendor_id, 16)))
                 w->vendor_ok[k] = true;
@@ -147,5 +180,35 @@ secup_rc secup_policy_check(const struct secup_envelope *env, const struct secup
                              "sequence number %llu is not greater than the installed %llu",
                              (unsigned long long)m->sequence_number,
                              (unsigned long long)dev->sequence_floor);
+    return SECUP_OK;
+}
+
+secup_rc secup_manifest_audience(const struct secup_manifest *m, uint32_t component,
+                                 uint8_t vendor_id[16], uint8_t class_id[16],
+                                 struct secup_err *err)
+{
+    if (!m || !vendor_id || !class_id)
+        return secup_err_set(err, SECUP_E_ARG, "no manifest or output");
+    if (component >= m->n_components)
+        return secup_err_set(err, SECUP_E_VALUE, "component %u does not exist", component);
+    if (!m->has_shared)
+        return secup_err_set(err, SECUP_E_VENDOR,
+                             "the manifest has no shared sequence, so no vendor or class check");
+    struct walk *w = &(struct walk){ 0 };
+    w->m = m;
+    w->err = err;
+    w->refusal = SECUP_OK;
+    select_only(w, 0);
+    walk_seq(w, m->shared_seq, 0);
+    if (w->refusal != SECUP_OK)
+        return w->refusal;
+    if (!w->vendor_ok[component])
+        return secup_err_set(err, SECUP_E_VENDOR,
+                             "component %u: no vendor-identifier condition", component);
+    if (!w->class_ok[component])
+        return secup_err_set(err, SECUP_E_CLASS,
+                             "component %u: no class-identifier condition", component);
+    memcpy(vendor_id, w->checked_vendor[component].ptr, 16);
+    memcpy(class_id, w->checked_class[component].ptr, 16);
     return SECUP_OK;
 }

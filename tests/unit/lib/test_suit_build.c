@@ -165,6 +165,7 @@ enum {
     F_TWO_COMPONENTS = 1 << 2, /* a second component ... */
     F_CHECK_SECOND = 1 << 3,   /* ... that the shared sequence checks as well */
     F_CONDS_FIRST = 1 << 4,    /* conditions before the parameters they check */
+    F_SECOND_VENDOR = 1 << 5,  /* then checks another vendor identifier as well */
     F_DEFAULT = F_VENDOR_COND | F_CLASS_COND,
 };
 
@@ -239,6 +240,8 @@ static void build(const struct fixture *fx, struct secup_manifest *m, const uint
     uint32_t shared = 0;
     ok(secup_manifest_begin_seq(m, &shared, &err), &err, "shared");
     check_component(m, shared, vendor, cls, flags);
+    if (flags & F_SECOND_VENDOR)
+        check_component(m, shared, fx->other_vendor, cls, F_VENDOR_COND);
     if ((flags & F_TWO_COMPONENTS) && (flags & F_CHECK_SECOND)) {
         ok(secup_manifest_append_index(m, shared, 1, &err), &err, "index 1");
         check_component(m, shared, vendor, cls, flags);
@@ -449,6 +452,34 @@ test_suit_build_policy_check_accepts_only_a_matching_newer_trusted_manifest(void
     }
     if (failed)
         fail_msg("%zu of %zu decisions wrong (listed above)", failed, ARRAY_SIZE(decisions));
+}
+
+/* The audience of a manifest is what its conditions check, for each component. */
+static void test_suit_build_audience_gives_the_checked_vendor_and_class(void **state)
+{
+    struct fixture *fx = *state;
+    struct secup_err err;
+    uint8_t v[16], c[16];
+
+    build(fx, fx->m, fx->vendor, fx->cls, 3, F_DEFAULT | F_TWO_COMPONENTS | F_CHECK_SECOND);
+    ok(secup_manifest_audience(fx->m, 1, v, c, &err), &err, "audience of component 1");
+    assert_memory_equal(v, fx->vendor, 16);
+    assert_memory_equal(c, fx->cls, 16);
+
+    build(fx, fx->m, fx->vendor, fx->cls, 3, F_CLASS_COND);
+    assert_int_equal(secup_manifest_audience(fx->m, 0, v, c, &err), SECUP_E_VENDOR);
+    build(fx, fx->m, fx->vendor, fx->cls, 3, F_VENDOR_COND);
+    assert_int_equal(secup_manifest_audience(fx->m, 0, v, c, &err), SECUP_E_CLASS);
+    build(fx, fx->m, fx->vendor, fx->cls, 3, F_DEFAULT);
+    assert_int_equal(secup_manifest_audience(fx->m, 5, v, c, &err), SECUP_E_VALUE);
+    /* only component 0 is checked: component 1 has no audience */
+    build(fx, fx->m, fx->vendor, fx->cls, 3, F_DEFAULT | F_TWO_COMPONENTS);
+    assert_int_equal(secup_manifest_audience(fx->m, 1, v, c, &err), SECUP_E_VENDOR);
+
+    /* a second vendor check of another value in the same sequence */
+    build(fx, fx->m, fx->vendor, fx->cls, 3, F_DEFAULT | F_SECOND_VENDOR);
+    assert_int_equal(secup_manifest_audience(fx->m, 0, v, c, &err), SECUP_E_VALUE);
+    assert_int_equal(err.rc, SECUP_E_VALUE);
 }
 
 /* An envelope with the digest but no authentication block. */
@@ -1168,6 +1199,7 @@ int main(void)
         cmocka_unit_test(
             test_suit_build_policy_check_accepts_only_a_matching_newer_trusted_manifest),
         cmocka_unit_test(test_suit_build_unsigned_envelope_is_refused_as_unsigned),
+        cmocka_unit_test(test_suit_build_audience_gives_the_checked_vendor_and_class),
         cmocka_unit_test(test_suit_build_two_signatures_verify_with_either_anchor_alone),
         cmocka_unit_test(test_suit_build_three_signers_each_verify_alone),
         cmocka_unit_test(test_suit_build_unverifiable_block_before_a_valid_one_does_not_hide_it),
