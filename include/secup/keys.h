@@ -60,6 +60,16 @@ SECUP_API const char *secup_key_type_name(enum secup_key_type type);
 SECUP_API SECUP_NODISCARD secup_rc secup_key_id(const struct secup_key *key, uint8_t out[32],
                                                 struct secup_err *err);
 
+/* Writes a self-signed X.509 certificate (PEM) for key, valid for `days` days, with
+ * `name` as common name and subject alternative names DNS:name, DNS:localhost and
+ * IP:127.0.0.1, for development TLS (secup-server init). key: P-256 or Ed25519 with its
+ * private part. */
+SECUP_API SECUP_NODISCARD secup_rc secup_key_save_self_signed_cert(const struct secup_key *key,
+                                                                   const char *name,
+                                                                   unsigned days,
+                                                                   const char *path,
+                                                                   struct secup_err *err);
+
 SECUP_API void secup_key_free(struct secup_key *key);
 
 #endif /* SECUP_KEYS_H */

@@ -7,6 +7,7 @@
 #include "secup/encrypt.h"
 #include "secup/err.h"
 #include "secup/file.h"
+#include "secup/hash.h"
 #include "secup/keys.h"
 #include "secup/manifest.h"
 #include "secup/policy.h"

@@ -10,6 +10,8 @@
 #include <openssl/params.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
 #include <limits.h>
 #include <string.h>
 
@@ -233,6 +235,68 @@ secup_rc secup_key_save_public(const struct secup_key *key, const char *path,
                                struct secup_err *err)
 {
     return save_pem(key, path, false, err);
+}
+
+static bool add_ext(X509 *cert, int nid, const char *value)
+{
+    X509V3_CTX ctx;
+    X509V3_set_ctx_nodb(&ctx);
+    X509V3_set_ctx(&ctx, cert, cert, NULL, NULL, 0);
+    X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, &ctx, nid, value);
+    if (!ext)
+        return false;
+    int ok = X509_add_ext(cert, ext, -1);
+    X509_EXTENSION_free(ext);
+    return ok == 1;
+}
+
+secup_rc secup_key_save_self_signed_cert(const struct secup_key *key, const char *name,
+                                         unsigned days, const char *path,
+                                         struct secup_err *err)
+{
+    if (!key || !key->pkey || !key->has_private || !name || !*name || !path || days == 0)
+        return secup_err_set(err, SECUP_E_ARG, "a private P-256 or Ed25519 key, a name and a path are needed");
+    char san[512];
+    int n = snprintf(san, sizeof(san), "DNS:%s,DNS:localhost,IP:127.0.0.1", name);
+    if (n < 0 || (size_t)n >= sizeof(san) || strchr(name, ','))
+        return secup_err_set(err, SECUP_E_VALUE, "certificate name '%s' is too long or has a comma", name);
+    X509 *cert = X509_new();
+    BIO *bio = BIO_new(BIO_s_mem());
+    secup_rc rc = SECUP_OK;
+    uint8_t serial[16];
+    if (!cert || !bio || RAND_bytes(serial, sizeof(serial)) != 1) {
+        rc = crypto_fail(err, "certificate allocation");
+        goto out;
+    }
+    serial[0] &= 0x7f;
+    BIGNUM *bn = BN_bin2bn(serial, sizeof(serial), NULL);
+    X509_NAME *subj = X509_get_subject_name(cert);
+    if (!bn || !BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(cert)) ||
+        X509_set_version(cert, 2) != 1 ||
+        !X509_gmtime_adj(X509_getm_notBefore(cert), -300) ||
+        !X509_gmtime_adj(X509_getm_notAfter(cert), (long)days * 86400L) ||
+        X509_NAME_add_entry_by_txt(subj, "CN", MBSTRING_UTF8, (const unsigned char *)name, -1, -1, 0) != 1 ||
+        X509_set_issuer_name(cert, subj) != 1 || X509_set_pubkey(cert, key->pkey) != 1 ||
+        !add_ext(cert, NID_subject_alt_name, san) ||
+        !add_ext(cert, NID_basic_constraints, "critical,CA:FALSE") ||
+        !add_ext(cert, NID_ext_key_usage, "serverAuth,clientAuth")) {
+        BN_free(bn);
+        rc = crypto_fail(err, "certificate fields");
+        goto out;
+    }
+    BN_free(bn);
+    const EVP_MD *md = key->type == SECUP_KEY_ED25519 ? NULL : EVP_sha256();
+    if (X509_sign(cert, key->pkey, md) <= 0 || PEM_write_bio_X509(bio, cert) != 1) {
+        rc = crypto_fail(err, "certificate signature");
+        goto out;
+    }
+    char *data = NULL;
+    long len = BIO_get_mem_data(bio, &data);
+    rc = secup_file_write_atomic(path, secup_bytes_of(data, (size_t)len), 0644, err);
+out:
+    BIO_free(bio);
+    X509_free(cert);
+    return rc;
 }
 
 static secup_rc digest_parts(const char *md_name, const struct secup_bytes *parts, size_t n,

@@ -22,6 +22,8 @@
 #include <cmocka.h>
 
 #include "crypto/crypto.h"
+#include "secup/hash.h"
+#include "secup/manifest.h"
 #include "testutil.h"
 
 /* TEST-ONLY keys, generated with `openssl genpkey` for this file; never used elsewhere. */
@@ -221,6 +223,76 @@ static void test_crypto_saved_keys_reload_with_mode_type_and_same_key_id(void **
         secup_key_free(kp);
         secup_key_free(k);
     }
+}
+
+/* Runs a shell command line; its exit status, or -1. */
+static int run_shell(const char *cmd)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    int st = 0;
+    if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st))
+        return -1;
+    return WEXITSTATUS(st);
+}
+
+/* The certificate verifies with its own key, names the host, and is checked by openssl. */
+static void test_crypto_self_signed_certificate_verifies_with_its_key(void **state)
+{
+    struct fixture *fx = *state;
+    struct secup_err err;
+    char crt[128];
+    path_in(fx, "tls.crt", crt, sizeof(crt));
+    struct secup_key *k = generate(SECUP_KEY_P256);
+    assert_int_equal(secup_key_save_self_signed_cert(k, "fw.example.com", 30, crt, &err), SECUP_OK);
+    char cmd[512];
+    snprintf(cmd, sizeof(cmd),
+             "openssl verify -CAfile %s -x509_strict -purpose sslserver -verify_hostname fw.example.com %s >/dev/null 2>&1",
+             crt, crt);
+    int st = run_shell(cmd);
+    assert_int_equal(st, 0);
+    snprintf(cmd, sizeof(cmd), "openssl verify -CAfile %s -verify_ip 127.0.0.1 %s >/dev/null 2>&1", crt, crt);
+    assert_int_equal(run_shell(cmd), 0);
+    snprintf(cmd, sizeof(cmd), "openssl verify -CAfile %s -verify_hostname other.example %s >/dev/null 2>&1", crt, crt);
+    assert_int_not_equal(run_shell(cmd), 0);
+    /* without the private part, or with a comma in the name: refused, nothing written */
+    assert_int_equal(secup_key_save_self_signed_cert(k, "a,IP:1.2.3.4", 30, crt, &err), SECUP_E_VALUE);
+    struct secup_key *pub = NULL;
+    char pubpath[128];
+    path_in(fx, "tls.pub.pem", pubpath, sizeof(pubpath));
+    assert_int_equal(secup_key_save_public(k, pubpath, &err), SECUP_OK);
+    pub = load(pubpath);
+    char crt2[128];
+    path_in(fx, "none.crt", crt2, sizeof(crt2));
+    assert_int_equal(secup_key_save_self_signed_cert(pub, "x", 30, crt2, &err), SECUP_E_ARG);
+    assert_int_equal(access(crt2, F_OK), -1);
+    secup_key_free(pub);
+    secup_key_free(k);
+}
+
+/* Hashing in pieces gives the one-shot digest, and the context starts over. */
+static void test_crypto_streaming_sha256_equals_one_shot(void **state)
+{
+    (void)state;
+    static const char msg[] = "the quick brown fox jumps over the lazy dog";
+    struct secup_err err;
+    uint8_t one[32], two[32], again[32];
+    assert_int_equal(secup_sha256(secup_bytes_of(msg, sizeof(msg) - 1), one, &err), SECUP_OK);
+    struct secup_sha256_ctx *h = NULL;
+    assert_int_equal(secup_sha256_new(&h, &err), SECUP_OK);
+    for (size_t i = 0; i < sizeof(msg) - 1; i += 5) {
+        size_t n = sizeof(msg) - 1 - i < 5 ? sizeof(msg) - 1 - i : 5;
+        assert_int_equal(secup_sha256_update(h, secup_bytes_of(msg + i, n), &err), SECUP_OK);
+    }
+    assert_int_equal(secup_sha256_final(h, two, &err), SECUP_OK);
+    assert_memory_equal(one, two, 32);
+    assert_int_equal(secup_sha256_update(h, secup_bytes_of(msg, sizeof(msg) - 1), &err), SECUP_OK);
+    assert_int_equal(secup_sha256_final(h, again, &err), SECUP_OK);
+    assert_memory_equal(one, again, 32);
+    secup_sha256_free(h);
 }
 
 static void test_crypto_saving_without_a_private_part_is_refused(void **state)
@@ -829,6 +901,8 @@ int main(void)
         cmocka_unit_test(test_crypto_keygen_of_hmac_or_none_is_refused_as_arg),
         cmocka_unit_test(test_crypto_saved_keys_reload_with_mode_type_and_same_key_id),
         cmocka_unit_test(test_crypto_saving_without_a_private_part_is_refused),
+        cmocka_unit_test(test_crypto_self_signed_certificate_verifies_with_its_key),
+        cmocka_unit_test(test_crypto_streaming_sha256_equals_one_shot),
         cmocka_unit_test(test_crypto_sign_then_verify_round_trips_through_saved_keys),
         cmocka_unit_test(test_crypto_any_flipped_signature_bit_gives_sig),
         cmocka_unit_test(test_crypto_changed_message_or_signature_length_gives_sig),
