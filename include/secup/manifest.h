@@ -348,6 +348,12 @@ SECUP_API SECUP_NODISCARD secup_rc secup_manifest_image_info(const struct secup_
                                                              struct secup_image_info *info,
                                                              struct secup_err *err);
 
+/* The version text of a component, for people: its text component-version (key 6),
+ * else the suit-set-version list joined with '.'; "" without either. */
+SECUP_API void secup_manifest_version_text(const struct secup_manifest *m,
+                                           const struct secup_component_id *id, char *out,
+                                           size_t cap);
+
 /* Checks data against a SUIT_Digest (SHA-256 only): SECUP_OK, SECUP_E_DIGEST, or
  * SECUP_E_UNSUPPORTED for another algorithm. */
 SECUP_API SECUP_NODISCARD secup_rc secup_digest_check(const struct secup_digest *d,

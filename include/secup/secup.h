@@ -10,6 +10,7 @@
 #include "secup/hash.h"
 #include "secup/keys.h"
 #include "secup/manifest.h"
+#include "secup/notification.h"
 #include "secup/policy.h"
 #include "secup/process.h"
 #include "secup/rc.h"

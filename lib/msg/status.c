@@ -3,6 +3,7 @@
 
 #include "cbor/codec.h"
 #include "cose/cose.h"
+#include "msg/fields.h"
 #include "secup/status.h"
 
 static void put_component(struct secup_cbor_writer *w, const struct secup_status_component *c)
@@ -20,9 +21,7 @@ static void put_component(struct secup_cbor_writer *w, const struct secup_status
     secup_cbor_put_uint(w, 4);
     secup_cbor_put_uint(w, c->slot);
     secup_cbor_put_uint(w, 5);
-    secup_cbor_put_array(w, 2);
-    secup_cbor_put_int(w, -16);
-    secup_cbor_put_bstr(w, secup_bytes_of(c->digest, 32));
+    secup_msg_put_digest(w, c->digest);
     if (c->has_floor) {
         secup_cbor_put_uint(w, 6);
         secup_cbor_put_uint(w, c->floor);
@@ -79,17 +78,6 @@ static secup_rc text(struct secup_cbor_reader *r, struct secup_bytes *out, const
     return rc;
 }
 
-static secup_rc seen_once(uint32_t *seen, int64_t key, const char *what, struct secup_err *err)
-{
-    if (key < 0 || key > 31)
-        return secup_err_set(err, SECUP_E_UNKNOWN_KEY, "%s: key %lld is not defined", what,
-                             (long long)key);
-    if (*seen & (UINT32_C(1) << key))
-        return secup_err_set(err, SECUP_E_DUPLICATE, "%s: key %lld twice", what, (long long)key);
-    *seen |= UINT32_C(1) << key;
-    return SECUP_OK;
-}
-
 static secup_rc decode_component(struct secup_cbor_reader *r, struct secup_status_component *c,
                                  struct secup_err *err)
 {
@@ -103,7 +91,7 @@ static secup_rc decode_component(struct secup_cbor_reader *r, struct secup_statu
         int64_t key = 0;
         rc = secup_cbor_read_int(r, &key, "component status key", err);
         if (rc == SECUP_OK)
-            rc = seen_once(&seen, key, "component status", err);
+            rc = secup_msg_seen_once(&seen, key, "component status", err);
         if (rc != SECUP_OK)
             break;
         switch (key) {
@@ -115,23 +103,7 @@ static secup_rc decode_component(struct secup_cbor_reader *r, struct secup_statu
         case 2: rc = secup_cbor_read_uint(r, &c->seq, "sequence number", err); break;
         case 3: rc = text(r, &c->version, "version", err); break;
         case 4: rc = secup_cbor_read_uint(r, &c->slot, "slot", err); break;
-        case 5: {
-            uint64_t m = 0;
-            int64_t alg = 0;
-            struct secup_bytes d;
-            rc = secup_cbor_read_array(r, &m, "image digest", err);
-            if (rc == SECUP_OK && m != 2)
-                rc = secup_err_set(err, SECUP_E_VALUE, "image digest is not [alg, bytes]");
-            if (rc == SECUP_OK)
-                rc = secup_cbor_read_int(r, &alg, "digest algorithm", err);
-            if (rc == SECUP_OK)
-                rc = secup_cbor_read_bstr(r, &d, "digest", err);
-            if (rc == SECUP_OK && (alg != -16 || d.len != 32))
-                rc = secup_err_set(err, SECUP_E_UNSUPPORTED, "image digest is not SHA-256");
-            if (rc == SECUP_OK)
-                memcpy(c->digest, d.ptr, 32);
-            break;
-        }
+        case 5: rc = secup_msg_read_digest(r, c->digest, "image digest", err); break;
         case 6:
             c->has_floor = true;
             rc = secup_cbor_read_uint(r, &c->floor, "floor", err);
@@ -160,7 +132,7 @@ static secup_rc decode_last(struct secup_cbor_reader *r, struct secup_status *st
         int64_t key = 0;
         rc = secup_cbor_read_int(r, &key, "last result key", err);
         if (rc == SECUP_OK)
-            rc = seen_once(&seen, key, "last result", err);
+            rc = secup_msg_seen_once(&seen, key, "last result", err);
         if (rc != SECUP_OK)
             break;
         switch (key) {
@@ -201,7 +173,7 @@ secup_rc secup_status_decode(struct secup_status *st, struct secup_bytes in, str
         int64_t key = 0;
         rc = secup_cbor_read_int(&r, &key, "status key", err);
         if (rc == SECUP_OK)
-            rc = seen_once(&seen, key, "status", err);
+            rc = secup_msg_seen_once(&seen, key, "status", err);
         if (rc != SECUP_OK)
             break;
         switch (key) {

@@ -1,5 +1,6 @@
 /* Resolving a component's image parameters from the command sequences, the way a SUIT
  * processor sees them when it reaches the validate or install sequence. */
+#include <stdio.h>
 #include <string.h>
 
 #include "crypto/crypto.h"
@@ -172,4 +173,27 @@ secup_rc secup_digest_check(const struct secup_digest *d, struct secup_bytes dat
     if (!secup_ct_equal(secup_bytes_of(h, sizeof(h)), d->bytes))
         return secup_err_set(err, SECUP_E_DIGEST, "SHA-256 of the image does not match the manifest");
     return SECUP_OK;
+}
+
+void secup_manifest_version_text(const struct secup_manifest *m,
+                                 const struct secup_component_id *id, char *out, size_t cap)
+{
+    if (cap == 0)
+        return;
+    out[0] = '\0';
+    for (uint32_t i = 0; i < m->n_text; i++) {
+        const struct secup_text *t = &m->text[i];
+        if (t->component >= 0 && t->key == 6 &&
+            secup_component_id_equal(&m->text_ids[t->component], id)) {
+            snprintf(out, cap, "%.*s", (int)t->value.len, (const char *)t->value.ptr);
+            return;
+        }
+    }
+    size_t used = 0;
+    for (uint32_t i = 0; m->has_set_version && i < m->set_version_count && used + 24 < cap; i++) {
+        int n = snprintf(out + used, cap - used, "%s%lld", i ? "." : "",
+                         (long long)m->ints[m->set_version_first + i]);
+        if (n > 0)
+            used += (size_t)n;
+    }
 }

@@ -1,0 +1,18 @@
+/* Field helpers shared by the signed protocol messages of lib/msg/. */
+#ifndef SECUP_MSG_FIELDS_H
+#define SECUP_MSG_FIELDS_H
+
+#include <stdint.h>
+
+#include "cbor/codec.h"
+
+/* Records map key `key` (0..31) as seen; SECUP_E_UNKNOWN_KEY outside that range,
+ * SECUP_E_DUPLICATE the second time. */
+secup_rc secup_msg_seen_once(uint32_t *seen, int64_t key, const char *what,
+                             struct secup_err *err);
+/* A SUIT_Digest [-16, bstr .size 32] into out. */
+secup_rc secup_msg_read_digest(struct secup_cbor_reader *r, uint8_t out[32], const char *what,
+                               struct secup_err *err);
+void secup_msg_put_digest(struct secup_cbor_writer *w, const uint8_t digest[32]);
+
+#endif /* SECUP_MSG_FIELDS_H */
