@@ -52,3 +52,43 @@ void compid_rebase(struct text_component_id *dst, const struct text_component_id
         dst->id.parts[i].ptr = dst->storage + off;
     }
 }
+
+static bool printable(struct secup_bytes b)
+{
+    if (b.len == 0 || (b.len > 2 && b.ptr[0] == '0' && (b.ptr[1] == 'x' || b.ptr[1] == 'X')))
+        return false;
+    for (size_t i = 0; i < b.len; i++) {
+        uint8_t c = b.ptr[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-'))
+            return false;
+    }
+    return true;
+}
+
+bool compid_format(const struct secup_component_id *id, char *out, size_t cap)
+{
+    size_t used = 0;
+    if (cap == 0)
+        return false;
+    out[0] = '\0';
+    for (uint32_t i = 0; i < id->n_parts; i++) {
+        struct secup_bytes b = id->parts[i];
+        size_t need = (i ? 1 : 0) + (printable(b) ? b.len : 2 + 2 * b.len);
+        if (need + 1 > cap - used)
+            return false;
+        if (i)
+            out[used++] = '/';
+        if (printable(b)) {
+            memcpy(out + used, b.ptr, b.len);
+            used += b.len;
+        } else {
+            out[used++] = '0';
+            out[used++] = 'x';
+            secup_hex_encode(b, out + used, cap - used);
+            used += 2 * b.len;
+        }
+        out[used] = '\0';
+    }
+    return true;
+}

@@ -16,4 +16,9 @@ secup_rc compid_parse(const char *text, struct text_component_id *out, struct se
 /* Rebases the views of a parsed identifier after the struct was copied elsewhere. */
 void compid_rebase(struct text_component_id *dst, const struct text_component_id *src);
 
+/* Writes id as text: printable parts (A-Z a-z 0-9 . _ - and not starting with "0x") as
+ * they are, others as 0x-hex, joined by '/'; the inverse of compid_parse(). False when
+ * it does not fit in cap. */
+bool compid_format(const struct secup_component_id *id, char *out, size_t cap);
+
 #endif /* SECUP_COMPID_H */
