@@ -12,6 +12,7 @@
 struct db {
     const struct db_ops *ops;
     void *impl;
+    bool tx_failed; /* a statement failed inside the open transaction */
 };
 
 struct db_pool {
@@ -132,7 +133,18 @@ secup_rc db_exec(struct db *db, const char *sql, const struct db_value *params,
         if (params[i].type != DB_NULL && params[i].type != DB_INT && params[i].type != DB_TEXT)
             return secup_err_set(err, SECUP_E_ARG, "db_exec: parameter $%zu has unknown type %d",
                                  i + 1, (int)params[i].type);
-    return db->ops->exec(db->impl, sql, params, nparams, row, ctx, changes, err);
+    bool in_tx = db->ops->in_transaction(db->impl);
+    if (!in_tx)
+        db->tx_failed = false;
+    else if (db->tx_failed)
+        return secup_err_set(err, SECUP_E_DB,
+                             "%s: an earlier statement of this transaction failed; "
+                             "it can only be rolled back",
+                             db->ops->name);
+    secup_rc rc = db->ops->exec(db->impl, sql, params, nparams, row, ctx, changes, err);
+    if (rc != SECUP_OK && in_tx)
+        db->tx_failed = true;
+    return rc;
 }
 
 secup_rc db_exec_script(struct db *db, const char *sql, struct secup_err *err)
@@ -150,6 +162,7 @@ secup_rc db_begin(struct db *db, struct secup_err *err)
     if (db->ops->in_transaction(db->impl))
         return secup_err_set(err, SECUP_E_STATE, "%s: a transaction is already open",
                              db->ops->name);
+    db->tx_failed = false;
     return db->ops->begin(db->impl, err);
 }
 
@@ -160,13 +173,22 @@ secup_rc db_commit(struct db *db, struct secup_err *err)
     if (!db->ops->in_transaction(db->impl))
         return secup_err_set(err, SECUP_E_STATE, "%s: commit without an open transaction",
                              db->ops->name);
+    if (db->tx_failed) {
+        db_rollback(db);
+        return secup_err_set(err, SECUP_E_DB,
+                             "%s: commit refused: an earlier statement of the transaction "
+                             "failed, so it was rolled back",
+                             db->ops->name);
+    }
     return db->ops->commit(db->impl, err);
 }
 
 void db_rollback(struct db *db)
 {
-    if (db)
-        db->ops->rollback(db->impl);
+    if (!db)
+        return;
+    db->tx_failed = false;
+    db->ops->rollback(db->impl);
 }
 
 /* The single-value helpers: the first column of the first row. */
@@ -336,8 +358,7 @@ void db_pool_put(struct db_pool *pool, struct db *db)
 {
     if (!pool || !db)
         return;
-    if (db->ops->in_transaction(db->impl))
-        db->ops->rollback(db->impl);
+    db_rollback(db);
     pthread_mutex_lock(&pool->mu);
     assert(pool->nfree < pool->n); /* more returned than handed out */
     pool->free[pool->nfree++] = db;
