@@ -73,7 +73,7 @@ static secup_rc pg_check(const struct pg *p, const PGresult *res, const char *sq
                          struct secup_err *err)
 {
     ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
-    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_EMPTY_QUERY)
         return SECUP_OK;
     char excerpt[80];
     db_sql_excerpt(sql, excerpt, sizeof(excerpt));

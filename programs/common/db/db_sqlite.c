@@ -206,6 +206,7 @@ static secup_rc sq_exec(void *impl, const char *sql, const struct db_value *para
         }
     }
     sqlite3_int64 before = sqlite3_total_changes64(s->h);
+    bool want_rows = row != NULL;
     for (;;) {
         r = sqlite3_step(st);
         if (r == SQLITE_DONE)
@@ -214,7 +215,7 @@ static secup_rc sq_exec(void *impl, const char *sql, const struct db_value *para
             rc = sq_fail(s, r, sql, err);
             goto out;
         }
-        if (!row)
+        if (!want_rows)
             continue;
         for (int c = 0; c < ncols; c++) {
             vals[c] = NULL;
@@ -227,8 +228,13 @@ static secup_rc sq_exec(void *impl, const char *sql, const struct db_value *para
                 goto out;
             }
         }
-        if (!row(ctx, (size_t)ncols, vals))
-            break;
+        if (!row(ctx, (size_t)ncols, vals)) {
+            /* A query may stop here; a write (INSERT ... RETURNING) runs to its end so
+             * that it completes and counts its changes, as on PostgreSQL. */
+            if (sqlite3_stmt_readonly(st))
+                break;
+            want_rows = false;
+        }
     }
     /* sqlite3_changes64() keeps the count of the last INSERT/UPDATE/DELETE, so it is read
      * only when this statement changed something. */
