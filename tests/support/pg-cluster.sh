@@ -7,7 +7,8 @@
 #   pg-cluster.sh stop DIR           stop it and delete its data (a no-op if none runs)
 #   pg-cluster.sh exec DIR CMD...    run CMD with SECUP_TEST_PG_URL set to DIR's URL
 #
-# The server binaries are looked up in $PG_BINDIR, then /usr/lib/postgresql/<newest>/bin
+# The cluster's files are in DIR (or, when root and the server's user cannot reach DIR,
+# in a directory under /tmp that stop removes). The server binaries are looked up in $PG_BINDIR, then /usr/lib/postgresql/<newest>/bin
 # (Debian), then PATH; scripts/deps --test installs them (package postgresql). Started
 # as root (CI), the server runs as the user "postgres" (or "nobody"), because postgres
 # refuses to run as root; DIR is handed to that user.
@@ -65,14 +66,20 @@ else
     as_pg() { "$@"; }
 fi
 
+# The cluster lives in its home: DIR itself, or (when the unprivileged user cannot
+# reach DIR, say a checkout under /root) a directory under /tmp named in DIR/home.
+home_of() { # DIR (absolute)
+    if [ -f "$1/home" ]; then cat "$1/home"; else echo "$1"; fi
+}
+
 stop_cluster() { # DIR (absolute)
-    local d=$1
-    if [ -f "$d/data/postmaster.pid" ]; then
-        local pid
-        pid=$(head -n 1 "$d/data/postmaster.pid" 2>/dev/null || true)
-        local bindir
+    local d=$1 h
+    h=$(home_of "$d")
+    if [ -f "$h/data/postmaster.pid" ]; then
+        local pid bindir
+        pid=$(head -n 1 "$h/data/postmaster.pid" 2>/dev/null || true)
         if bindir=$(find_bindir 2>/dev/null) &&
-            as_pg "$bindir/pg_ctl" -D "$d/data" -m immediate -w -t 30 stop >/dev/null 2>&1; then
+            as_pg "$bindir/pg_ctl" -D "$h/data" -m immediate -w -t 30 stop >/dev/null 2>&1; then
             :
         elif [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
             # pg_ctl is gone or failed: end the postmaster this script started.
@@ -83,12 +90,11 @@ stop_cluster() { # DIR (absolute)
             done
         fi
     fi
-    if [ -f "$d/sockdir" ]; then
-        local s
-        s=$(cat "$d/sockdir")
-        case $s in /tmp/secup-pg.*) rm -rf -- "$s" ;; esac
-    fi
-    rm -rf -- "$d/data" "$d/s" "$d/sockdir" "$d/url"
+    local t
+    for t in "$h" "$(cat "$d/sockdir" 2>/dev/null || true)"; do
+        case $t in /tmp/secup-pg.*) rm -rf -- "$t" ;; esac
+    done
+    rm -rf -- "$d/data" "$d/s" "$d/server.log" "$d/home" "$d/sockdir" "$d/url"
 }
 
 case $cmd in
@@ -98,28 +104,33 @@ start)
     dir=$(cd -- "$dir" && pwd)
     stop_cluster "$dir"
 
+    home=$dir
+    if [ "$(id -u)" = 0 ]; then
+        chown "$pg_user:$pg_group" "$dir"
+        if ! as_pg test -w "$dir" -a -x "$dir"; then
+            home=$(mktemp -d /tmp/secup-pg.XXXXXX)
+            chown "$pg_user:$pg_group" "$home"
+            echo "$home" >"$dir/home"
+        fi
+    fi
     # The socket path must fit sockaddr_un (108 bytes) and a libpq URL; otherwise it
     # goes to a short directory under /tmp.
-    sock=$dir/s
+    sock=$home/s
     if [ $((${#sock} + 20)) -gt 100 ] || [[ ! $sock =~ ^[A-Za-z0-9/._+-]+$ ]]; then
         sock=$(mktemp -d /tmp/secup-pg.XXXXXX)
         echo "$sock" >"$dir/sockdir"
     else
         mkdir -p -- "$sock"
     fi
-    if [ "$(id -u)" = 0 ]; then
-        chown "$pg_user:$pg_group" "$dir" "$sock"
-        as_pg test -w "$dir" ||
-            die "$dir is not reachable by user $pg_user (a parent directory is not searchable)"
-    fi
+    [ "$(id -u)" != 0 ] || chown "$pg_user:$pg_group" "$sock"
 
-    if ! as_pg "$bindir/initdb" -D "$dir/data" -U "$DBUSER" --auth=trust -E UTF8 \
+    if ! as_pg "$bindir/initdb" -D "$home/data" -U "$DBUSER" --auth=trust -E UTF8 \
         --locale=C --no-sync --no-instructions >"$dir/initdb.log" 2>&1; then
         cat "$dir/initdb.log" >&2
-        die "initdb into $dir/data failed"
+        die "initdb into $home/data failed"
     fi
     sock_q=${sock//\'/\'\'}
-    cat >>"$dir/data/postgresql.conf" <<EOF
+    cat >>"$home/data/postgresql.conf" <<EOF
 
 # pg-cluster.sh: a throw-away test cluster.
 listen_addresses = ''
@@ -130,11 +141,11 @@ synchronous_commit = off
 max_connections = 64
 shared_buffers = 16MB
 EOF
-    if ! as_pg "$bindir/pg_ctl" -D "$dir/data" -l "$dir/data/server.log" -w -t 60 \
+    if ! as_pg "$bindir/pg_ctl" -D "$home/data" -l "$home/server.log" -w -t 60 \
         start >/dev/null 2>&1; then
-        cat "$dir/data/server.log" >&2 || true
+        cat "$home/server.log" >&2 || true
         stop_cluster "$dir"
-        die "the server in $dir/data did not start"
+        die "the server in $home/data did not start"
     fi
     if ! as_pg "$bindir/createdb" -h "$sock" -U "$DBUSER" "$DBNAME" >&2; then
         stop_cluster "$dir"

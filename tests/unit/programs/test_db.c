@@ -378,6 +378,47 @@ static void test_db_begin_serialises_two_writers(void **state)
     db_close(w.db);
 }
 
+static void test_db_second_writer_gives_up_cleanly_after_the_busy_timeout(void **state)
+{
+    (void)state;
+    if (!cur->shared)
+        skip();
+    struct db *b = open_second();
+    OK(db_begin(db, err));
+    OK(db_exec(db, "UPDATE counter SET v = 1", NULL, 0, NULL, NULL, NULL, err));
+    time_t t0 = time(NULL);
+    FAILS(db_begin(b, err), SECUP_E_DB, "lock"); /* waits 5 s for db's transaction */
+    time_t waited = time(NULL) - t0;
+    assert_true(waited >= 4 && waited <= 15);
+    OK(db_commit(db, err));
+    /* Nothing was left open on b: it can write now. */
+    OK(db_begin(b, err));
+    OK(db_exec(b, "UPDATE counter SET v = v + 1", NULL, 0, NULL, NULL, NULL, err));
+    OK(db_commit(b, err));
+    assert_int_equal(counter(db), 2);
+    db_close(b);
+}
+
+static void test_db_lost_connection_fails_once_then_reconnects(void **state)
+{
+    (void)state;
+    if (cur->sqlite)
+        skip(); /* no server to lose */
+    int64_t pid = 0;
+    OK(db_query_int(db, "SELECT pg_backend_pid()", NULL, 0, &pid, err));
+    struct db *b = open_second();
+    const struct db_value p[] = { DB_INT_V(pid) };
+    OK(db_exec(b, "SELECT pg_terminate_backend($1::int)", p, 1, NULL, NULL, NULL, err));
+    db_close(b);
+    struct secup_err e;
+    secup_rc rc = db_exec(db, "SELECT 1", NULL, 0, NULL, NULL, NULL, &e);
+    if (rc != SECUP_OK) /* the statement that finds the connection gone fails */
+        assert_int_equal(rc, SECUP_E_DB);
+    int64_t v = 0;
+    OK(db_query_int(db, "SELECT COUNT(*) FROM counter", NULL, 0, &v, err));
+    assert_int_equal(v, 1);
+}
+
 static void test_db_returning_gives_the_written_rows(void **state)
 {
     (void)state;
@@ -664,6 +705,10 @@ static void test_db_unreachable_backend_is_db_with_a_message(void **state)
     cmocka_unit_test_setup_teardown(test_db_failed_statement_dooms_the_transaction, setup_fn,     \
                                     teardown_fn),                                                 \
     cmocka_unit_test_setup_teardown(test_db_begin_serialises_two_writers, setup_fn, teardown_fn), \
+    cmocka_unit_test_setup_teardown(test_db_second_writer_gives_up_cleanly_after_the_busy_timeout, \
+                                    setup_fn, teardown_fn),                                       \
+    cmocka_unit_test_setup_teardown(test_db_lost_connection_fails_once_then_reconnects, setup_fn, \
+                                    teardown_fn),                                                 \
     cmocka_unit_test_setup_teardown(test_db_returning_gives_the_written_rows, setup_fn,           \
                                     teardown_fn),                                                 \
     cmocka_unit_test_setup_teardown(test_db_on_conflict_do_nothing_and_do_update, setup_fn,       \
