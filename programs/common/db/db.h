@@ -65,14 +65,23 @@ secup_rc db_exec_script(struct db *db, const char *sql, struct secup_err *err);
 
 /* Transactions. db_begin() takes the write lock at once (BEGIN IMMEDIATE on SQLite),
  * so a read-modify-write inside it is serialised against other writers on both
- * backends; db_rollback() never fails (it is called on error paths). */
+ * backends; db_rollback() never fails (it is called on error paths).
+ * On PostgreSQL the write lock is one advisory lock that every db_begin() takes (in
+ * READ COMMITTED), so db_begin() transactions are serialised with each other, not with
+ * statements run outside a transaction. A writer that waits longer than 5 s gets
+ * SECUP_E_DB on both backends.
+ * Once a statement fails inside a transaction (even with SECUP_E_EXISTS) the
+ * transaction is doomed on both backends, as PostgreSQL has it: later statements and
+ * db_commit() fail with SECUP_E_DB (db_commit() rolls it back). Avoid expected
+ * conflicts with ON CONFLICT instead. db_begin() inside a transaction and db_commit()
+ * outside one return SECUP_E_STATE; a failed db_commit() leaves no transaction open. */
 secup_rc db_begin(struct db *db, struct secup_err *err);
 secup_rc db_commit(struct db *db, struct secup_err *err);
 void db_rollback(struct db *db);
 
 /* Convenience for single-value queries: copies the first column of the first row
  * into buf (NUL-terminated). Returns SECUP_E_NOENT when there is no row,
- * SECUP_E_BUF_SMALL when it does not fit. */
+ * SECUP_E_BUF_SMALL when it does not fit (buf is then ""), SECUP_E_DB for NULL. */
 secup_rc db_query_text(struct db *db, const char *sql, const struct db_value *params,
                        size_t nparams, char *buf, size_t cap, struct secup_err *err);
 /* Same for an integer column (SECUP_E_NOENT without a row, SECUP_E_DB for NULL or
@@ -82,7 +91,8 @@ secup_rc db_query_int(struct db *db, const char *sql, const struct db_value *par
 
 /* A fixed set of n connections to one URL, for a daemon's worker threads.
  * db_pool_get() blocks until a connection is free; db_pool_put() returns it (a
- * transaction left open is rolled back). */
+ * transaction left open is rolled back). A pool on "sqlite::memory:" holds one
+ * connection whatever n is, because each connection would be its own empty database. */
 secup_rc db_pool_open(const char *url, unsigned n, struct db_pool **out,
                       struct secup_err *err);
 struct db *db_pool_get(struct db_pool *pool);
