@@ -24,6 +24,7 @@ fence() { # pattern allowed-path-regex description
 fence 'openssl/' 'lib/crypto/crypto_openssl\.c|bench/|tests/|fuzz/' 'OpenSSL'
 fence 'cbor(\.h>|/)' 'lib/cbor/codec_libcbor\.c' 'libcbor'
 fence 'microhttpd\.h>' 'programs/common/http/' 'libmicrohttpd'
+fence 'gnutls/' 'programs/common/http/httpd_mhd\.c' 'GnuTLS'
 fence 'curl/' 'programs/common/http/|programs/agent/fetch_curl\.c' 'libcurl'
 fence 'sqlite3\.h>' 'programs/common/db/db_sqlite\.c' 'SQLite'
 fence 'libpq-fe\.h>' 'programs/common/db/db_pg\.c' 'libpq'

@@ -34,7 +34,25 @@ struct httpd_config {
     unsigned per_ip_limit;       /* 0: no per-address limit */
     unsigned timeout_s;          /* inactivity timeout of a connection; 0: 30 */
     uint64_t max_body;           /* default body limit of httpd_req_accept_*; 0: 64 MiB */
+    /* Additions of httpd_mhd.c (zero keeps the defaults): */
+    unsigned min_body_rate;      /* bytes/s a body must average over each timeout_s window
+                                  * (slow POST); 0: 64 */
+    void (*log)(void *log_ctx, const char *line); /* server diagnostics; NULL: silent */
+    void *log_ctx;
 };
+
+/* Time limits (httpd_mhd.c): a connection is closed when it is idle for timeout_s, when a
+ * request head is not complete timeout_s after the connection opened or the previous
+ * request ended (slow headers), or when a body arrives slower than min_body_rate.
+ *
+ * Over-limit and refused bodies: libmicrohttpd 0.9.75 only lets an answer be queued when
+ * the head is complete or after the whole body. A declared Content-Length over the limit
+ * is answered 413 at once and the body is never read. A body refused later (no
+ * Content-Length and grown past the limit, or a sink error) is not kept: cleanup(false)
+ * runs at once, the rest of the body is read and discarded, and the error is answered at
+ * its end; when more than HTTPD_DRAIN_MAX bytes would have to be discarded, the connection
+ * is closed instead, without an answer. */
+#define HTTPD_DRAIN_MAX (1024u * 1024u)
 
 /* Called once per request when the head is complete. */
 typedef void (*httpd_handler_fn)(void *app, struct httpd_req *req);
@@ -94,7 +112,8 @@ void httpd_req_accept_multipart(struct httpd_req *req, uint64_t max_body,
 /* Adds a header to the response that follows (at most 16 per response). */
 void httpd_set_header(struct httpd_req *req, const char *name, const char *value);
 
-/* Answers. Exactly one answer per request; later calls are ignored. */
+/* Answers. Exactly one answer per request; later calls are ignored. Answers are given
+ * from inside the handler or the sink's done() (the thread that called them). */
 void httpd_respond(struct httpd_req *req, unsigned status, const char *content_type,
                    const void *body, size_t len);                  /* copies body */
 void httpd_respond_json(struct httpd_req *req, unsigned status, const json_t *body);
