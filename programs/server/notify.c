@@ -1,0 +1,163 @@
+/* Notifications to subscribed trackers (X.secup-iot §11.3.7): a signed hint per new image,
+ * queued in the same transaction that accepts the image (so none is lost), delivered by
+ * one thread with exponential back-off. */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "http/httpc.h"
+#include "secup/notification.h"
+#include "srv.h"
+
+#define BATCH 16
+
+void srv_log(const char *fmt, ...)
+{
+    char ts[32];
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    va_list ap;
+    va_start(ap, fmt);
+    char line[1024];
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "%s secup-server: %s\n", ts, line);
+}
+
+static bool unhex(const char *hex, uint8_t *out, size_t want)
+{
+    size_t n = 0;
+    return secup_hex_decode(hex, out, want, &n) && n == want;
+}
+
+secup_rc srv_notify_queue(struct srv *s, struct db *db, const struct srv_image *img,
+                          struct secup_err *err)
+{
+    struct secup_notification n;
+    memset(&n, 0, sizeof(n));
+    int64_t counter = 0;
+    secup_rc rc = store_next_counter(db, &counter, err);
+    if (rc != SECUP_OK)
+        return rc;
+    uint8_t comp[256];
+    size_t comp_len = 0;
+    char uri[700];
+    snprintf(uri, sizeof(uri), "%s/v1/images/%s/manifest", s->cfg.public_url, img->id);
+    if (!unhex(img->vendor, n.vendor_id, 16) || !unhex(img->class_id, n.class_id, 16) ||
+        !unhex(img->id, n.digest, 32) ||
+        !secup_hex_decode(img->components[0], comp, sizeof(comp), &comp_len))
+        return secup_err_set(err, SECUP_E_VALUE, "image record with malformed hex");
+    n.server = secup_bytes_of(s->cfg.id, strlen(s->cfg.id));
+    n.counter = (uint64_t)counter;
+    n.time = (uint64_t)time(NULL);
+    n.component = secup_bytes_of(comp, comp_len);
+    n.seq = (uint64_t)img->seq;
+    n.uri = secup_bytes_of(uri, strlen(uri));
+    uint8_t buf[SECUP_NOTIFICATION_MAX_SIZE + 256];
+    size_t len = 0;
+    rc = secup_notification_sign(&n, s->sign_key, buf, sizeof(buf), &len, err);
+    if (rc != SECUP_OK)
+        return rc;
+    char hex[2 * sizeof(buf) + 1];
+    secup_hex_encode(secup_bytes_of(buf, len), hex, sizeof(hex));
+    rc = store_outbox_add(db, img, hex, err);
+    if (rc == SECUP_OK)
+        srv_notifier_wake(s);
+    return rc;
+}
+
+void srv_notifier_wake(struct srv *s)
+{
+    pthread_mutex_lock(&s->lock);
+    pthread_cond_signal(&s->wake);
+    pthread_mutex_unlock(&s->lock);
+}
+
+static bool deliver(struct srv *s, const struct srv_outbox_item *it, char *why, size_t cap)
+{
+    static uint8_t body[SECUP_NOTIFICATION_MAX_SIZE + 256];
+    size_t len = 0;
+    if (!secup_hex_decode(it->body_hex, body, sizeof(body), &len)) {
+        snprintf(why, cap, "stored notification is malformed");
+        return false;
+    }
+    struct httpc_config hc = { 0 };
+    hc.ca_file = s->cfg.notify_ca[0] ? s->cfg.notify_ca : NULL;
+    hc.timeout_s = 30;
+    struct httpc_request rq = { 0 };
+    rq.method = "POST";
+    rq.url = it->url;
+    rq.body = body;
+    rq.body_len = len;
+    rq.content_type = "application/cose; cose-type=\"cose-sign1\"";
+    rq.max_response = 64 * 1024;
+    struct httpc_response resp;
+    memset(&resp, 0, sizeof(resp));
+    struct secup_err err;
+    secup_rc rc = httpc_perform(&hc, &rq, &resp, &err);
+    bool ok = rc == SECUP_OK && resp.status >= 200 && resp.status < 300;
+    if (rc != SECUP_OK)
+        snprintf(why, cap, "%s [%s]", err.msg, secup_rc_name(rc));
+    else if (!ok)
+        snprintf(why, cap, "HTTP %ld", resp.status);
+    httpc_response_free(&resp);
+    return ok;
+}
+
+void *srv_notifier(void *arg)
+{
+    struct srv *s = arg;
+    static struct srv_outbox_item items[BATCH];
+    for (;;) {
+        pthread_mutex_lock(&s->lock);
+        if (s->stopping) {
+            pthread_mutex_unlock(&s->lock);
+            break;
+        }
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += 1;
+        pthread_cond_timedwait(&s->wake, &s->lock, &until);
+        bool stop = s->stopping;
+        pthread_mutex_unlock(&s->lock);
+        if (stop)
+            break;
+
+        struct secup_err err;
+        size_t n = 0;
+        struct db *db = db_pool_get(s->pool);
+        secup_rc rc = store_outbox_due(db, items, BATCH, &n, &err);
+        db_pool_put(s->pool, db);
+        if (rc != SECUP_OK) {
+            srv_log("notifier: %s [%s]", err.msg, secup_rc_name(rc));
+            continue;
+        }
+        for (size_t i = 0; i < n; i++) {
+            char why[600] = "";
+            bool ok = deliver(s, &items[i], why, sizeof(why));
+            uint64_t delay = s->cfg.notify_retry_initial;
+            for (int64_t a = 0; a < items[i].attempts && delay < s->cfg.notify_retry_max; a++)
+                delay *= 2;
+            if (delay > s->cfg.notify_retry_max)
+                delay = s->cfg.notify_retry_max;
+            db = db_pool_get(s->pool);
+            rc = store_outbox_result(db, items[i].id, ok, (int64_t)time(NULL) + (int64_t)delay,
+                                     ok ? NULL : why, &err);
+            db_pool_put(s->pool, db);
+            if (ok)
+                srv_log("notified %s (%s)", items[i].url, items[i].id);
+            else
+                srv_log("notification %s to %s failed (attempt %" PRId64 "), retry in %" PRIu64
+                        " s: %s",
+                        items[i].id, items[i].url, items[i].attempts + 1, delay, why);
+            if (rc != SECUP_OK)
+                srv_log("notifier: %s", err.msg);
+        }
+    }
+    return NULL;
+}

@@ -1,0 +1,104 @@
+/* secup-server run: the daemon. Loads DIR, opens the store, serves HTTPS until SIGINT or
+ * SIGTERM, and delivers notifications in the background. */
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "srv.h"
+
+static secup_rc open_all(struct srv *s, const char *dir, struct secup_err *err)
+{
+    secup_rc rc = srv_config_load(dir, &s->cfg, err);
+    if (rc != SECUP_OK)
+        return rc;
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    unsigned threads = s->cfg.threads ? (unsigned)s->cfg.threads
+                                      : (unsigned)(2 * (ncpu > 0 ? ncpu : 1));
+    s->cfg.threads = threads;
+    rc = db_pool_open(s->cfg.db_url, threads + 2, &s->pool, err);
+    if (rc == SECUP_OK) {
+        struct db *db = db_pool_get(s->pool);
+        rc = store_schema(db, err);
+        db_pool_put(s->pool, db);
+    }
+    if (rc == SECUP_OK)
+        rc = secup_key_load_pem(&s->sign_key, s->cfg.signing_key, err);
+    if (rc == SECUP_OK && !secup_key_has_private(s->sign_key))
+        rc = secup_err_set(err, SECUP_E_KEY_FORMAT, "'%s' holds no private key",
+                           s->cfg.signing_key);
+    if (rc == SECUP_OK && s->cfg.inspection_key[0])
+        rc = secup_key_load_pem(&s->inspection_key, s->cfg.inspection_key, err);
+    return rc;
+}
+
+secup_rc srv_run(const char *dir, struct secup_err *err)
+{
+    struct srv *s = calloc(1, sizeof(*s));
+    if (!s)
+        return secup_err_set(err, SECUP_E_NOMEM, "server state");
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_cond_init(&s->wake, NULL);
+
+    /* the signals are taken by sigwait() below, in every thread */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    secup_rc rc = open_all(s, dir, err);
+    if (rc == SECUP_OK) {
+        blob_sweep_tmp(s->cfg.blobs, s->cfg.upload_expiry);
+        struct httpd_config hc = { 0 };
+        hc.listen = s->cfg.listen;
+        hc.cert_file = s->cfg.cert[0] ? s->cfg.cert : NULL;
+        hc.key_file = s->cfg.key[0] ? s->cfg.key : NULL;
+        hc.client_ca_file = s->cfg.client_ca[0] ? s->cfg.client_ca : NULL;
+        hc.threads = (unsigned)s->cfg.threads;
+        hc.connection_limit = (unsigned)s->cfg.connection_limit;
+        hc.per_ip_limit = (unsigned)s->cfg.per_ip_limit;
+        hc.timeout_s = (unsigned)s->cfg.timeout;
+        hc.max_body = s->cfg.max_envelope + s->cfg.max_payload + 64 * 1024;
+        rc = httpd_start(&hc, srv_handle, s, &s->httpd, err);
+    }
+    if (rc == SECUP_OK) {
+        if (pthread_create(&s->notifier, NULL, srv_notifier, s) == 0)
+            s->notifier_started = true;
+        srv_log("serving %s on %s (port %u, %s, %u threads, store %s)", s->cfg.id,
+                s->cfg.listen, httpd_port(s->httpd), s->cfg.cert[0] ? "TLS" : "plain HTTP",
+                (unsigned)s->cfg.threads, s->cfg.db_url[0] == 's' ? "SQLite" : "PostgreSQL");
+        /* a test harness reads the port from here when it asked for port 0 */
+        char portfile[SRV_PATH + 32];
+        snprintf(portfile, sizeof(portfile), "%s/server.port", s->cfg.dir);
+        FILE *f = fopen(portfile, "w");
+        if (f) {
+            fprintf(f, "%u\n", httpd_port(s->httpd));
+            fclose(f);
+        }
+        int sig = 0;
+        sigwait(&set, &sig);
+        srv_log("signal %d: stopping", sig);
+        unlink(portfile);
+    }
+    if (s->httpd)
+        httpd_stop(s->httpd);
+    if (s->notifier_started) {
+        pthread_mutex_lock(&s->lock);
+        s->stopping = true;
+        pthread_cond_signal(&s->wake);
+        pthread_mutex_unlock(&s->lock);
+        pthread_join(s->notifier, NULL);
+    }
+    if (s->pool)
+        db_pool_close(s->pool);
+    secup_key_free(s->sign_key);
+    secup_key_free(s->inspection_key);
+    pthread_cond_destroy(&s->wake);
+    pthread_mutex_destroy(&s->lock);
+    free(s);
+    return rc;
+}
