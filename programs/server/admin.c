@@ -21,6 +21,7 @@ struct opts {
     const char *class_id;
     const char *component;
     const char *region;
+    const char *cert_sha256;
     const char *reason;
     const char *kind;
     const char *image;
@@ -42,8 +43,11 @@ static void usage(void)
         "               [--class NAME | --class-id HEX | --class '*'] [--component ID|'*']\n"
         "  author ban|unban NAME\n"
         "  device add NAME (--vendor-domain D | --vendor HEX) (--class NAME | --class-id HEX)\n"
-        "               [--region R]                register a consumer; prints its token\n"
-        "  tracker add NAME                       register a tracker; prints its token\n"
+        "               [--region R] [--cert-sha256 HEX]\n"
+        "                                         register a consumer; prints its token\n"
+        "  tracker add NAME [--cert-sha256 HEX]   register a tracker; prints its token\n"
+        "               (--cert-sha256: the client certificate that also authenticates it\n"
+        "                under mutual TLS: openssl x509 -outform DER | sha256sum)\n"
         "  principal list [--kind author|device|tracker]\n"
         "  principal remove NAME\n"
         "  image list [--all] | show ID | quarantine ID [--reason TEXT] | release ID | remove ID\n"
@@ -179,11 +183,21 @@ static int add_principal(struct db *db, const struct opts *o, enum srv_kind kind
             snprintf(p.region, sizeof(p.region), "%s", o->region);
     }
     char token[64], hash[SRV_HEX_ID];
+    if (rc == SECUP_OK && o->cert_sha256) {
+        size_t n = strlen(o->cert_sha256);
+        for (size_t i = 0; i < n; i++)
+            if (!((o->cert_sha256[i] >= '0' && o->cert_sha256[i] <= '9') ||
+                  (o->cert_sha256[i] >= 'a' && o->cert_sha256[i] <= 'f')))
+                n = 0;
+        if (n != 64)
+            rc = secup_err_set(&err, SECUP_E_ARG,
+                               "--cert-sha256 is 64 lowercase hex digits (the SHA-256 of the DER certificate)");
+    }
     if (rc == SECUP_OK)
         rc = store_new_token(token, &err);
     if (rc == SECUP_OK) {
         store_token_hash(token, hash);
-        rc = store_principal_add(db, &p, hash, pem_text, &err);
+        rc = store_principal_add(db, &p, hash, pem_text, o->cert_sha256, &err);
     }
     if (rc == SECUP_OK)
         rc = store_event(db, "admin", "add", name, kinds[kind], &err);
@@ -389,6 +403,7 @@ int srv_admin(int argc, char **argv)
         { "class-id", required_argument, NULL, 'I' },
         { "component", required_argument, NULL, 'c' },
         { "region", required_argument, NULL, 'r' }, { "reason", required_argument, NULL, 'R' },
+        { "cert-sha256", required_argument, NULL, 5 },
         { "kind", required_argument, NULL, 'K' },  { "image", required_argument, NULL, 'i' },
         { "device", required_argument, NULL, 'd' }, { "all", no_argument, NULL, 'a' },
         { "allow-regions", required_argument, NULL, 1 },
@@ -422,6 +437,7 @@ int srv_admin(int argc, char **argv)
         case 2: o.deny_regions = optarg; break;
         case 3: o.allow_nets = optarg; break;
         case 4: o.deny_nets = optarg; break;
+        case 5: o.cert_sha256 = optarg; break;
         case 'n':
             if (!cli_parse_u64(optarg, &o.limit) || o.limit == 0 || o.limit > 100000)
                 return cli_usage("admin", "--limit must be 1 to 100000");

@@ -113,6 +113,7 @@ void *srv_notifier(void *arg)
 {
     struct srv *s = arg;
     static struct srv_outbox_item items[BATCH];
+    time_t last_sweep = time(NULL);
     for (;;) {
         pthread_mutex_lock(&s->lock);
         if (s->stopping) {
@@ -128,6 +129,10 @@ void *srv_notifier(void *arg)
         if (stop)
             break;
 
+        if (time(NULL) - last_sweep >= 60) {
+            blob_sweep_tmp(s->cfg.blobs, s->cfg.upload_expiry); /* abandoned uploads */
+            last_sweep = time(NULL);
+        }
         struct secup_err err;
         size_t n = 0;
         struct db *db = db_pool_get(s->pool);

@@ -96,8 +96,20 @@ static secup_rc authenticate(struct db *db, struct httpd_req *req, unsigned kind
                              struct srv_principal *p, struct secup_err *err)
 {
     const char *h = httpd_req_header(req, "Authorization");
+    char fp[65];
+    if (!h && httpd_req_client_cert_sha256(req, fp)) {
+        /* mutual TLS: the verified client certificate names the principal */
+        secup_rc rc = store_principal_by_cert(db, fp, p, err);
+        if (rc != SECUP_OK)
+            return rc;
+        if (p->banned)
+            return secup_err_set(err, SECUP_E_BANNED, "'%s' is banned", p->id);
+        if (!(kinds & (1u << p->kind)))
+            return secup_err_set(err, SECUP_E_FORBIDDEN, "'%s' may not use this route", p->id);
+        return SECUP_OK;
+    }
     if (!h)
-        return secup_err_set(err, SECUP_E_AUTH, "this route needs a bearer token");
+        return secup_err_set(err, SECUP_E_AUTH, "this route needs a bearer token or a client certificate");
     if (strncmp(h, "Bearer ", 7) != 0)
         return secup_err_set(err, SECUP_E_AUTH, "the Authorization header is not 'Bearer <token>'");
     const char *t = h + 7;
@@ -435,8 +447,11 @@ static void latest(struct db *db, struct httpd_req *req)
     struct srv_image *img = rc == SECUP_OK ? calloc(1, sizeof(*img)) : NULL;
     if (rc == SECUP_OK && !img)
         rc = secup_err_set(&err, SECUP_E_NOMEM, "image record");
+    const char *profile = httpd_req_query(req, "profile");
+    if (rc == SECUP_OK && profile && (strlen(profile) > 63 || !safe_segment(profile)))
+        rc = secup_err_set(&err, SECUP_E_HTTP, "profile must be a profile name");
     if (rc == SECUP_OK)
-        rc = store_latest(db, vendor[0] ? vendor : NULL, cls, comp, img, &err);
+        rc = store_latest(db, vendor[0] ? vendor : NULL, cls, comp, profile, img, &err);
     if (rc == SECUP_OK && p.kind == SRV_DEVICE)
         rc = location_check(req, img, &p, &err);
     if (rc != SECUP_OK) {

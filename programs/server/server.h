@@ -115,8 +115,14 @@ secup_rc store_principal_by_token(struct db *db, const char *token, struct srv_p
 secup_rc store_author_key(struct db *db, const char *author, char *pem, size_t cap,
                           struct secup_err *err);
 
+/* cert_sha256 (may be NULL): the SHA-256 of a client certificate that authenticates the
+ * principal under mutual TLS. */
 secup_rc store_principal_add(struct db *db, const struct srv_principal *p,
-                             const char *token_hash, const char *key_pem, struct secup_err *err);
+                             const char *token_hash, const char *key_pem,
+                             const char *cert_sha256, struct secup_err *err);
+/* The principal of a verified client certificate: SECUP_E_AUTH when unknown. */
+secup_rc store_principal_by_cert(struct db *db, const char *sha256, struct srv_principal *p,
+                                 struct secup_err *err);
 secup_rc store_principal_get(struct db *db, const char *id, struct srv_principal *p,
                              struct secup_err *err);
 /* Sets or clears the ban; SECUP_E_NOENT for an unknown Author. */
@@ -185,9 +191,11 @@ json_t *store_image_json(const struct srv_image *img);
 secup_rc store_image_list(struct db *db, const char *vendor, const char *class_id,
                           const char *component, bool active_only, json_t **out,
                           struct secup_err *err);
-/* The newest active image for (class, component); vendor may be NULL. SECUP_E_NOENT. */
+/* The newest active image for (class, component); vendor and profile may be NULL.
+ * SECUP_E_NOENT. */
 secup_rc store_latest(struct db *db, const char *vendor, const char *class_id,
-                      const char *component, struct srv_image *img, struct secup_err *err);
+                      const char *component, const char *profile, struct srv_image *img,
+                      struct secup_err *err);
 
 secup_rc store_download(struct db *db, const char *image, const char *device,
                         const char *what, int64_t bytes, struct secup_err *err);

@@ -15,6 +15,7 @@
 static const char schema[] =
     "CREATE TABLE IF NOT EXISTS principals ("
     " id TEXT PRIMARY KEY, kind BIGINT NOT NULL, token_hash TEXT NOT NULL UNIQUE,"
+    " cert_sha256 TEXT UNIQUE,"
     " key_pem TEXT, vendor TEXT, class TEXT, region TEXT,"
     " banned BIGINT NOT NULL DEFAULT 0, flagged BIGINT NOT NULL DEFAULT 0,"
     " created BIGINT NOT NULL);"
@@ -153,6 +154,18 @@ secup_rc store_principal_by_token(struct db *db, const char *token, struct srv_p
     return SECUP_OK;
 }
 
+secup_rc store_principal_by_cert(struct db *db, const char *sha256, struct srv_principal *p,
+                                 struct secup_err *err)
+{
+    memset(p, 0, sizeof(*p));
+    struct db_value v[] = { DB_TEXT_V(sha256) };
+    secup_rc rc = db_exec(db, "SELECT " PRINCIPAL_COLS " FROM principals WHERE cert_sha256 = $1",
+                          v, 1, principal_row, p, NULL, err);
+    if (rc == SECUP_OK && !p->id[0])
+        rc = secup_err_set(err, SECUP_E_AUTH, "the client certificate belongs to no principal");
+    return rc;
+}
+
 secup_rc store_principal_get(struct db *db, const char *id, struct srv_principal *p,
                              struct secup_err *err)
 {
@@ -166,15 +179,18 @@ secup_rc store_principal_get(struct db *db, const char *id, struct srv_principal
 }
 
 secup_rc store_principal_add(struct db *db, const struct srv_principal *p,
-                             const char *token_hash, const char *key_pem, struct secup_err *err)
+                             const char *token_hash, const char *key_pem,
+                             const char *cert_sha256, struct secup_err *err)
 {
     struct db_value v[] = { DB_TEXT_V(p->id), DB_INT_V(p->kind), DB_TEXT_V(token_hash),
                             DB_TEXT_V(key_pem), DB_TEXT_V(p->vendor[0] ? p->vendor : NULL),
                             DB_TEXT_V(p->class_id[0] ? p->class_id : NULL),
-                            DB_TEXT_V(p->region[0] ? p->region : NULL), DB_INT_V(now()) };
+                            DB_TEXT_V(p->region[0] ? p->region : NULL), DB_INT_V(now()),
+                            DB_TEXT_V(cert_sha256) };
     secup_rc rc = db_exec(db, "INSERT INTO principals (id, kind, token_hash, key_pem, vendor,"
-                              " class, region, created) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                          v, 8, NULL, NULL, NULL, err);
+                              " class, region, created, cert_sha256)"
+                              " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                          v, 9, NULL, NULL, NULL, err);
     if (rc == SECUP_E_EXISTS)
         secup_err_set(err, SECUP_E_EXISTS, "a principal named '%s' exists", p->id);
     return rc;
@@ -595,15 +611,18 @@ static bool first_text(void *ctx, size_t n, const char *const *v)
 }
 
 secup_rc store_latest(struct db *db, const char *vendor, const char *class_id,
-                      const char *component, struct srv_image *img, struct secup_err *err)
+                      const char *component, const char *profile, struct srv_image *img,
+                      struct secup_err *err)
 {
     char id[SRV_HEX_ID] = "";
-    struct db_value v[] = { DB_TEXT_V(vendor), DB_TEXT_V(class_id), DB_TEXT_V(component) };
+    struct db_value v[] = { DB_TEXT_V(vendor), DB_TEXT_V(class_id), DB_TEXT_V(component),
+                            DB_TEXT_V(profile) };
     secup_rc rc = db_exec(db, "SELECT i.id FROM images i JOIN image_components c"
                               " ON c.image = i.id WHERE (CAST($1 AS TEXT) IS NULL OR i.vendor = $1)"
                               " AND i.class = $2 AND c.name = $3 AND i.status = 'active'"
+                              " AND (CAST($4 AS TEXT) IS NULL OR i.profile = $4)"
                               " ORDER BY i.seq DESC, i.created ASC, i.id LIMIT 1",
-                          v, 3, first_text, id, NULL, err);
+                          v, 4, first_text, id, NULL, err);
     if (rc != SECUP_OK)
         return rc;
     if (!id[0])
