@@ -12,6 +12,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
+#include <spawn.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -20,6 +21,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -249,7 +251,21 @@ static void sink_done(void *ctx, struct httpd_req *req)
     uint8_t md[32];
     char h[65];
     json_t *o = json_object();
-    if (strcmp(httpd_req_path(req), "/multipart") == 0) {
+    if (strcmp(httpd_req_path(req), "/v1/images") == 0) {
+        char id[80] = "img-";
+        for (size_t i = 0; i < s->nparts; i++) {
+            EVP_DigestFinal_ex(s->parts[i].md, md, NULL);
+            hex(md, 32, h);
+            if (strcmp(s->parts[i].name, "envelope") == 0 && s->parts[i].len == 3) {
+                httpd_respond_error(req, SECUP_E_SIG, "envelope signature does not verify");
+                json_decref(o);
+                return;
+            }
+            snprintf(id + strlen(id), sizeof(id) - strlen(id), "%s%.8s", i ? "-" : "", h);
+        }
+        json_object_set_new(o, "id", json_string(id));
+        json_object_set_new(o, "parts", json_integer((json_int_t)s->nparts));
+    } else if (strcmp(httpd_req_path(req), "/multipart") == 0) {
         json_t *arr = json_array();
         for (size_t i = 0; i < s->nparts; i++) {
             EVP_DigestFinal_ex(s->parts[i].md, md, NULL);
@@ -357,6 +373,14 @@ static void app_handler(void *app, struct httpd_req *req)
     } else if (strcmp(path, "/small") == 0) {
         httpd_req_accept_body(req, SMALL_LIMIT, &sink_ops, sink_new(req));
     } else if (strcmp(path, "/multipart") == 0) {
+        httpd_req_accept_multipart(req, 0, &sink_ops, sink_new(req));
+    } else if (strcmp(path, "/v1/images") == 0) {
+        /* a stand-in for the Firmware Server's submission route */
+        const char *auth = httpd_req_header(req, "Authorization");
+        if (!auth || strcmp(auth, "Bearer t0ken") != 0) {
+            httpd_respond_error(req, SECUP_E_AUTH, "no valid Author token");
+            return;
+        }
         httpd_req_accept_multipart(req, 0, &sink_ops, sink_new(req));
     } else if (strcmp(path, "/cert") == 0) {
         char fp[65];
@@ -1290,6 +1314,115 @@ static void test_http_start_refuses_bad_configuration(void **state)
     }
 }
 
+#ifdef SECUP_AUTHOR_BIN
+extern char **environ;
+
+/* Runs secup-author with args; its exit status, stdout and stderr (NUL-terminated). */
+static int run_author(const char *const *args, char *out, size_t out_cap, char *errs,
+                      size_t err_cap)
+{
+    char out_path[160], err_path[160];
+    snprintf(out_path, sizeof(out_path), "%s/stdout", fx->dir);
+    snprintf(err_path, sizeof(err_path), "%s/stderr", fx->dir);
+    char *argv[16];
+    size_t n = 0;
+    argv[n++] = (char *)(uintptr_t)SECUP_AUTHOR_BIN;
+    for (; args[n - 1] && n < ARRAY_SIZE(argv) - 1; n++)
+        argv[n] = (char *)(uintptr_t)args[n - 1];
+    argv[n] = NULL;
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    posix_spawn_file_actions_addopen(&fa, 2, err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    pid_t pid;
+    assert_int_equal(posix_spawn(&pid, SECUP_AUTHOR_BIN, &fa, NULL, argv, environ), 0);
+    posix_spawn_file_actions_destroy(&fa);
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    const char *paths[2] = { out_path, err_path };
+    char *bufs[2] = { out, errs };
+    size_t caps[2] = { out_cap, err_cap };
+    for (int i = 0; i < 2; i++) {
+        FILE *f = fopen(paths[i], "rb");
+        assert_non_null(f);
+        size_t got = fread(bufs[i], 1, caps[i] - 1, f);
+        bufs[i][got] = '\0';
+        fclose(f);
+        unlink(paths[i]);
+    }
+    printf("# secup-author upload: exit %d, stdout '%s', stderr '%s'\n", WEXITSTATUS(status), out,
+           errs);
+    return WEXITSTATUS(status);
+}
+
+static void write_file(const char *path, const void *p, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(p, 1, n, f), n);
+    fclose(f);
+}
+
+static void test_http_author_upload_prints_the_image_id(void **state)
+{
+    (void)state;
+    char server[128], env[160], bad[160], token_file[160], out[4096], errs[4096];
+    snprintf(server, sizeof(server), "https://127.0.0.1:%u/", (unsigned)fx->tls_port);
+    snprintf(env, sizeof(env), "%s/fw.suit", fx->dir);
+    snprintf(bad, sizeof(bad), "%s/bad.suit", fx->dir);
+    snprintf(token_file, sizeof(token_file), "%s/token", fx->dir);
+    write_file(env, "\xd8\x6b\xa1\x02\x40", 5);
+    write_file(bad, "bad", 3);
+    write_file(token_file, "t0ken\n", 6);
+    char want_id[80], h[65];
+    sha256_hex("\xd8\x6b\xa1\x02\x40", 5, h);
+    snprintf(want_id, sizeof(want_id), "img-%.8s", h);
+
+    /* envelope and payload (the 1 MiB file), token on the command line */
+    const char *a1[] = { "upload", "--server", server, "--token", "t0ken", "--cacert", fx->ca,
+                         env, "--payload", fx->file, NULL };
+    assert_int_equal(run_author(a1, out, sizeof(out), errs, sizeof(errs)), 0);
+    assert_true(strncmp(out, want_id, strlen(want_id)) == 0);
+    assert_string_equal(errs, ""); /* stderr is no terminal: no progress bar */
+
+    /* --json, token from a file */
+    const char *a2[] = { "upload", "--server", server, "--token-file", token_file, "--cacert",
+                         fx->ca, "--json", env, NULL };
+    assert_int_equal(run_author(a2, out, sizeof(out), errs, sizeof(errs)), 0);
+    json_t *o = json_loads(out, 0, NULL);
+    assert_non_null(o);
+    assert_string_equal(json_string_value(json_object_get(o, "id")), want_id);
+    assert_int_equal(json_integer_value(json_object_get(o, "parts")), 1);
+    json_decref(o);
+
+    /* refusals: the server's reason and code, the exit status of the code */
+    const char *a3[] = { "upload", "--server", server, "--token", "wrong", "--cacert", fx->ca,
+                         env, NULL };
+    assert_int_equal(run_author(a3, out, sizeof(out), errs, sizeof(errs)), 1);
+    assert_non_null(strstr(errs, "secup-author: upload: "));
+    assert_non_null(strstr(errs, "answered 401: no valid Author token [SECUP_E_AUTH]"));
+    const char *a4[] = { "upload", "--server", server, "--token", "t0ken", "--cacert", fx->ca,
+                         bad, NULL };
+    assert_int_equal(run_author(a4, out, sizeof(out), errs, sizeof(errs)), 1);
+    assert_non_null(strstr(errs, "envelope signature does not verify [SECUP_E_SIG]"));
+    /* an untrusted server certificate, a missing file, bad usage */
+    const char *a5[] = { "upload", "--server", server, "--token", "t0ken", "--cacert",
+                         fx->other_ca, env, NULL };
+    assert_int_equal(run_author(a5, out, sizeof(out), errs, sizeof(errs)), 4);
+    assert_non_null(strstr(errs, "[SECUP_E_NET]"));
+    const char *a6[] = { "upload", "--server", server, "--token", "t0ken", "--cacert", fx->ca,
+                         env, "--payload", "/nonexistent/fw.enc", NULL };
+    assert_int_equal(run_author(a6, out, sizeof(out), errs, sizeof(errs)), 4);
+    assert_non_null(strstr(errs, "/nonexistent/fw.enc"));
+    const char *a7[] = { "upload", "--token", "t0ken", env, NULL };
+    assert_int_equal(run_author(a7, out, sizeof(out), errs, sizeof(errs)), 2);
+    unlink(env);
+    unlink(bad);
+    unlink(token_file);
+}
+#endif
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1317,6 +1450,9 @@ int main(void)
         cmocka_unit_test(test_http_slow_body_is_closed),
         cmocka_unit_test(test_http_concurrent_requests_are_all_served),
         cmocka_unit_test(test_http_start_refuses_bad_configuration),
+#ifdef SECUP_AUTHOR_BIN
+        cmocka_unit_test(test_http_author_upload_prints_the_image_id),
+#endif
     };
     const char *filter = getenv("SECUP_TEST_FILTER"); /* e.g. "*slow*" */
     if (filter)
