@@ -1272,6 +1272,36 @@ static void test_http_concurrent_requests_are_all_served(void **state)
     assert_int_equal(total, CLIENT_THREADS * REQUESTS_PER_THREAD);
 }
 
+static void test_http_per_address_limit_refuses_the_extra_connection(void **state)
+{
+    (void)state;
+    struct httpd *d = NULL;
+    struct secup_err err;
+    struct httpd_config cfg = { .listen = "127.0.0.1:0", .threads = 2, .per_ip_limit = 1 };
+    assert_int_equal(httpd_start(&cfg, app_handler, fx, &d, &err), SECUP_OK);
+    char url[256];
+    url_of(url, sizeof(url), false, httpd_port(d), "/json");
+    struct httpc_request req = { .url = url };
+    struct httpc_response resp;
+
+    int s = raw_connect(httpd_port(d)); /* holds the one connection 127.0.0.1 may have */
+    assert_true(raw_send(s, "GET /json HTTP/1.1\r\n", 20));
+    assert_int_equal(httpc_perform(NULL, &req, &resp, &err), SECUP_E_NET);
+    close(s);
+
+    /* once it is gone, the address is served again (the server notices within a moment) */
+    secup_rc rc = SECUP_E_NET;
+    for (int i = 0; i < 100 && rc != SECUP_OK; i++) {
+        rc = httpc_perform(NULL, &req, &resp, &err);
+        if (rc != SECUP_OK)
+            nanosleep(&(struct timespec){ .tv_nsec = 100 * 1000 * 1000 }, NULL);
+    }
+    assert_int_equal(rc, SECUP_OK);
+    assert_int_equal(resp.status, 200);
+    httpc_response_free(&resp);
+    httpd_stop(d);
+}
+
 static void test_http_start_refuses_bad_configuration(void **state)
 {
     (void)state;
@@ -1449,6 +1479,7 @@ int main(void)
         cmocka_unit_test(test_http_slow_headers_are_closed_while_others_are_served),
         cmocka_unit_test(test_http_slow_body_is_closed),
         cmocka_unit_test(test_http_concurrent_requests_are_all_served),
+        cmocka_unit_test(test_http_per_address_limit_refuses_the_extra_connection),
         cmocka_unit_test(test_http_start_refuses_bad_configuration),
 #ifdef SECUP_AUTHOR_BIN
         cmocka_unit_test(test_http_author_upload_prints_the_image_id),
