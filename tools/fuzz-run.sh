@@ -79,8 +79,10 @@ for t in $targets; do
     echo "fuzz-run: $t for ${seconds}s ($(ls "$corpus" | wc -l) seeds)"
     status=0
     # The working directory is the source tree: targets load keys by relative path.
+    dict=fuzz/dict/cbor.dict
+    [[ -f fuzz/dict/$t.dict ]] && dict=fuzz/dict/$t.dict
     "$bin" -max_total_time="$seconds" -max_len=65536 -timeout=25 \
-        -dict=fuzz/dict/cbor.dict -print_final_stats=1 \
+        -dict="$dict" -print_final_stats=1 \
         -artifact_prefix="$artifacts/$t/" "$corpus" >"$log" 2>&1 || status=$?
 
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)

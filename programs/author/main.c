@@ -16,6 +16,7 @@ static const struct {
     { "verify", cmd_verify, "check an envelope's signature, and optionally an image against it" },
     { "inspect", cmd_inspect, "print every field of an envelope (text or --json)" },
     { "decrypt", cmd_decrypt, "decrypt a payload and check it against its manifest" },
+    { "upload", cmd_upload, "submit an envelope and its payload to a Firmware Server" },
 };
 
 static void usage(FILE *out)
@@ -27,7 +28,7 @@ static void usage(FILE *out)
         fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
     fprintf(out, "\n'secup-author <command> --help' describes each command.\n"
                  "Exit status: 0 ok, 1 refused (signature, digest, policy), 2 usage,\n"
-                 "3 malformed input, 4 environment (I/O, memory).\n");
+                 "3 malformed input, 4 environment (I/O, memory, network).\n");
 }
 
 int main(int argc, char **argv)

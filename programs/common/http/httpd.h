@@ -74,7 +74,9 @@ struct httpd_body_ops {
     /* The whole body arrived and every chunk was accepted: must answer. */
     void (*done)(void *ctx, struct httpd_req *req);
     /* Called exactly once when the request ends, answered or not (completed is false
-     * when the body was refused, the client went away or the connection timed out). */
+     * when the body was refused, the client went away or the connection timed out; it is
+     * true once done() ran, even if the client then left before reading the answer).
+     * After a refusal it runs at once, before the rest of the body is discarded. */
     void (*cleanup)(void *ctx, bool completed);
 };
 
