@@ -195,10 +195,30 @@ sub "an integrated payload, checked" 201 "" "${auth[@]}" -F envelope=@integ.suit
 sub "an encrypted payload (size checked)" 201 "" "${auth[@]}" -F envelope=@v14.suit -F payload=@fw14.enc
 ok "the encrypted image is listed as encrypted" bash -c "$SRV admin d image show $(json resp.body "d['id']") | grep -q '\"encrypted\": true'"
 
+# ---- secup-author upload (the Author's client) ----
+echo "$ATOK" > atok
+app=(--component app --vendor-domain example.com --class cam-v2 --uri https://x/app.bin)
+"$A" create --key alice.pem --image fw.bin --seq 17 "${app[@]}" --out v17.suit >/dev/null
+"$A" create --key alice.pem --image fw.bin --seq 19 "${app[@]}" --out v19.suit >/dev/null
+check "upload without trusting the certificate" 4 SECUP_E_NET "$A" upload --server "$U" --token-file atok v17.suit --payload fw.bin
+check "upload with the server's certificate" 0 "" "$A" upload --server "$U" --cacert d/tls/cert.pem --token-file atok v17.suit --payload fw.bin
+check "upload refused by the gate: the code comes back" 1 SECUP_E_ROLLBACK "$A" upload --server "$U" --cacert d/tls/cert.pem --token-file atok v17.suit --payload fw.bin
+check "upload of a tampered payload" 1 SECUP_E_DIGEST "$A" upload --server "$U" --cacert d/tls/cert.pem --token "$ATOK" v19.suit --payload bad.bin
+check "upload with a wrong token" 1 SECUP_E_AUTH "$A" upload --server "$U" --cacert d/tls/cert.pem --token xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx v11.suit --payload fw.bin
+ok "upload --json prints the record" bash -c "'$A' upload --server '$U' --insecure --token-file atok --json v19.suit --payload fw.bin | $PY -c 'import json,sys; assert json.load(sys.stdin)[\"sequence\"] == 19'"
+
 # ---- distribution ----
 ID14=$(json resp.body "d['id']")
 http "latest for cam1" 200 "" "${dauth[@]}" -D hdr.txt "$U/v1/latest?component=firmware"
 ok "latest is the newest sequence" test "$(json resp.body "d['sequence']")" = 14
+ENCPROF=$(json resp.body "d['profile']")
+http "latest of the plain profile" 200 "" "${dauth[@]}" "$U/v1/latest?component=firmware&profile=suit-sha256-esp256"
+ok "the plain variant is picked by its profile" test "$(json resp.body "d['sequence']")" = 13
+http "latest of the encrypted profile" 200 "" "${dauth[@]}" "$U/v1/latest?component=firmware&profile=$ENCPROF"
+ok "the encrypted variant is picked by its profile" test "$(json resp.body "d['sequence']")" = 14
+http "latest of a profile nobody published" 404 SECUP_E_NOENT "${dauth[@]}" "$U/v1/latest?component=firmware&profile=suit-sha256-eddsa"
+http "latest with a malformed profile" 400 SECUP_E_HTTP "${dauth[@]}" "$U/v1/latest?component=firmware&profile=a/b"
+http "latest again for the ETag" 200 "" "${dauth[@]}" -D hdr.txt "$U/v1/latest?component=firmware"
 ETAG=$(awk -F': ' 'tolower($1)=="etag" {gsub(/\r/,"",$2); print $2}' hdr.txt)
 http "latest unchanged: 304" 304 "" "${dauth[@]}" -H "If-None-Match: $ETAG" "$U/v1/latest?component=firmware"
 ok "a 304 has no body" test ! -s resp.body
@@ -244,6 +264,7 @@ check "quarantine" 0 "" "$SRV" admin d image quarantine "$ID14" --reason "report
 http "a quarantined image is not served" 410 SECUP_E_QUARANTINED "${dauth[@]}" "$U/v1/images/$ID14/payload"
 http "latest skips it" 200 "" "${dauth[@]}" "$U/v1/latest?component=firmware"
 ok "latest falls back to 13" test "$(json resp.body "d['sequence']")" = 13
+http "and has none of its profile" 404 SECUP_E_NOENT "${dauth[@]}" "$U/v1/latest?component=firmware&profile=$ENCPROF"
 check "release" 0 "" "$SRV" admin d image release "$ID14"
 http "served again" 200 "" "${dauth[@]}" "$U/v1/images/$ID14/payload"
 check "quarantine an unknown image" 4 SECUP_E_NOENT "$SRV" admin d image quarantine "$ID0"
