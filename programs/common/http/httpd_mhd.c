@@ -830,6 +830,21 @@ static bool parse_content_length(const char *s, uint64_t *out)
     return true;
 }
 
+/* A body will follow the head, the client will not wait for 100 Continue, and it is small
+ * enough to be discarded. */
+static bool body_follows(const struct httpd_req *r)
+{
+    const char *expect = MHD_lookup_connection_value(r->mc, MHD_HEADER_KIND,
+                                                     MHD_HTTP_HEADER_EXPECT);
+    if (expect && starts_nocase(expect, "100-continue"))
+        return false;
+    if (r->has_cl)
+        return r->cl > 0 && r->cl <= HTTPD_DRAIN_MAX;
+    const char *te = MHD_lookup_connection_value(r->mc, MHD_HEADER_KIND,
+                                                 MHD_HTTP_HEADER_TRANSFER_ENCODING);
+    return te && starts_nocase(te, "chunked");
+}
+
 static enum MHD_Result on_head(struct httpd_req *r, const char *method)
 {
     struct httpd *d = r->d;
@@ -872,6 +887,16 @@ static enum MHD_Result on_head(struct httpd_req *r, const char *method)
             MHD_destroy_post_processor(r->pp);
             r->pp = NULL;
         }
+    }
+    if (r->status != 413 && body_follows(r)) {
+        /* Answered before the body (a refusal at the head): a client that sends its body
+         * without waiting for 100 Continue would meet a reset instead of the answer, so a
+         * body of at most HTTPD_DRAIN_MAX is read and discarded and the answer queued at
+         * its end. A 413 is answered at once: that body is the one not to read. */
+        conn_set_phase(d, r->c, PHASE_BODY);
+        r->in_body = true;
+        r->state = REQ_DRAIN;
+        return MHD_YES;
     }
     r->state = REQ_ANSWERED;
     return queue_answer(r);
