@@ -13,6 +13,16 @@
 #define AGENT_NAME_MAX 64
 #define AGENT_PATH_MAX 1024
 #define AGENT_MAX_ARGV 16
+#define AGENT_MAX_KEKS 4
+#define AGENT_KID_MAX 65             /* a kid of 1 to 64 bytes, and its NUL */
+
+/* A pre-shared AES key-encryption key (A128KW with 16 bytes, A256KW with 32): payloads
+ * encrypted for its kid are decrypted with it. Only the path is kept; the key is read
+ * when an install needs it and wiped afterwards. */
+struct agent_kek {
+    char kid[AGENT_KID_MAX];
+    char key_path[AGENT_PATH_MAX];
+};
 
 struct agent_anchor {
     char name[AGENT_NAME_MAX];
@@ -32,6 +42,8 @@ struct agent_config {
     char path[AGENT_PATH_MAX];     /* the configuration file itself */
     char device_id[AGENT_NAME_MAX];
     char device_key[AGENT_PATH_MAX];
+    uint32_t n_keks;
+    struct agent_kek keks[AGENT_MAX_KEKS];
     char vendor_domain[256];
     char class_name[256];
     uint8_t vendor_id[16];

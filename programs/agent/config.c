@@ -105,12 +105,43 @@ static bool valid_name(const char *s)
 
 static const char *const top_keys[] = { "device", "state-dir", "bootloader", "health-check",
                                         "boot-attempts", "limits", "trust", "components", NULL };
-static const char *const device_keys[] = { "id", "key", "vendor-domain", "class", NULL };
+static const char *const device_keys[] = { "id", "key", "keks", "vendor-domain", "class", NULL };
+static const char *const kek_keys[] = { "kid", "key", NULL };
 static const char *const boot_keys[] = { "type", "path", NULL };
 static const char *const health_keys[] = { "command", "timeout", NULL };
 static const char *const limit_keys[] = { "max-envelope", NULL };
 static const char *const trust_keys[] = { "name", "key", "components", NULL };
 static const char *const comp_keys[] = { "name", "id", "slots", "slot-type", "slot-size", NULL };
+
+static secup_rc parse_keks(struct ctx *c, struct agent_config *cfg, json_t *arr)
+{
+    if (!json_is_array(arr) || json_array_size(arr) == 0)
+        return bad(c, "keks", "must be a non-empty array of { \"kid\", \"key\" }");
+    if (json_array_size(arr) > AGENT_MAX_KEKS)
+        return secup_err_set(c->err, SECUP_E_LIMIT, "'%s': more than %d key-encryption keys",
+                             c->base, AGENT_MAX_KEKS);
+    size_t i;
+    json_t *o;
+    json_array_foreach(arr, i, o) {
+        struct agent_kek *k = &cfg->keks[cfg->n_keks];
+        if (!json_is_object(o))
+            return bad(c, "keks", "entries must be objects");
+        secup_rc rc = check_keys(c, o, "device.keks[]", kek_keys);
+        if (rc == SECUP_OK)
+            rc = get_str(c, o, "kid", k->kid, sizeof(k->kid), true);
+        if (rc == SECUP_OK)
+            rc = get_path(c, o, "key", k->key_path, sizeof(k->key_path), true);
+        if (rc != SECUP_OK)
+            return rc;
+        for (uint32_t j = 0; j < cfg->n_keks; j++) {
+            if (strcmp(cfg->keks[j].kid, k->kid) == 0)
+                return secup_err_set(c->err, SECUP_E_DUPLICATE,
+                                     "'%s': key-encryption key id \"%s\" twice", c->base, k->kid);
+        }
+        cfg->n_keks++;
+    }
+    return SECUP_OK;
+}
 
 static secup_rc parse_device(struct ctx *c, struct agent_config *cfg, json_t *dev)
 {
@@ -121,6 +152,8 @@ static secup_rc parse_device(struct ctx *c, struct agent_config *cfg, json_t *de
         rc = get_str(c, dev, "id", cfg->device_id, sizeof(cfg->device_id), true);
     if (rc == SECUP_OK)
         rc = get_path(c, dev, "key", cfg->device_key, sizeof(cfg->device_key), false);
+    if (rc == SECUP_OK && json_object_get(dev, "keks"))
+        rc = parse_keks(c, cfg, json_object_get(dev, "keks"));
     if (rc == SECUP_OK)
         rc = get_str(c, dev, "vendor-domain", cfg->vendor_domain, sizeof(cfg->vendor_domain), true);
     if (rc == SECUP_OK)

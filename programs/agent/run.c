@@ -154,7 +154,101 @@ struct install {
     const char *const *payloads;
     size_t n_payloads;
     struct secup_key *device_key;
+    uint8_t kek[AGENT_MAX_KEKS][32];       /* secrets: wiped when the install ends */
+    size_t kek_len[AGENT_MAX_KEKS];
 };
+
+/* Reads a pre-shared key-encryption key: 16 (A128KW) or 32 (A256KW) bytes as hex, white
+ * space around it allowed. */
+static secup_rc load_kek(const struct agent_kek *k, uint8_t *out, size_t *len,
+                         struct secup_err *err)
+{
+    uint8_t *buf = NULL;
+    size_t n = 0;
+    char hex[80];
+    *len = 0;
+    secup_rc rc = secup_file_read(k->key_path, 256, &buf, &n, err);
+    if (rc != SECUP_OK) {
+        secup_err_prefix(err, "key-encryption key \"%s\"", k->kid);
+        return rc;
+    }
+    size_t start = 0;
+    while (start < n && (buf[start] == ' ' || buf[start] == '\t' || buf[start] == '\n' || buf[start] == '\r'))
+        start++;
+    size_t end = n;
+    while (end > start && (buf[end - 1] == ' ' || buf[end - 1] == '\t' || buf[end - 1] == '\n' ||
+                           buf[end - 1] == '\r'))
+        end--;
+    if (end - start >= sizeof(hex)) {
+        rc = SECUP_E_KEY_FORMAT;
+    } else {
+        memcpy(hex, buf + start, end - start);
+        hex[end - start] = '\0';
+        if (!secup_hex_decode(hex, out, 32, len) || (*len != 16 && *len != 32))
+            rc = SECUP_E_KEY_FORMAT;
+    }
+    secup_wipe(hex, sizeof(hex));
+    secup_file_free(buf, n);
+    if (rc != SECUP_OK) {
+        secup_wipe(out, 32);
+        *len = 0;
+        return secup_err_set(err, rc,
+                             "key-encryption key \"%s\": '%s' must hold 16 or 32 bytes as hex",
+                             k->kid, k->key_path);
+    }
+    return SECUP_OK;
+}
+
+/* Picks the device key a payload is encrypted for: a pre-shared KEK whose kid a recipient
+ * names (or that unwraps a recipient without a kid), else the ECDH device key. The choice
+ * is proven by unwrapping the content key once; the pipeline unwraps it again. */
+static secup_rc choose_key(const struct install *in, struct secup_bytes enc_info,
+                           struct secup_recipient_key *key, struct secup_err *err)
+{
+    static struct secup_enc_info info;
+    const struct agent_config *cfg = &in->v.a->cfg;
+    uint8_t cek[SECUP_MAX_CEK];
+    size_t cek_len = 0;
+    secup_rc rc = secup_enc_info_decode(&info, enc_info, err);
+    if (rc != SECUP_OK)
+        return rc;
+    secup_rc worst = SECUP_E_NO_RECIPIENT;
+    struct secup_err last;
+    secup_err_clear(&last);
+    for (uint32_t i = 0; i <= cfg->n_keks; i++) {
+        struct secup_recipient_key k;
+        if (i < cfg->n_keks) {
+            k = (struct secup_recipient_key){ SECUP_RECIPIENT_KEK,
+                                              secup_bytes_of(in->kek[i], in->kek_len[i]),
+                                              secup_bytes_of(cfg->keks[i].kid, strlen(cfg->keks[i].kid)),
+                                              NULL };
+        } else if (in->device_key) {
+            k = (struct secup_recipient_key){ SECUP_RECIPIENT_ECDH, { NULL, 0 }, { NULL, 0 },
+                                              in->device_key };
+        } else {
+            break;
+        }
+        struct secup_err e;
+        rc = secup_enc_info_unwrap(&info, &k, cek, sizeof(cek), &cek_len, NULL, &e);
+        secup_wipe(cek, sizeof(cek));
+        if (rc == SECUP_OK) {
+            *key = k;
+            return SECUP_OK;
+        }
+        if (rc != SECUP_E_NO_RECIPIENT && worst == SECUP_E_NO_RECIPIENT) {
+            worst = rc; /* a candidate that does not unwrap says more than "none fits" */
+            last = e;
+        }
+    }
+    if (cfg->n_keks == 0 && !in->device_key)
+        return secup_err_set(err, SECUP_E_NO_RECIPIENT,
+                             "the payload is encrypted and this device has no key (device.key, device.keks)");
+    if (worst == SECUP_E_NO_RECIPIENT)
+        return secup_err_set(err, SECUP_E_NO_RECIPIENT,
+                             "the payload is not encrypted for any key of this device (%u pre-shared, %s ECDH)",
+                             cfg->n_keks, in->device_key ? "one" : "no");
+    return secup_err_set(err, worst, "%s", last.msg);
+}
 
 static secup_rc op_image_match(void *ctx, const struct secup_proc_params *p, struct secup_err *err)
 {
@@ -225,11 +319,15 @@ static secup_rc stream_into(struct install *in, const struct secup_proc_params *
     const struct secup_value *comp = secup_proc_custom(p, SECUP_SUIT_PARAM_COMPRESSION);
     if (comp && (comp->kind != SECUP_VAL_UINT || comp->u > SECUP_COMPRESSION_ZSTD))
         return secup_err_set(err, SECUP_E_UNSUPPORTED, "compression parameter not understood");
-    struct secup_recipient_key key = { SECUP_RECIPIENT_ECDH, { NULL, 0 }, { NULL, 0 }, in->device_key };
+    struct secup_recipient_key key = { SECUP_RECIPIENT_ECDH, { NULL, 0 }, { NULL, 0 }, NULL };
     bool encrypted = secup_proc_has(p, SECUP_SUIT_PARAM_ENCRYPTION_INFO);
-    if (encrypted && !in->device_key)
-        return secup_err_set(err, SECUP_E_NO_RECIPIENT,
-                             "the payload is encrypted and this device has no key (device.key)");
+    if (encrypted) {
+        rc = choose_key(in, p->v[SECUP_SUIT_PARAM_ENCRYPTION_INFO].bytes, &key, err);
+        if (rc != SECUP_OK) {
+            secup_err_prefix(err, "component %s", a->cfg.components[c].name);
+            return rc;
+        }
+    }
     struct secup_stream_cfg cfg = {
         .encryption_info = encrypted ? p->v[SECUP_SUIT_PARAM_ENCRYPTION_INFO].bytes : secup_bytes_of(NULL, 0),
         .key = encrypted ? &key : NULL,
@@ -430,6 +528,8 @@ secup_rc agent_install(struct agent *a, const char *envelope, const char *const 
         if (rc != SECUP_OK)
             secup_err_prefix(err, "device key");
     }
+    for (uint32_t k = 0; rc == SECUP_OK && k < a->cfg.n_keks; k++)
+        rc = load_kek(&a->cfg.keks[k], in->kek[k], &in->kek_len[k], err);
     struct secup_proc_identity id = { 0 };
     id.vendor_ids[0] = secup_bytes_of(a->cfg.vendor_id, 16);
     id.n_vendor_ids = 1;
@@ -511,6 +611,8 @@ out:
         *err = keep;
     }
 done:
+    if (in)
+        secup_wipe(in->kek, sizeof(in->kek));
     secup_key_free(in ? in->device_key : NULL);
     secup_trust_free(trust);
     secup_file_free(buf, len);
