@@ -9,7 +9,8 @@
 #include "secup/secup.h"
 
 #define AGENT_MAX_COMPONENTS 8
-#define AGENT_MAX_ANCHORS 8
+#define AGENT_MAX_ANCHORS 8          /* in the configuration */
+#define AGENT_MAX_ALL_ANCHORS 16     /* configured + rotated in (trust.h) */
 #define AGENT_NAME_MAX 64
 #define AGENT_PATH_MAX 1024
 #define AGENT_MAX_ARGV 16
@@ -26,8 +27,11 @@ struct agent_kek {
 
 struct agent_anchor {
     char name[AGENT_NAME_MAX];
-    char key_path[AGENT_PATH_MAX];
+    char key_path[AGENT_PATH_MAX]; /* configured anchors: the public key file */
+    const char *pem;              /* rotated-in anchors: the key (PEM text), else NULL */
     uint32_t components;          /* bit i: may sign for component i */
+    bool rotate;                  /* may sign trust-anchor updates (docs/agent.md) */
+    bool retired;                 /* retired by a rotation: installs nothing any more */
 };
 
 struct agent_component {
@@ -69,6 +73,11 @@ secup_rc agent_config_load(struct agent_config *cfg, const char *path, struct se
  * resolves relative paths. */
 secup_rc agent_config_parse(struct agent_config *cfg, const char *text, size_t len,
                             const char *base, struct secup_err *err);
+/* The SUIT component identifier reserved for trust-anchor updates (text form): a manifest
+ * for it carries a trust-update document instead of an image (trust.h). */
+#define AGENT_TRUST_COMPONENT "secup/trust-anchors"
+bool agent_is_trust_component(const struct secup_component_id *id);
+
 /* Index of the component with this SUIT identifier, or -1. */
 int agent_config_find_component(const struct agent_config *cfg,
                                 const struct secup_component_id *id);

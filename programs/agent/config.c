@@ -110,7 +110,7 @@ static const char *const kek_keys[] = { "kid", "key", NULL };
 static const char *const boot_keys[] = { "type", "path", NULL };
 static const char *const health_keys[] = { "command", "timeout", NULL };
 static const char *const limit_keys[] = { "max-envelope", NULL };
-static const char *const trust_keys[] = { "name", "key", "components", NULL };
+static const char *const trust_keys[] = { "name", "key", "components", "rotate", NULL };
 static const char *const comp_keys[] = { "name", "id", "slots", "slot-type", "slot-size", NULL };
 
 static secup_rc parse_keks(struct ctx *c, struct agent_config *cfg, json_t *arr)
@@ -192,6 +192,10 @@ static secup_rc parse_components(struct ctx *c, struct agent_config *cfg, json_t
             rc = compid_parse(id[0] ? id : comp->name, &comp->id, c->err);
         if (rc != SECUP_OK)
             return rc;
+        if (agent_is_trust_component(&comp->id.id))
+            return secup_err_set(c->err, SECUP_E_VALUE,
+                                 "'%s': component \"%s\": the identifier \"%s\" is reserved for trust-anchor updates",
+                                 c->base, comp->name, AGENT_TRUST_COMPONENT);
         json_t *slots = json_object_get(o, "slots");
         if (!json_is_array(slots) || json_array_size(slots) != 2)
             return secup_err_set(c->err, SECUP_E_JSON, "'%s': component \"%s\": \"slots\" must list two paths (A and B)",
@@ -251,6 +255,10 @@ static secup_rc parse_trust(struct ctx *c, struct agent_config *cfg, json_t *arr
             rc = get_path(c, o, "key", a->key_path, sizeof(a->key_path), true);
         if (rc != SECUP_OK)
             return rc;
+        json_t *rot = json_object_get(o, "rotate");
+        if (rot && !json_is_boolean(rot))
+            return bad(c, "rotate", "must be true or false");
+        a->rotate = json_is_true(rot);
         json_t *comps = json_object_get(o, "components");
         if (!comps) {
             a->components = (UINT32_C(1) << cfg->n_components) - 1; /* all */
@@ -393,6 +401,16 @@ secup_rc agent_config_load(struct agent_config *cfg, const char *path, struct se
     rc = agent_config_parse(cfg, (const char *)buf, len, path, err);
     secup_file_free(buf, len);
     return rc;
+}
+
+bool agent_is_trust_component(const struct secup_component_id *id)
+{
+    static const char part0[] = "secup";
+    static const char part1[] = "trust-anchors";
+    return id->n_parts == 2 && id->parts[0].len == sizeof(part0) - 1 &&
+           memcmp(id->parts[0].ptr, part0, sizeof(part0) - 1) == 0 &&
+           id->parts[1].len == sizeof(part1) - 1 &&
+           memcmp(id->parts[1].ptr, part1, sizeof(part1) - 1) == 0;
 }
 
 int agent_config_find_component(const struct agent_config *cfg,
