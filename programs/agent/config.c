@@ -188,8 +188,14 @@ static secup_rc parse_components(struct ctx *c, struct agent_config *cfg, json_t
                                c->base, comp->name);
         if (rc == SECUP_OK)
             rc = get_str(c, o, "id", id, sizeof(id), false);
-        if (rc == SECUP_OK)
-            rc = compid_parse(id[0] ? id : comp->name, &comp->id, c->err);
+        if (rc == SECUP_OK) {
+            struct secup_err ie;
+            rc = compid_parse(id[0] ? id : comp->name, &comp->id, &ie);
+            /* bad input in a file, not a caller's mistake: never the 1xx band */
+            if (rc != SECUP_OK)
+                rc = secup_err_set(c->err, rc == SECUP_E_ARG ? SECUP_E_VALUE : rc,
+                                   "'%s': component \"%s\": \"id\": %s", c->base, comp->name, ie.msg);
+        }
         if (rc != SECUP_OK)
             return rc;
         if (agent_is_trust_component(&comp->id.id))
@@ -332,9 +338,11 @@ secup_rc agent_config_parse(struct agent_config *cfg, const char *text, size_t l
     cfg->max_envelope = 1024 * 1024;
     json_error_t je;
     json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
-    if (!root)
+    if (!root) {
+        memset(cfg, 0, sizeof(*cfg));
         return secup_err_set(err, SECUP_E_JSON, "'%s' line %d column %d: %s", base, je.line,
                              je.column, je.text);
+    }
     secup_rc rc = SECUP_OK;
     if (!json_is_object(root)) {
         rc = secup_err_set(err, SECUP_E_JSON, "'%s': the top level must be an object", base);

@@ -97,7 +97,7 @@ static void test_config_each_mistake_is_named(void **state)
         { "\"timeout\": 5", "\"timeout\": \"5\"", SECUP_E_VALUE, "timeout" },
         { "\"id\": \"cam-1\", ", "", SECUP_E_JSON, "\"id\" is required" },
         { "[\"/bin/true\", \"--quiet\"]", "[]", SECUP_E_JSON, "command" },
-        { "\"0x00/boot\"", "\"0xZZ/boot\"", SECUP_E_ARG, "hex" },
+        { "\"0x00/boot\"", "\"0xZZ/boot\"", SECUP_E_VALUE, "hex" },
         { "\"trust\": [", "\"trust\": 7, \"x\": [", SECUP_E_JSON, NULL },
         { "\"cam-1\"", "\"cam-1\", \"id\": \"cam-2\"", SECUP_E_JSON, "duplicate" },
         { "\"cam-1\"", "\"cam-1\", \"keks\": []", SECUP_E_JSON, "keks" },
