@@ -192,7 +192,9 @@ int main(int argc, char **argv)
             return cli_usage(cmd, "exactly one envelope file is needed");
         }
         rc = agent_install(&a, argv[optind], payloads, n_payloads, &err);
-        if (rc == SECUP_OK)
+        if (rc == SECUP_OK && a.trust_updated)
+            printf("%s (sequence %llu)\n", a.st.last.reason, (unsigned long long)a.st.last.seq);
+        else if (rc == SECUP_OK)
             printf("installed sequence %llu; it runs on trial at the next boot\n",
                    (unsigned long long)a.st.last.seq);
     } else if (strcmp(cmd, "boot") == 0) {

@@ -743,6 +743,7 @@ static secup_rc install_trust_update(struct install *in, const struct secup_trus
     snprintf(reason, sizeof(reason), "trust anchors updated by \"%.60s\": %.150s", by, what);
     record(a, SECUP_OK, reason, m->sequence_number,
            in->env->digest.bytes.len == 32 ? in->env->digest.bytes.ptr : NULL);
+    a->trust_updated = true;
     return state_save(&a->cfg, &a->st, err);
 }
 

@@ -119,7 +119,7 @@ JSON
 "$AU" create -q --key keys/root.pem --spec both.json --out both.suit
 check "a trust update bundled with an image" 1 "nothing else" "$AG" --config dev.json install both.suit
 
-check "the root key retires K1 and rotates in K2" 0 "" "$AG" --config dev.json install r1.suit
+check "the root key retires K1 and rotates in K2" 0 "trust anchors updated by \"root\"" "$AG" --config dev.json install r1.suit
 check "status lists the rotation" 0 "trust anchors updated by \"root\": added release-2, retired release" "$AG" --config dev.json status
 check "K1 is retired" 0 "" test "$(field "[t['retired'] for t in d['trust'] if t['name']=='release'][0]")" = True
 check "both trust store copies exist" 0 "" test -s state/trust.A -a -s state/trust.B
