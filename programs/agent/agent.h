@@ -9,15 +9,29 @@
 #include "secup/secup.h"
 
 #define AGENT_MAX_COMPONENTS 8
-#define AGENT_MAX_ANCHORS 8
+#define AGENT_MAX_ANCHORS 8          /* in the configuration */
+#define AGENT_MAX_ALL_ANCHORS 16     /* configured + rotated in (trust.h) */
 #define AGENT_NAME_MAX 64
 #define AGENT_PATH_MAX 1024
 #define AGENT_MAX_ARGV 16
+#define AGENT_MAX_KEKS 4
+#define AGENT_KID_MAX 65             /* a kid of 1 to 64 bytes, and its NUL */
+
+/* A pre-shared AES key-encryption key (A128KW with 16 bytes, A256KW with 32): payloads
+ * encrypted for its kid are decrypted with it. Only the path is kept; the key is read
+ * when an install needs it and wiped afterwards. */
+struct agent_kek {
+    char kid[AGENT_KID_MAX];
+    char key_path[AGENT_PATH_MAX];
+};
 
 struct agent_anchor {
     char name[AGENT_NAME_MAX];
-    char key_path[AGENT_PATH_MAX];
+    char key_path[AGENT_PATH_MAX]; /* configured anchors: the public key file */
+    const char *pem;              /* rotated-in anchors: the key (PEM text), else NULL */
     uint32_t components;          /* bit i: may sign for component i */
+    bool rotate;                  /* may sign trust-anchor updates (docs/agent.md) */
+    bool retired;                 /* retired by a rotation: installs nothing any more */
 };
 
 struct agent_component {
@@ -32,6 +46,8 @@ struct agent_config {
     char path[AGENT_PATH_MAX];     /* the configuration file itself */
     char device_id[AGENT_NAME_MAX];
     char device_key[AGENT_PATH_MAX];
+    uint32_t n_keks;
+    struct agent_kek keks[AGENT_MAX_KEKS];
     char vendor_domain[256];
     char class_name[256];
     uint8_t vendor_id[16];
@@ -57,6 +73,11 @@ secup_rc agent_config_load(struct agent_config *cfg, const char *path, struct se
  * resolves relative paths. */
 secup_rc agent_config_parse(struct agent_config *cfg, const char *text, size_t len,
                             const char *base, struct secup_err *err);
+/* The SUIT component identifier reserved for trust-anchor updates (text form): a manifest
+ * for it carries a trust-update document instead of an image (trust.h). */
+#define AGENT_TRUST_COMPONENT "secup/trust-anchors"
+bool agent_is_trust_component(const struct secup_component_id *id);
+
 /* Index of the component with this SUIT identifier, or -1. */
 int agent_config_find_component(const struct agent_config *cfg,
                                 const struct secup_component_id *id);

@@ -105,12 +105,43 @@ static bool valid_name(const char *s)
 
 static const char *const top_keys[] = { "device", "state-dir", "bootloader", "health-check",
                                         "boot-attempts", "limits", "trust", "components", NULL };
-static const char *const device_keys[] = { "id", "key", "vendor-domain", "class", NULL };
+static const char *const device_keys[] = { "id", "key", "keks", "vendor-domain", "class", NULL };
+static const char *const kek_keys[] = { "kid", "key", NULL };
 static const char *const boot_keys[] = { "type", "path", NULL };
 static const char *const health_keys[] = { "command", "timeout", NULL };
 static const char *const limit_keys[] = { "max-envelope", NULL };
-static const char *const trust_keys[] = { "name", "key", "components", NULL };
+static const char *const trust_keys[] = { "name", "key", "components", "rotate", NULL };
 static const char *const comp_keys[] = { "name", "id", "slots", "slot-type", "slot-size", NULL };
+
+static secup_rc parse_keks(struct ctx *c, struct agent_config *cfg, json_t *arr)
+{
+    if (!json_is_array(arr) || json_array_size(arr) == 0)
+        return bad(c, "keks", "must be a non-empty array of { \"kid\", \"key\" }");
+    if (json_array_size(arr) > AGENT_MAX_KEKS)
+        return secup_err_set(c->err, SECUP_E_LIMIT, "'%s': more than %d key-encryption keys",
+                             c->base, AGENT_MAX_KEKS);
+    size_t i;
+    json_t *o;
+    json_array_foreach(arr, i, o) {
+        struct agent_kek *k = &cfg->keks[cfg->n_keks];
+        if (!json_is_object(o))
+            return bad(c, "keks", "entries must be objects");
+        secup_rc rc = check_keys(c, o, "device.keks[]", kek_keys);
+        if (rc == SECUP_OK)
+            rc = get_str(c, o, "kid", k->kid, sizeof(k->kid), true);
+        if (rc == SECUP_OK)
+            rc = get_path(c, o, "key", k->key_path, sizeof(k->key_path), true);
+        if (rc != SECUP_OK)
+            return rc;
+        for (uint32_t j = 0; j < cfg->n_keks; j++) {
+            if (strcmp(cfg->keks[j].kid, k->kid) == 0)
+                return secup_err_set(c->err, SECUP_E_DUPLICATE,
+                                     "'%s': key-encryption key id \"%s\" twice", c->base, k->kid);
+        }
+        cfg->n_keks++;
+    }
+    return SECUP_OK;
+}
 
 static secup_rc parse_device(struct ctx *c, struct agent_config *cfg, json_t *dev)
 {
@@ -121,6 +152,8 @@ static secup_rc parse_device(struct ctx *c, struct agent_config *cfg, json_t *de
         rc = get_str(c, dev, "id", cfg->device_id, sizeof(cfg->device_id), true);
     if (rc == SECUP_OK)
         rc = get_path(c, dev, "key", cfg->device_key, sizeof(cfg->device_key), false);
+    if (rc == SECUP_OK && json_object_get(dev, "keks"))
+        rc = parse_keks(c, cfg, json_object_get(dev, "keks"));
     if (rc == SECUP_OK)
         rc = get_str(c, dev, "vendor-domain", cfg->vendor_domain, sizeof(cfg->vendor_domain), true);
     if (rc == SECUP_OK)
@@ -155,10 +188,20 @@ static secup_rc parse_components(struct ctx *c, struct agent_config *cfg, json_t
                                c->base, comp->name);
         if (rc == SECUP_OK)
             rc = get_str(c, o, "id", id, sizeof(id), false);
-        if (rc == SECUP_OK)
-            rc = compid_parse(id[0] ? id : comp->name, &comp->id, c->err);
+        if (rc == SECUP_OK) {
+            struct secup_err ie;
+            rc = compid_parse(id[0] ? id : comp->name, &comp->id, &ie);
+            /* bad input in a file, not a caller's mistake: never the 1xx band */
+            if (rc != SECUP_OK)
+                rc = secup_err_set(c->err, rc == SECUP_E_ARG ? SECUP_E_VALUE : rc,
+                                   "'%s': component \"%s\": \"id\": %s", c->base, comp->name, ie.msg);
+        }
         if (rc != SECUP_OK)
             return rc;
+        if (agent_is_trust_component(&comp->id.id))
+            return secup_err_set(c->err, SECUP_E_VALUE,
+                                 "'%s': component \"%s\": the identifier \"%s\" is reserved for trust-anchor updates",
+                                 c->base, comp->name, AGENT_TRUST_COMPONENT);
         json_t *slots = json_object_get(o, "slots");
         if (!json_is_array(slots) || json_array_size(slots) != 2)
             return secup_err_set(c->err, SECUP_E_JSON, "'%s': component \"%s\": \"slots\" must list two paths (A and B)",
@@ -218,6 +261,10 @@ static secup_rc parse_trust(struct ctx *c, struct agent_config *cfg, json_t *arr
             rc = get_path(c, o, "key", a->key_path, sizeof(a->key_path), true);
         if (rc != SECUP_OK)
             return rc;
+        json_t *rot = json_object_get(o, "rotate");
+        if (rot && !json_is_boolean(rot))
+            return bad(c, "rotate", "must be true or false");
+        a->rotate = json_is_true(rot);
         json_t *comps = json_object_get(o, "components");
         if (!comps) {
             a->components = (UINT32_C(1) << cfg->n_components) - 1; /* all */
@@ -291,9 +338,11 @@ secup_rc agent_config_parse(struct agent_config *cfg, const char *text, size_t l
     cfg->max_envelope = 1024 * 1024;
     json_error_t je;
     json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
-    if (!root)
+    if (!root) {
+        memset(cfg, 0, sizeof(*cfg));
         return secup_err_set(err, SECUP_E_JSON, "'%s' line %d column %d: %s", base, je.line,
                              je.column, je.text);
+    }
     secup_rc rc = SECUP_OK;
     if (!json_is_object(root)) {
         rc = secup_err_set(err, SECUP_E_JSON, "'%s': the top level must be an object", base);
@@ -360,6 +409,16 @@ secup_rc agent_config_load(struct agent_config *cfg, const char *path, struct se
     rc = agent_config_parse(cfg, (const char *)buf, len, path, err);
     secup_file_free(buf, len);
     return rc;
+}
+
+bool agent_is_trust_component(const struct secup_component_id *id)
+{
+    static const char part0[] = "secup";
+    static const char part1[] = "trust-anchors";
+    return id->n_parts == 2 && id->parts[0].len == sizeof(part0) - 1 &&
+           memcmp(id->parts[0].ptr, part0, sizeof(part0) - 1) == 0 &&
+           id->parts[1].len == sizeof(part1) - 1 &&
+           memcmp(id->parts[1].ptr, part1, sizeof(part1) - 1) == 0;
 }
 
 int agent_config_find_component(const struct agent_config *cfg,

@@ -59,12 +59,25 @@ static int cmd_status(struct agent *a, bool as_json)
                              "attempts-left", (json_int_t)bs.attempts, "slots", slot_json(&sc->slot[0]),
                              slot_json(&sc->slot[1]), "floors", floors));
     }
-    json_t *root = json_pack("{s:s, s:b, s:s, s:{s:s, s:s, s:I, s:I, s:s}, s:o}", "device",
+    json_t *trust = json_array();
+    for (uint32_t i = 0; i < a->n_anchors; i++) {
+        const struct agent_anchor *an = &a->anchors[i];
+        json_t *names = json_array();
+        for (uint32_t c = 0; c < a->cfg.n_components; c++) {
+            if (an->components & (UINT32_C(1) << c))
+                json_array_append_new(names, json_string(a->cfg.components[c].name));
+        }
+        json_array_append_new(trust, json_pack("{s:s, s:s, s:b, s:b, s:o}", "name", an->name, "origin",
+                                               an->pem ? "rotation" : "configuration", "retired",
+                                               an->retired, "rotate", an->rotate, "components", names));
+    }
+    json_t *root = json_pack("{s:s, s:b, s:s, s:{s:s, s:s, s:I, s:I, s:s}, s:o, s:o}", "device",
                              a->cfg.device_id, "safe-mode", a->st.safe_mode, "safe-reason",
                              a->st.safe_reason, "last-result", "code",
                              a->st.last.code[0] ? a->st.last.code : "NONE", "reason", a->st.last.reason,
                              "time", (json_int_t)a->st.last.time, "seq", (json_int_t)a->st.last.seq,
-                             "manifest-digest", a->st.last.manifest_digest, "components", comps);
+                             "manifest-digest", a->st.last.manifest_digest, "components", comps,
+                             "trust", trust);
     if (as_json) {
         json_dumpf(root, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         fputc('\n', stdout);
@@ -75,6 +88,11 @@ static int cmd_status(struct agent *a, bool as_json)
         printf("last result: %s%s%s (sequence %llu)\n", a->st.last.code[0] ? a->st.last.code : "none",
                a->st.last.reason[0] ? ": " : "", a->st.last.reason,
                (unsigned long long)a->st.last.seq);
+        printf("trust anchors:");
+        for (uint32_t i = 0; i < a->n_anchors; i++)
+            printf(" %s%s%s", a->anchors[i].name, a->anchors[i].retired ? " (retired)" : "",
+                   a->anchors[i].rotate && !a->anchors[i].retired ? " (rotates)" : "");
+        printf("%s\n", a->trust_broken ? "  ** TRUST STORE DAMAGED **" : "");
         size_t i;
         json_t *c;
         json_array_foreach(comps, i, c) {
@@ -174,7 +192,9 @@ int main(int argc, char **argv)
             return cli_usage(cmd, "exactly one envelope file is needed");
         }
         rc = agent_install(&a, argv[optind], payloads, n_payloads, &err);
-        if (rc == SECUP_OK)
+        if (rc == SECUP_OK && a.trust_updated)
+            printf("%s (sequence %llu)\n", a.st.last.reason, (unsigned long long)a.st.last.seq);
+        else if (rc == SECUP_OK)
             printf("installed sequence %llu; it runs on trial at the next boot\n",
                    (unsigned long long)a.st.last.seq);
     } else if (strcmp(cmd, "boot") == 0) {

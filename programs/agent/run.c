@@ -32,6 +32,34 @@ static void record(struct agent *a, secup_rc rc, const char *reason, uint64_t se
                          sizeof(l->manifest_digest));
 }
 
+/* The trust store: rotated-in and retired anchors. Damaged beyond recovery, it is not
+ * replaced by the configured anchors (a retired key would come back): installs are
+ * refused, and the boot stage verifies with the configured anchors only. */
+static secup_rc open_trust(struct agent *a)
+{
+    struct secup_err terr;
+    bool recovered = false;
+    secup_err_clear(&terr);
+    if (trust_load(&a->cfg, &a->trust, &recovered, &terr) != SECUP_OK) {
+        a->trust_broken = true;
+        memset(&a->trust, 0, sizeof(a->trust));
+        size_t used = strlen(a->state_note);
+        snprintf(a->state_note + used, sizeof(a->state_note) - used, "%s%.400s",
+                 used ? "; " : "", terr.msg);
+    } else if (recovered) {
+        size_t used = strlen(a->state_note);
+        snprintf(a->state_note + used, sizeof(a->state_note) - used,
+                 "%sone trust store copy was bad: %.400s", used ? "; " : "", terr.msg);
+    }
+    trust_anchors(&a->cfg, &a->trust, a->anchors, &a->n_anchors);
+    /* floors of retired anchors are gone (a cut may have come between the two saves) */
+    for (uint32_t i = 0; i < a->n_anchors; i++) {
+        if (a->anchors[i].retired)
+            state_drop_floors(&a->st, a->anchors[i].name);
+    }
+    return SECUP_OK;
+}
+
 secup_rc agent_open(struct agent *a, const char *config, struct secup_err *err)
 {
     memset(a, 0, sizeof(*a));
@@ -51,11 +79,11 @@ secup_rc agent_open(struct agent *a, const char *config, struct secup_err *err)
         a->st.safe_mode = true;
         snprintf(a->st.safe_reason, sizeof(a->st.safe_reason), "state unreadable: %.200s", serr.msg);
         snprintf(a->state_note, sizeof(a->state_note), "%s", serr.msg);
-        return SECUP_OK;
+        return open_trust(a);
     }
     if (a->state_recovered)
         snprintf(a->state_note, sizeof(a->state_note), "one state copy was bad: %.400s", serr.msg);
-    return SECUP_OK;
+    return open_trust(a);
 }
 
 void agent_close(struct agent *a)
@@ -82,8 +110,8 @@ static void envelope_path(const struct agent_config *cfg, uint32_t c, int slot, 
     snprintf(out, cap, "%.900s/%.64s-%c.suit", cfg->state_dir, cfg->components[c].name, 'A' + slot);
 }
 
-static secup_rc load_trust(const struct agent_config *cfg, struct secup_trust **out,
-                           struct secup_err *err);
+static secup_rc load_trust(const struct agent *a, bool installing, struct secup_trust **out,
+                           uint32_t *index, struct secup_err *err);
 
 /* ---- install ---- */
 
@@ -154,7 +182,101 @@ struct install {
     const char *const *payloads;
     size_t n_payloads;
     struct secup_key *device_key;
+    uint8_t kek[AGENT_MAX_KEKS][32];       /* secrets: wiped when the install ends */
+    size_t kek_len[AGENT_MAX_KEKS];
 };
+
+/* Reads a pre-shared key-encryption key: 16 (A128KW) or 32 (A256KW) bytes as hex, white
+ * space around it allowed. */
+static secup_rc load_kek(const struct agent_kek *k, uint8_t *out, size_t *len,
+                         struct secup_err *err)
+{
+    uint8_t *buf = NULL;
+    size_t n = 0;
+    char hex[80];
+    *len = 0;
+    secup_rc rc = secup_file_read(k->key_path, 256, &buf, &n, err);
+    if (rc != SECUP_OK) {
+        secup_err_prefix(err, "key-encryption key \"%s\"", k->kid);
+        return rc;
+    }
+    size_t start = 0;
+    while (start < n && (buf[start] == ' ' || buf[start] == '\t' || buf[start] == '\n' || buf[start] == '\r'))
+        start++;
+    size_t end = n;
+    while (end > start && (buf[end - 1] == ' ' || buf[end - 1] == '\t' || buf[end - 1] == '\n' ||
+                           buf[end - 1] == '\r'))
+        end--;
+    if (end - start >= sizeof(hex)) {
+        rc = SECUP_E_KEY_FORMAT;
+    } else {
+        memcpy(hex, buf + start, end - start);
+        hex[end - start] = '\0';
+        if (!secup_hex_decode(hex, out, 32, len) || (*len != 16 && *len != 32))
+            rc = SECUP_E_KEY_FORMAT;
+    }
+    secup_wipe(hex, sizeof(hex));
+    secup_file_free(buf, n);
+    if (rc != SECUP_OK) {
+        secup_wipe(out, 32);
+        *len = 0;
+        return secup_err_set(err, rc,
+                             "key-encryption key \"%s\": '%s' must hold 16 or 32 bytes as hex",
+                             k->kid, k->key_path);
+    }
+    return SECUP_OK;
+}
+
+/* Picks the device key a payload is encrypted for: a pre-shared KEK whose kid a recipient
+ * names (or that unwraps a recipient without a kid), else the ECDH device key. The choice
+ * is proven by unwrapping the content key once; the pipeline unwraps it again. */
+static secup_rc choose_key(const struct install *in, struct secup_bytes enc_info,
+                           struct secup_recipient_key *key, struct secup_err *err)
+{
+    static struct secup_enc_info info;
+    const struct agent_config *cfg = &in->v.a->cfg;
+    uint8_t cek[SECUP_MAX_CEK];
+    size_t cek_len = 0;
+    secup_rc rc = secup_enc_info_decode(&info, enc_info, err);
+    if (rc != SECUP_OK)
+        return rc;
+    secup_rc worst = SECUP_E_NO_RECIPIENT;
+    struct secup_err last;
+    secup_err_clear(&last);
+    for (uint32_t i = 0; i <= cfg->n_keks; i++) {
+        struct secup_recipient_key k;
+        if (i < cfg->n_keks) {
+            k = (struct secup_recipient_key){ SECUP_RECIPIENT_KEK,
+                                              secup_bytes_of(in->kek[i], in->kek_len[i]),
+                                              secup_bytes_of(cfg->keks[i].kid, strlen(cfg->keks[i].kid)),
+                                              NULL };
+        } else if (in->device_key) {
+            k = (struct secup_recipient_key){ SECUP_RECIPIENT_ECDH, { NULL, 0 }, { NULL, 0 },
+                                              in->device_key };
+        } else {
+            break;
+        }
+        struct secup_err e;
+        rc = secup_enc_info_unwrap(&info, &k, cek, sizeof(cek), &cek_len, NULL, &e);
+        secup_wipe(cek, sizeof(cek));
+        if (rc == SECUP_OK) {
+            *key = k;
+            return SECUP_OK;
+        }
+        if (rc != SECUP_E_NO_RECIPIENT && worst == SECUP_E_NO_RECIPIENT) {
+            worst = rc; /* a candidate that does not unwrap says more than "none fits" */
+            last = e;
+        }
+    }
+    if (cfg->n_keks == 0 && !in->device_key)
+        return secup_err_set(err, SECUP_E_NO_RECIPIENT,
+                             "the payload is encrypted and this device has no key (device.key, device.keks)");
+    if (worst == SECUP_E_NO_RECIPIENT)
+        return secup_err_set(err, SECUP_E_NO_RECIPIENT,
+                             "the payload is not encrypted for any key of this device (%u pre-shared, %s ECDH)",
+                             cfg->n_keks, in->device_key ? "one" : "no");
+    return secup_err_set(err, worst, "%s", last.msg);
+}
 
 static secup_rc op_image_match(void *ctx, const struct secup_proc_params *p, struct secup_err *err)
 {
@@ -225,11 +347,15 @@ static secup_rc stream_into(struct install *in, const struct secup_proc_params *
     const struct secup_value *comp = secup_proc_custom(p, SECUP_SUIT_PARAM_COMPRESSION);
     if (comp && (comp->kind != SECUP_VAL_UINT || comp->u > SECUP_COMPRESSION_ZSTD))
         return secup_err_set(err, SECUP_E_UNSUPPORTED, "compression parameter not understood");
-    struct secup_recipient_key key = { SECUP_RECIPIENT_ECDH, { NULL, 0 }, { NULL, 0 }, in->device_key };
+    struct secup_recipient_key key = { SECUP_RECIPIENT_ECDH, { NULL, 0 }, { NULL, 0 }, NULL };
     bool encrypted = secup_proc_has(p, SECUP_SUIT_PARAM_ENCRYPTION_INFO);
-    if (encrypted && !in->device_key)
-        return secup_err_set(err, SECUP_E_NO_RECIPIENT,
-                             "the payload is encrypted and this device has no key (device.key)");
+    if (encrypted) {
+        rc = choose_key(in, p->v[SECUP_SUIT_PARAM_ENCRYPTION_INFO].bytes, &key, err);
+        if (rc != SECUP_OK) {
+            secup_err_prefix(err, "component %s", a->cfg.components[c].name);
+            return rc;
+        }
+    }
     struct secup_stream_cfg cfg = {
         .encryption_info = encrypted ? p->v[SECUP_SUIT_PARAM_ENCRYPTION_INFO].bytes : secup_bytes_of(NULL, 0),
         .key = encrypted ? &key : NULL,
@@ -305,20 +431,31 @@ static const struct secup_proc_ops install_ops = {
     .write = op_write,
 };
 
-static secup_rc load_trust(const struct agent_config *cfg, struct secup_trust **out,
-                           struct secup_err *err)
+/* The trust set for verifying: to install, the anchors in force; at boot, every anchor
+ * still known (an image that a since retired anchor signed keeps booting until it is
+ * replaced; it only cannot be installed again). index[k] is the anchors[] index of the
+ * k-th key in the set. */
+static secup_rc load_trust(const struct agent *a, bool installing, struct secup_trust **out,
+                           uint32_t *index, struct secup_err *err)
 {
     secup_rc rc = secup_trust_new(out, err);
-    for (uint32_t i = 0; rc == SECUP_OK && i < cfg->n_anchors; i++) {
+    uint32_t n = 0;
+    for (uint32_t i = 0; rc == SECUP_OK && i < a->n_anchors; i++) {
+        const struct agent_anchor *an = &a->anchors[i];
+        if (installing && an->retired)
+            continue;
         struct secup_key *k = NULL;
-        rc = secup_key_load_pem(&k, cfg->anchors[i].key_path, err);
+        rc = trust_anchor_key(an, &k, err);
         if (rc == SECUP_OK) {
-            rc = secup_trust_add(*out, k, cfg->anchors[i].name, err);
+            rc = secup_trust_add(*out, k, an->name, err);
             if (rc != SECUP_OK)
                 secup_key_free(k);
         }
         if (rc != SECUP_OK)
-            secup_err_prefix(err, "trust anchor \"%s\"", cfg->anchors[i].name);
+            secup_err_prefix(err, "trust anchor \"%s\"", an->name);
+        if (index)
+            index[n] = i;
+        n++;
     }
     return rc;
 }
@@ -344,12 +481,11 @@ static void version_of(const struct secup_manifest *m, const struct secup_compon
     }
 }
 
-static secup_rc check_and_map(struct install *in, const struct secup_verify_info *vi,
-                              struct secup_err *err)
+static secup_rc check_and_map(struct install *in, uint32_t signer, struct secup_err *err)
 {
     struct agent *a = in->v.a;
     const struct secup_manifest *m = &in->env->manifest;
-    const struct agent_anchor *anchor = &a->cfg.anchors[vi->anchor];
+    const struct agent_anchor *anchor = &a->anchors[signer];
     if (m->n_dependencies > 0)
         return secup_err_set(err, SECUP_E_UNSUPPORTED, "manifests with dependencies are not supported yet");
     for (uint32_t i = 0; i < SECUP_PROC_MAX_INDEX; i++)
@@ -379,6 +515,236 @@ static secup_rc check_and_map(struct install *in, const struct secup_verify_info
         in->v.slot[c] = 1 - bs.active; /* writes go to the inactive slot only */
     }
     return SECUP_OK;
+}
+
+/* ---- trust-anchor updates (trust.h, docs/decisions/0004) ---- */
+
+static void device_identity(const struct agent *a, struct secup_proc_identity *id)
+{
+    memset(id, 0, sizeof(*id));
+    id->vendor_ids[0] = secup_bytes_of(a->cfg.vendor_id, 16);
+    id->n_vendor_ids = 1;
+    id->class_ids[0] = secup_bytes_of(a->cfg.class_id, 16);
+    id->n_class_ids = 1;
+    id->now = now();
+}
+
+static bool is_trust_update(const struct secup_manifest *m)
+{
+    for (uint32_t i = 0; i < m->n_components; i++) {
+        if (agent_is_trust_component(&m->components[i]))
+            return true;
+    }
+    return false;
+}
+
+/* The trust-update document travels as the "image" of the reserved component: fetched
+ * (integrated, or --payload) or written inline, checked against the manifest's digest and
+ * size, and held in memory, never in a slot. */
+struct trust_doc {
+    struct install *in;
+    uint8_t doc[TRUST_MAX_UPDATE];
+    size_t len;
+    bool have;
+};
+
+static secup_rc trust_doc_check(const struct secup_proc_params *p, struct secup_bytes data,
+                                struct secup_err *err)
+{
+    struct secup_digest d;
+    uint8_t h[32];
+    if (p->index != 0)
+        return secup_err_set(err, SECUP_E_UNSUPPORTED, "manifest component %u is not on this device", p->index);
+    if (!secup_proc_has(p, SECUP_SUIT_PARAM_IMAGE_DIGEST) || !secup_proc_has(p, SECUP_SUIT_PARAM_IMAGE_SIZE))
+        return secup_err_set(err, SECUP_E_MISSING, "a trust update needs image-digest and image-size");
+    uint64_t size = p->v[SECUP_SUIT_PARAM_IMAGE_SIZE].u;
+    if (size > TRUST_MAX_UPDATE)
+        return secup_err_set(err, SECUP_E_LIMIT_SIZE, "a trust update of %llu bytes (at most %d)",
+                             (unsigned long long)size, TRUST_MAX_UPDATE);
+    secup_rc rc = secup_digest_decode(&d, p->v[SECUP_SUIT_PARAM_IMAGE_DIGEST].bytes, err);
+    if (rc != SECUP_OK)
+        return rc;
+    if (d.alg != -16 || d.bytes.len != 32)
+        return secup_err_set(err, SECUP_E_UNSUPPORTED, "trust update digest: only SHA-256");
+    if (data.len != size)
+        return secup_err_set(err, SECUP_E_DIGEST, "the trust update has %zu bytes, the manifest says %llu",
+                             data.len, (unsigned long long)size);
+    rc = secup_sha256(data, h, err);
+    if (rc == SECUP_OK && !secup_ct_equal(secup_bytes_of(h, 32), d.bytes))
+        rc = secup_err_set(err, SECUP_E_DIGEST, "the trust update does not match the manifest's digest");
+    return rc;
+}
+
+static secup_rc trust_doc_take(struct trust_doc *td, const struct secup_proc_params *p,
+                               struct secup_bytes data, struct secup_err *err)
+{
+    if (secup_proc_has(p, SECUP_SUIT_PARAM_ENCRYPTION_INFO) || secup_proc_custom(p, SECUP_SUIT_PARAM_COMPRESSION))
+        return secup_err_set(err, SECUP_E_UNSUPPORTED, "a trust update is neither encrypted nor compressed");
+    secup_rc rc = trust_doc_check(p, data, err);
+    if (rc != SECUP_OK)
+        return rc;
+    memcpy(td->doc, data.ptr, data.len);
+    td->len = data.len;
+    td->have = true;
+    return SECUP_OK;
+}
+
+static secup_rc trust_op_fetch(void *ctx, const struct secup_proc_params *p, struct secup_err *err)
+{
+    struct trust_doc *td = ctx;
+    struct secup_bytes uri = p->v[SECUP_SUIT_PARAM_URI].bytes;
+    struct secup_bytes mem = { NULL, 0 };
+    if (uri.len > 0 && uri.ptr[0] == '#') {
+        if (!secup_envelope_find_integrated(td->in->env, uri, &mem))
+            return secup_err_set(err, SECUP_E_MISSING, "integrated payload '%.*s' is not in the envelope",
+                                 (int)uri.len, (const char *)uri.ptr);
+        return trust_doc_take(td, p, mem, err);
+    }
+    const char *path = NULL;
+    for (size_t i = 0; i < td->in->n_payloads; i++) {
+        const char *pl = td->in->payloads[i];
+        if (strncmp(pl, "trust=", 6) == 0)
+            path = pl + 6;
+        else if (!strchr(pl, '=') && !path)
+            path = pl;
+    }
+    if (!path)
+        return secup_err_set(err, SECUP_E_MISSING, "the trust update fetches '%.*s'; give it with --payload",
+                             (int)uri.len, (const char *)uri.ptr);
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    secup_rc rc = secup_file_read(path, TRUST_MAX_UPDATE, &buf, &len, err);
+    if (rc == SECUP_OK)
+        rc = trust_doc_take(td, p, secup_bytes_of(buf, len), err);
+    secup_file_free(buf, len);
+    return rc;
+}
+
+static secup_rc trust_op_write(void *ctx, const struct secup_proc_params *p, struct secup_err *err)
+{
+    return trust_doc_take(ctx, p, p->v[SECUP_SUIT_PARAM_CONTENT].bytes, err);
+}
+
+static secup_rc trust_op_image_match(void *ctx, const struct secup_proc_params *p,
+                                     struct secup_err *err)
+{
+    const struct trust_doc *td = ctx;
+    if (!td->have)
+        return secup_err_set(err, SECUP_E_CONDITION, "image-match before the trust update was fetched");
+    return trust_doc_check(p, secup_bytes_of(td->doc, td->len), err);
+}
+
+static secup_rc trust_op_component_slot(void *ctx, const struct secup_proc_params *p,
+                                        uint64_t slot, struct secup_err *err)
+{
+    (void)ctx;
+    (void)p;
+    return secup_err_set(err, SECUP_E_CONDITION, "the trust-anchor component has no slot %llu",
+                         (unsigned long long)slot);
+}
+
+static const struct secup_proc_ops trust_ops = {
+    .image_match = trust_op_image_match,
+    .component_slot = trust_op_component_slot,
+    .fetch = trust_op_fetch,
+    .write = trust_op_write,
+};
+
+static void describe_update(const struct trust_update *u, char *out, size_t cap)
+{
+    size_t used = 0;
+    out[0] = '\0';
+    for (uint32_t i = 0; i < u->n_add + u->n_retire && used + 1 < cap; i++) {
+        bool add = i < u->n_add;
+        int n = snprintf(out + used, cap - used, "%s%s %s", used ? ", " : "", add ? "added" : "retired",
+                         add ? u->add[i].name : u->retire[i - u->n_add]);
+        if (n < 0)
+            break;
+        used += (size_t)n < cap - used ? (size_t)n : cap - used - 1;
+    }
+}
+
+/* A manifest for the reserved trust-anchor component: the anchor that signed it must be
+ * allowed to rotate; its document is applied to the trust store, which is saved (two
+ * copies) before the state records the result and drops the floors of retired anchors. */
+static secup_rc install_trust_update(struct install *in, const struct secup_trust *trust,
+                                     uint32_t signer, struct secup_err *err)
+{
+    struct agent *a = in->v.a;
+    const struct secup_manifest *m = &in->env->manifest;
+    static struct trust_update u;
+    static struct trust_store next;
+    if (m->n_dependencies > 0)
+        return secup_err_set(err, SECUP_E_UNSUPPORTED, "manifests with dependencies are not supported yet");
+    if (m->n_components != 1)
+        return secup_err_set(err, SECUP_E_POLICY,
+                             "a trust update names the component \"%s\" and nothing else", AGENT_TRUST_COMPONENT);
+    if (a->st.pending)
+        return secup_err_set(err, SECUP_E_STATE, "an install is not settled; boot first");
+    for (uint32_t c = 0; c < a->cfg.n_components; c++) {
+        struct boot_state bs;
+        secup_rc rc = a->boot.ops->get(&a->boot, a->cfg.components[c].name, &bs, err);
+        if (rc != SECUP_OK)
+            return rc;
+        if (bs.trial != BOOT_NO_SLOT)
+            return secup_err_set(err, SECUP_E_STATE,
+                                 "component %s has an update on trial; boot and confirm or roll back first",
+                                 a->cfg.components[c].name);
+    }
+    struct secup_device_policy pol;
+    memcpy(pol.vendor_id, a->cfg.vendor_id, 16);
+    memcpy(pol.class_id, a->cfg.class_id, 16);
+    pol.sequence_floor = 0; /* the rotation floor is per signing anchor, below */
+    secup_rc rc = secup_policy_check(in->env, trust, &pol, NULL, err);
+    if (rc != SECUP_OK)
+        return rc;
+    struct trust_doc *td = calloc(1, sizeof(*td));
+    struct secup_processor *proc = malloc(sizeof(*proc));
+    if (!td || !proc) {
+        free(td);
+        free(proc);
+        return secup_err_set(err, SECUP_E_NOMEM, "no memory for a trust update");
+    }
+    td->in = in;
+    struct secup_proc_identity id;
+    device_identity(a, &id);
+    static const enum secup_section steps[] = { SECUP_SECTION_DEPENDENCY_RESOLUTION,
+                                                SECUP_SECTION_PAYLOAD_FETCH, SECUP_SECTION_INSTALL,
+                                                SECUP_SECTION_VALIDATE };
+    for (size_t i = 0; rc == SECUP_OK && i < sizeof(steps) / sizeof(steps[0]); i++)
+        rc = secup_process(proc, m, steps[i], &trust_ops, td, &id, err);
+    if (rc == SECUP_OK && !td->have)
+        rc = secup_err_set(err, SECUP_E_MISSING, "the manifest carries no trust-update document");
+    if (rc == SECUP_OK)
+        rc = trust_update_parse(&a->cfg, (const char *)td->doc, td->len, &u, err);
+    next = a->trust;
+    uint32_t retired = 0;
+    if (rc == SECUP_OK)
+        rc = trust_update_apply(&a->cfg, &next, a->anchors, a->n_anchors, signer,
+                                m->sequence_number, &u, &a->st, &retired, err);
+    free(proc);
+    free(td);
+    if (rc != SECUP_OK)
+        return rc;
+    char by[AGENT_NAME_MAX];
+    memcpy(by, a->anchors[signer].name, sizeof(by));
+    rc = trust_save(&a->cfg, &next, err);
+    if (rc != SECUP_OK)
+        return rc;
+    a->trust = next;
+    for (uint32_t i = 0; i < a->n_anchors; i++) {
+        if (retired & (UINT32_C(1) << i))
+            state_drop_floors(&a->st, a->anchors[i].name);
+    }
+    trust_anchors(&a->cfg, &a->trust, a->anchors, &a->n_anchors);
+    char what[STATE_REASON_MAX];
+    describe_update(&u, what, sizeof(what));
+    char reason[STATE_REASON_MAX];
+    snprintf(reason, sizeof(reason), "trust anchors updated by \"%.60s\": %.150s", by, what);
+    record(a, SECUP_OK, reason, m->sequence_number,
+           in->env->digest.bytes.len == 32 ? in->env->digest.bytes.ptr : NULL);
+    a->trust_updated = true;
+    return state_save(&a->cfg, &a->st, err);
 }
 
 secup_rc agent_install(struct agent *a, const char *envelope, const char *const *payloads,
@@ -420,22 +786,34 @@ secup_rc agent_install(struct agent *a, const char *envelope, const char *const 
     seq = env->manifest.sequence_number;
     mdigest = env->digest.bytes.len == 32 ? env->digest.bytes.ptr : NULL;
     struct secup_verify_info vi;
-    rc = load_trust(&a->cfg, &trust, err);
+    uint32_t index[AGENT_MAX_ALL_ANCHORS];
+    uint32_t signer = 0;
+    if (a->trust_broken)
+        rc = secup_err_set(err, SECUP_E_DIGEST,
+                           "the trust store is damaged (no usable copy of trust.A, trust.B): nothing is installed");
+    if (rc == SECUP_OK)
+        rc = load_trust(a, true, &trust, index, err);
     if (rc == SECUP_OK)
         rc = secup_envelope_verify(env, trust, &vi, err);
     if (rc == SECUP_OK)
-        rc = check_and_map(in, &vi, err);
+        signer = index[vi.anchor];
+    if (rc == SECUP_OK && is_trust_update(&env->manifest)) {
+        rc = install_trust_update(in, trust, signer, err);
+        if (rc != SECUP_OK)
+            goto out;
+        goto done;
+    }
+    if (rc == SECUP_OK)
+        rc = check_and_map(in, signer, err);
     if (rc == SECUP_OK && a->cfg.device_key[0]) {
         rc = secup_key_load_pem(&in->device_key, a->cfg.device_key, err);
         if (rc != SECUP_OK)
             secup_err_prefix(err, "device key");
     }
-    struct secup_proc_identity id = { 0 };
-    id.vendor_ids[0] = secup_bytes_of(a->cfg.vendor_id, 16);
-    id.n_vendor_ids = 1;
-    id.class_ids[0] = secup_bytes_of(a->cfg.class_id, 16);
-    id.n_class_ids = 1;
-    id.now = now();
+    for (uint32_t k = 0; rc == SECUP_OK && k < a->cfg.n_keks; k++)
+        rc = load_kek(&a->cfg.keks[k], in->kek[k], &in->kek_len[k], err);
+    struct secup_proc_identity id;
+    device_identity(a, &id);
     /* The device's acceptance policy first: both identity conditions must be stated
      * (THREATS.md C2), then the Update Procedure: payload-fetch, install, validate. */
     if (rc == SECUP_OK) {
@@ -457,7 +835,7 @@ secup_rc agent_install(struct agent *a, const char *envelope, const char *const 
 
     /* Commit, all components or none: the state records the new slots and the bundle as
      * pending, then each component is put on trial; a cut in between is found at boot. */
-    const char *anchor = a->cfg.anchors[vi.anchor].name;
+    const char *anchor = a->anchors[signer].name;
     for (uint32_t c = 0; c < a->cfg.n_components; c++) {
         if (!(in->written & (UINT32_C(1) << c)))
             continue;
@@ -511,6 +889,8 @@ out:
         *err = keep;
     }
 done:
+    if (in)
+        secup_wipe(in->kek, sizeof(in->kek));
     secup_key_free(in ? in->device_key : NULL);
     secup_trust_free(trust);
     secup_file_free(buf, len);
@@ -573,7 +953,7 @@ static secup_rc invocation(struct agent *a, uint32_t c, int slot, struct secup_e
     lim.max_envelope = a->cfg.max_envelope;
     rc = secup_envelope_decode(env, secup_bytes_of(buf, len), &lim, err);
     if (rc == SECUP_OK)
-        rc = load_trust(&a->cfg, &trust, err);
+        rc = load_trust(a, false, &trust, NULL, err);
     if (rc == SECUP_OK)
         rc = secup_envelope_verify(env, trust, NULL, err);
     if (rc == SECUP_OK && env->manifest.sequence_number != a->st.comp[c].slot[slot].seq)
@@ -831,7 +1211,8 @@ secup_rc agent_boot(struct agent *a, struct secup_err *err)
         struct secup_err e;
         const struct state_slot *run = &a->st.comp[c].slot[bs[c].active];
         if (verify_slot(a, c, bs[c].active, &e) == SECUP_OK) {
-            if (run->anchor[0] && state_floor(&a->st, c, run->anchor) < run->seq) {
+            if (run->anchor[0] && !trust_is_retired(&a->trust, run->anchor) &&
+                state_floor(&a->st, c, run->anchor) < run->seq) {
                 rc = state_raise_floor(&a->st, c, run->anchor, run->seq, err);
                 if (rc == SECUP_OK)
                     rc = state_save(&a->cfg, &a->st, err);

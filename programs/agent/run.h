@@ -4,11 +4,16 @@
 #define SECUP_AGENT_RUN_H
 
 #include "boot.h"
-#include "state.h"
+#include "trust.h"
 
 struct agent {
     struct agent_config cfg;
     struct agent_state st;
+    struct trust_store trust;
+    struct agent_anchor anchors[AGENT_MAX_ALL_ANCHORS]; /* configured, then rotated in */
+    uint32_t n_anchors;
+    bool trust_broken;            /* trust store copies exist but none is usable */
+    bool trust_updated;           /* the last install was a trust-anchor update */
     struct boot_backend boot;
     bool state_recovered;
     char state_note[SECUP_ERR_MSG_MAX];

@@ -44,18 +44,49 @@ secup_rc state_format(const struct agent_config *cfg, const struct agent_state *
     json_decref(root);
     if (!text)
         return secup_err_set(err, SECUP_E_NOMEM, "cannot serialise the state");
-    size_t n = strlen(text);
+    secup_rc rc = state_seal(text, strlen(text), buf, cap, len, err);
+    free(text);
+    return rc;
+}
+
+secup_rc state_seal(const char *json, size_t n, char *buf, size_t cap, size_t *len,
+                    struct secup_err *err)
+{
     uint8_t h[32];
     char hex[65];
-    secup_rc rc = secup_sha256(secup_bytes_of(text, n), h, err);
-    secup_hex_encode(secup_bytes_of(h, 32), hex, sizeof(hex));
-    int m = snprintf(buf, cap, "%s\n" SUM_PREFIX "%s\n", text, hex);
-    free(text);
+    secup_rc rc = secup_sha256(secup_bytes_of(json, n), h, err);
     if (rc != SECUP_OK)
         return rc;
+    secup_hex_encode(secup_bytes_of(h, 32), hex, sizeof(hex));
+    int m = snprintf(buf, cap, "%.*s\n" SUM_PREFIX "%s\n", (int)n, json, hex);
     if (m < 0 || (size_t)m >= cap)
-        return secup_err_set(err, SECUP_E_BUF_SMALL, "state of %d bytes does not fit", m);
+        return secup_err_set(err, SECUP_E_BUF_SMALL, "a document of %d bytes does not fit", m);
     *len = (size_t)m;
+    return SECUP_OK;
+}
+
+secup_rc state_unseal(const char *text, size_t len, size_t *json_len, struct secup_err *err)
+{
+    /* the last line holds the checksum of everything before it */
+    if (len < sizeof(SUM_PREFIX) + 64 || text[len - 1] != '\n')
+        return secup_err_set(err, SECUP_E_DIGEST, "truncated (no checksum line)");
+    size_t sum_at = len - 1 - strlen(SUM_PREFIX) - 64;
+    if (sum_at == 0 || text[sum_at - 1] != '\n' || memcmp(text + sum_at, SUM_PREFIX, strlen(SUM_PREFIX)) != 0)
+        return secup_err_set(err, SECUP_E_DIGEST, "no checksum line");
+    uint8_t want[32];
+    uint8_t got[32];
+    char hex[65];
+    size_t n = 0;
+    memcpy(hex, text + sum_at + strlen(SUM_PREFIX), 64);
+    hex[64] = '\0';
+    if (!secup_hex_decode(hex, want, sizeof(want), &n) || n != 32)
+        return secup_err_set(err, SECUP_E_DIGEST, "malformed checksum");
+    secup_rc rc = secup_sha256(secup_bytes_of(text, sum_at - 1), got, err);
+    if (rc != SECUP_OK)
+        return rc;
+    if (!secup_ct_equal(secup_bytes_of(want, 32), secup_bytes_of(got, 32)))
+        return secup_err_set(err, SECUP_E_DIGEST, "checksum mismatch (corrupted)");
+    *json_len = sum_at - 1;
     return SECUP_OK;
 }
 
@@ -107,28 +138,14 @@ secup_rc state_parse(const struct agent_config *cfg, const char *text, size_t le
                      struct agent_state *st, struct secup_err *err)
 {
     memset(st, 0, sizeof(*st));
-    /* the last line holds the checksum of everything before it */
-    if (len < sizeof(SUM_PREFIX) + 64 || text[len - 1] != '\n')
-        return secup_err_set(err, SECUP_E_DIGEST, "state: truncated (no checksum line)");
-    size_t sum_at = len - 1 - strlen(SUM_PREFIX) - 64;
-    if (sum_at == 0 || text[sum_at - 1] != '\n' || memcmp(text + sum_at, SUM_PREFIX, strlen(SUM_PREFIX)) != 0)
-        return secup_err_set(err, SECUP_E_DIGEST, "state: no checksum line");
-    uint8_t want[32];
-    uint8_t got[32];
-    char hex[65];
-    size_t n = 0;
-    memcpy(hex, text + sum_at + strlen(SUM_PREFIX), 64);
-    hex[64] = '\0';
-    if (!secup_hex_decode(hex, want, sizeof(want), &n) || n != 32)
-        return secup_err_set(err, SECUP_E_DIGEST, "state: malformed checksum");
-    secup_rc rc = secup_sha256(secup_bytes_of(text, sum_at - 1), got, err);
-    if (rc != SECUP_OK)
+    size_t json_len = 0;
+    secup_rc rc = state_unseal(text, len, &json_len, err);
+    if (rc != SECUP_OK) {
+        secup_err_prefix(err, "state");
         return rc;
-    if (!secup_ct_equal(secup_bytes_of(want, 32), secup_bytes_of(got, 32)))
-        return secup_err_set(err, SECUP_E_DIGEST, "state: checksum mismatch (corrupted)");
-
+    }
     json_error_t je;
-    json_t *root = json_loadb(text, sum_at - 1, JSON_REJECT_DUPLICATES, &je);
+    json_t *root = json_loadb(text, json_len, JSON_REJECT_DUPLICATES, &je);
     if (!root)
         return secup_err_set(err, SECUP_E_JSON, "state: line %d: %s", je.line, je.text);
     uint64_t format = 0;
@@ -197,7 +214,7 @@ secup_rc state_parse(const struct agent_config *cfg, const char *text, size_t le
             struct state_component *sc = &st->comp[i];
             if (rc != SECUP_OK)
                 break;
-            if (sc->n_floors >= AGENT_MAX_ANCHORS || strlen(anchor) >= AGENT_NAME_MAX ||
+            if (sc->n_floors >= AGENT_MAX_ALL_ANCHORS || strlen(anchor) >= AGENT_NAME_MAX ||
                 !json_is_integer(v) || json_integer_value(v) < 0) {
                 rc = secup_err_set(err, SECUP_E_VALUE, "state: bad floor for component \"%s\"",
                                    cfg->components[i].name);
@@ -280,6 +297,19 @@ secup_rc state_save(const struct agent_config *cfg, struct agent_state *st, stru
     return rc;
 }
 
+void state_drop_floors(struct agent_state *st, const char *anchor)
+{
+    for (uint32_t c = 0; c < AGENT_MAX_COMPONENTS; c++) {
+        struct state_component *sc = &st->comp[c];
+        uint32_t keep = 0;
+        for (uint32_t i = 0; i < sc->n_floors; i++) {
+            if (strcmp(sc->floors[i].anchor, anchor) != 0)
+                sc->floors[keep++] = sc->floors[i];
+        }
+        sc->n_floors = keep;
+    }
+}
+
 uint64_t state_floor(const struct agent_state *st, uint32_t c, const char *anchor)
 {
     const struct state_component *sc = &st->comp[c];
@@ -305,7 +335,7 @@ secup_rc state_raise_floor(struct agent_state *st, uint32_t c, const char *ancho
         sc->floors[i].seq = seq;
         return SECUP_OK;
     }
-    if (sc->n_floors >= AGENT_MAX_ANCHORS)
+    if (sc->n_floors >= AGENT_MAX_ALL_ANCHORS)
         return secup_err_set(err, SECUP_E_LIMIT, "too many trust anchors with floors");
     size_t n = strlen(anchor);
     if (n >= AGENT_NAME_MAX)

@@ -28,7 +28,7 @@ struct state_floor {
 struct state_component {
     struct state_slot slot[2];
     uint32_t n_floors;
-    struct state_floor floors[AGENT_MAX_ANCHORS];
+    struct state_floor floors[AGENT_MAX_ALL_ANCHORS];
 };
 
 struct state_result {
@@ -66,6 +66,16 @@ secup_rc state_format(const struct agent_config *cfg, const struct agent_state *
                       size_t cap, size_t *len, struct secup_err *err);
 secup_rc state_parse(const struct agent_config *cfg, const char *text, size_t len,
                      struct agent_state *st, struct secup_err *err);
+
+/* The checksummed framing shared by the state and the trust store: seal appends the line
+ * "sha256:<hex>" over json (len bytes) into buf; unseal checks it and gives the length of
+ * the JSON before it. Both SECUP_E_DIGEST for a torn or altered text. */
+secup_rc state_seal(const char *json, size_t len, char *buf, size_t cap, size_t *out_len,
+                    struct secup_err *err);
+secup_rc state_unseal(const char *text, size_t len, size_t *json_len, struct secup_err *err);
+
+/* Drops the floors of an anchor (a retired one: it installs nothing any more). */
+void state_drop_floors(struct agent_state *st, const char *anchor);
 
 /* The floor of `anchor` for component c (0 if none yet). */
 uint64_t state_floor(const struct agent_state *st, uint32_t c, const char *anchor);

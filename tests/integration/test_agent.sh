@@ -177,6 +177,40 @@ check "the reason is in the status" 0 "SECUP_E_OVERLONG" "$AG" --config dev2.jso
 check "the device still boots its image" 0 "" "$AG" --config dev2.json boot
 check "and runs sequence 7" 0 "runs slot B: sequence 7" "$AG" --config dev2.json status
 
+# pre-shared AES-KW device keys (A128KW and A256KW, chosen by kid) beside the ECDH key
+mkdir -p state6
+openssl rand -hex 16 > keys/fleet1.hex
+openssl rand -hex 32 > keys/fleet2.hex
+openssl rand -hex 16 > keys/stranger.hex
+sed 's|"key": "keys/device-p.pem",|"key": "keys/device-p.pem", "keks": [ { "kid": "fleet-1", "key": "keys/fleet1.hex" }, { "kid": "fleet-2", "key": "keys/fleet2.hex" } ],|; s|"state2"|"state6"|; s|state2/boot|state6/boot|; s|slots/a2.img|slots/a6.img|; s|slots/b2.img|slots/b6.img|' dev2.json > dev6.json
+check "check-config with two pre-shared keys" 0 "OK" "$AG" --config dev6.json check-config
+make_pkg 11 kw1.suit --uri https://x/kw1 --kek keys/fleet1.hex --kid fleet-1 --payload-out kw1.enc
+check "install a payload encrypted for the A128KW key fleet-1" 0 "installed sequence 11" "$AG" --config dev6.json install kw1.suit --payload kw1.enc
+check "the slot holds its plaintext" 0 "" cmp <(head -c $(stat -c %s fw11.bin) slots/b6.img) fw11.bin
+check "and it boots" 0 "confirmed" "$AG" --config dev6.json boot
+make_pkg 12 kw2.suit --integrate --kek keys/fleet2.hex --kid fleet-2 --compress --payload-out kw2.enc
+check "install an integrated, compressed payload for the A256KW key fleet-2" 0 "installed sequence 12" "$AG" --config dev6.json install kw2.suit
+check "the slot holds its plaintext" 0 "" cmp <(head -c $(stat -c %s fw12.bin) slots/a6.img) fw12.bin
+check "and it boots" 0 "confirmed" "$AG" --config dev6.json boot
+make_pkg 13 kw3.suit --integrate --kek keys/stranger.hex --kid fleet-9 --payload-out kw3.enc
+check "a payload for a kid this device does not have" 1 "SECUP_E_NO_RECIPIENT" "$AG" --config dev6.json install kw3.suit
+make_pkg 14 kw4.suit --integrate --kek keys/stranger.hex --kid fleet-1 --payload-out kw4.enc
+check "a payload for kid fleet-1 wrapped with another key" 1 "SECUP_E_UNWRAP" "$AG" --config dev6.json install kw4.suit
+check "the refusals left sequence 12 running, nothing on trial" 0 "runs slot A: sequence 12, version 1.12.0; trial none" "$AG" --config dev6.json status
+check "the floor stayed at 12" 0 "" test "$("$AG" --config dev6.json status --json | /usr/bin/python3 -c "import json,sys; print(json.load(sys.stdin)['components'][0]['floors']['release'])")" = 12
+echo "00112233" > keys/short.hex
+sed 's|keys/fleet2.hex|keys/short.hex|' dev6.json > dev6b.json
+make_pkg 17 kw6.suit --integrate --kek keys/fleet1.hex --kid fleet-1 --payload-out kw6.enc
+check "a key-encryption key file of the wrong length" 3 "fleet-2.*16 or 32 bytes" "$AG" --config dev6b.json install kw6.suit
+sed 's|"kid": "fleet-2"|"kid": "fleet-1"|' dev6.json > dev6c.json
+check "a kid given twice" 3 "SECUP_E_DUPLICATE" "$AG" --config dev6c.json check-config
+sed 's|"device": { "id": "cam-7", "key": "keys/device-p.pem", |"device": { "id": "cam-7", |' dev6.json > dev6d.json
+make_pkg 15 kw5.suit --integrate --kek keys/fleet1.hex --kid fleet-1 --payload-out kw5.enc
+check "a device with pre-shared keys only (no device.key) installs for them" 0 "installed sequence 15" "$AG" --config dev6d.json install kw5.suit
+check "and boots it" 0 "confirmed" "$AG" --config dev6d.json boot
+make_pkg 16 ecdh.suit --integrate --encrypt-for keys/device-p.pub.pem --payload-out ecdh.enc
+check "but a payload for the ECDH key it lacks is refused" 1 "no key of this device\\|not encrypted for any key" "$AG" --config dev6d.json install ecdh.suit
+
 # the boot stage runs the kept manifest's validate and invoke sequences: a kept envelope
 # that no longer verifies means the image is not trusted
 check "the envelope of the running image is kept" 0 "" test -s state2/firmware-B.suit

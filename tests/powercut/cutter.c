@@ -16,6 +16,10 @@
  *                  torn       a write/pwrite/writev is done for half its length first;
  *                             any other call is done completely first ("after")
  *                  after      the k-th call is done completely, then the cut
+ *                  unsynced   the k-th call is not done, and the page cache is lost with
+ *                             the power: every write, truncation, creation, rename and
+ *                             unlink this process made under the directory that no fsync
+ *                             made durable is undone (see "unsynced" below)
  *   SECUP_CUT_VERBOSE=1       log every counted call ("secup-cut: #k op path [bytes]")
  *                             and the cut itself
  *   SECUP_CUT_LOG=<file>      where the log goes (appended); default stderr
@@ -31,6 +35,18 @@
  * not go through these symbols; stdio streams and shared writable mappings of device files
  * are therefore not seen: secup-agent uses neither for device files (strace -f shows
  * openat/pwrite64/write/fsync/rename only).
+ *
+ * Mode "unsynced" (the page cache lost at the cut): the shim keeps an undo log of the
+ * process's changes under SECUP_CUT_DIR. A write or truncation records the bytes and the
+ * size it replaces (on a private duplicate of the descriptor, so the inode stays
+ * reachable whatever happens to its name); fsync/fdatasync of a file makes its records
+ * durable (dropped). A creation, rename or unlink records the directory entry it changes
+ * (a replaced or unlinked file is first hard-linked into a stash directory beside
+ * SECUP_CUT_DIR); an fsync of the directory makes those durable. At the cut the log is
+ * undone newest first: the worst case of a file system that keeps nothing unsynced. A
+ * process that ends normally with records left logs each as "secup-cut: UNSYNCED ..." (the
+ * harness treats that as a broken durability promise: the process reported a result that
+ * a power cut could still take back).
  *
  * Which process counts: the first process that loads the shim with no SECUP_CUT_OWNER in
  * its environment becomes the owner and puts its pid there. Processes it starts inherit
@@ -57,7 +73,7 @@
 #define CUT_EXIT 99
 #define MAX_GUARD 16
 
-enum cut_mode { MODE_BEFORE, MODE_TORN, MODE_AFTER };
+enum cut_mode { MODE_BEFORE, MODE_TORN, MODE_AFTER, MODE_UNSYNCED };
 enum act { ACT_GO, ACT_TEAR, ACT_DIE_AFTER };
 
 static struct {
@@ -288,8 +304,10 @@ static void init(void)
         g.mode = MODE_TORN;
     } else if (strcmp(mode, "after") == 0) {
         g.mode = MODE_AFTER;
+    } else if (strcmp(mode, "unsynced") == 0) {
+        g.mode = MODE_UNSYNCED;
     } else {
-        logf_to(2, "secup-cut: SECUP_CUT_MODE '%s' is not before, torn or after", mode);
+        logf_to(2, "secup-cut: SECUP_CUT_MODE '%s' is not before, torn, after or unsynced", mode);
         _exit(127);
     }
     g.cut_at = parse_ull(getenv("SECUP_CUT_AT"));
@@ -316,6 +334,252 @@ __attribute__((constructor)) static void cutter_init(void)
     int e = errno;
     init();
     errno = e;
+}
+
+
+/* ---- mode "unsynced": the undo log of what no fsync made durable ---- */
+
+enum undo_kind { U_WRITE, U_CREATE, U_RENAME, U_UNLINK };
+
+struct undo {
+    enum undo_kind kind;
+    int fd;                /* U_WRITE: our duplicate of the descriptor (the inode) */
+    dev_t dev;
+    ino_t ino;
+    off_t off;             /* U_WRITE: where the old bytes go back */
+    unsigned char *old;    /* and the bytes (within the old size) */
+    size_t old_len;
+    off_t old_size;        /* the file's size before the change */
+    char *path;            /* dir ops: the name changed (rename: the new name) */
+    char *path2;           /* U_RENAME: the old name */
+    char *stash;           /* the file a rename replaced or an unlink removed, or NULL */
+    int live;
+};
+
+static struct {
+    struct undo *v;
+    size_t n;
+    size_t cap;
+    unsigned long stash_seq;
+    char stash_dir[PATH_MAX + 64];
+} u;
+
+static int tracking(const char *path)
+{
+    return g.mode == MODE_UNSYNCED && g.counting && getpid() == g.owner && path && under_dir(path);
+}
+
+static struct undo *undo_push(enum undo_kind kind)
+{
+    if (u.n == u.cap) {
+        size_t cap = u.cap ? 2 * u.cap : 256;
+        struct undo *v = realloc(u.v, cap * sizeof(*v));
+        if (!v) {
+            logf_to(2, "secup-cut: out of memory for the undo log");
+            _exit(127);
+        }
+        u.v = v;
+        u.cap = cap;
+    }
+    struct undo *e = &u.v[u.n++];
+    memset(e, 0, sizeof(*e));
+    e->kind = kind;
+    e->fd = -1;
+    e->live = 1;
+    return e;
+}
+
+static char *dup_str(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *p = malloc(n);
+    if (!p)
+        _exit(127);
+    memcpy(p, s, n);
+    return p;
+}
+
+static void undo_free(struct undo *e)
+{
+    if (e->stash)
+        (void)syscall(SYS_unlinkat, AT_FDCWD, e->stash, 0);
+    if (e->fd >= 0)
+        (void)syscall(SYS_close, e->fd);
+    free(e->old);
+    free(e->path);
+    free(e->path2);
+    free(e->stash);
+    e->old = NULL;
+    e->path = e->path2 = e->stash = NULL;
+    e->fd = -1;
+    e->live = 0;
+}
+
+/* Before a write of n bytes at off (-1: the descriptor's position) or a truncation to
+ * new_size (n == 0, new_size >= 0). */
+static void track_data(int fd, off_t off, size_t n, off_t new_size)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+        return;
+    if (new_size >= 0) {
+        off = new_size < st.st_size ? new_size : st.st_size;
+        n = new_size < st.st_size ? (size_t)(st.st_size - new_size) : 0;
+    } else if (off < 0) {
+        int fl = fcntl(fd, F_GETFL);
+        off = (fl >= 0 && (fl & O_APPEND)) ? st.st_size : lseek(fd, 0, SEEK_CUR);
+        if (off < 0)
+            return;
+    }
+    struct undo *e = undo_push(U_WRITE);
+    e->fd = fcntl(fd, F_DUPFD_CLOEXEC, 512);
+    e->dev = st.st_dev;
+    e->ino = st.st_ino;
+    e->off = off;
+    e->old_size = st.st_size;
+    if (off < st.st_size && n > 0) {
+        size_t keep = (size_t)(st.st_size - off) < n ? (size_t)(st.st_size - off) : n;
+        e->old = malloc(keep);
+        if (!e->old)
+            _exit(127);
+        /* the descriptor may be write-only: read through a fresh one on the same inode */
+        char link[64];
+        snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+        int rd = raw_open(link, O_RDONLY, 0);
+        long r = rd >= 0 ? syscall(SYS_pread64, rd, e->old, keep, off) : -1;
+        if (rd >= 0)
+            (void)syscall(SYS_close, rd);
+        if (r != (long)keep) {
+            logf_to(2, "secup-cut: cannot save the bytes a write replaces");
+            _exit(127);
+        }
+        e->old_len = keep;
+    }
+}
+
+static void track_dir(enum undo_kind kind, const char *path, const char *path2)
+{
+    struct stat st;
+    struct undo *e = undo_push(kind);
+    e->path = dup_str(path);
+    if (path2)
+        e->path2 = dup_str(path2);
+    /* a file the change removes from its name: kept reachable for the undo */
+    if ((kind == U_RENAME || kind == U_UNLINK) && lstat(path, &st) == 0 && S_ISREG(st.st_mode)) {
+        if (!u.stash_dir[0]) {
+            char parent[PATH_MAX];
+            memcpy(parent, g.dir, sizeof(parent));
+            char *slash = strrchr(parent, '/');
+            if (slash && slash != parent)
+                *slash = '\0';
+            snprintf(u.stash_dir, sizeof(u.stash_dir), "%s/.secup-cut-stash.%ld", parent,
+                     (long)getpid());
+            (void)syscall(SYS_mkdirat, AT_FDCWD, u.stash_dir, 0700);
+        }
+        char stash[PATH_MAX + 128];
+        snprintf(stash, sizeof(stash), "%s/%lu", u.stash_dir, ++u.stash_seq);
+        if (syscall(SYS_linkat, AT_FDCWD, path, AT_FDCWD, stash, 0) == 0)
+            e->stash = dup_str(stash);
+    }
+}
+
+static void drop_last_if_failed(int r)
+{
+    if (r != 0 && u.n > 0 && u.v[u.n - 1].live) {
+        undo_free(&u.v[u.n - 1]);
+        u.n--;
+    }
+}
+
+static int parent_is(const char *path, const char *dir)
+{
+    const char *slash = strrchr(path, '/');
+    size_t n = slash ? (size_t)(slash - path) : 0;
+    if (n == 0)
+        return strcmp(dir, "/") == 0;
+    return strlen(dir) == n && strncmp(path, dir, n) == 0;
+}
+
+/* After a successful fsync/fdatasync of fd: what it made durable leaves the log. */
+static void track_sync(int fd, const char *path)
+{
+    struct stat st;
+    if (g.mode != MODE_UNSYNCED || fstat(fd, &st) != 0)
+        return;
+    for (size_t i = 0; i < u.n; i++) {
+        struct undo *e = &u.v[i];
+        if (!e->live)
+            continue;
+        if (S_ISDIR(st.st_mode) ? (e->kind != U_WRITE && parent_is(e->path, path))
+                                : (e->kind == U_WRITE && e->dev == st.st_dev && e->ino == st.st_ino))
+            undo_free(e);
+    }
+}
+
+/* The cut in mode "unsynced": newest first, everything no fsync made durable is undone. */
+static void revert_all(void)
+{
+    for (size_t i = u.n; i-- > 0;) {
+        struct undo *e = &u.v[i];
+        if (!e->live)
+            continue;
+        switch (e->kind) {
+        case U_WRITE:
+            if (e->fd >= 0) {
+                (void)syscall(SYS_ftruncate, e->fd, e->old_size);
+                if (e->old_len)
+                    (void)syscall(SYS_pwrite64, e->fd, e->old, e->old_len, e->off);
+            }
+            break;
+        case U_CREATE:
+            (void)syscall(SYS_unlinkat, AT_FDCWD, e->path, 0);
+            break;
+        case U_RENAME:
+            (void)syscall(SYS_renameat, AT_FDCWD, e->path, AT_FDCWD, e->path2);
+            break;
+        case U_UNLINK:
+            break;
+        }
+        if (e->stash) {
+            (void)syscall(SYS_renameat, AT_FDCWD, e->stash, AT_FDCWD, e->path);
+            free(e->stash);
+            e->stash = NULL;
+        }
+        if (g.verbose) {
+            char fpath[PATH_MAX] = "";
+            if (e->kind == U_WRITE && e->fd >= 0)
+                fd_path(e->fd, fpath, sizeof(fpath));
+            logf_to(g.log_fd, "secup-cut: lost (not synced): %s %s%s%s",
+                    e->kind == U_WRITE ? "write to" : e->kind == U_CREATE ? "creation of"
+                                       : e->kind == U_RENAME ? "rename to" : "unlink of",
+                    e->kind == U_WRITE ? fpath : e->path, e->path2 ? " from " : "",
+                    e->path2 ? e->path2 : "");
+        }
+    }
+    if (u.stash_dir[0])
+        (void)syscall(SYS_unlinkat, AT_FDCWD, u.stash_dir, AT_REMOVEDIR);
+}
+
+__attribute__((destructor)) static void cutter_fini(void)
+{
+    if (g.mode != MODE_UNSYNCED || !g.counting || getpid() != g.owner)
+        return;
+    for (size_t i = 0; i < u.n; i++) {
+        struct undo *e = &u.v[i];
+        if (!e->live)
+            continue;
+        char path[PATH_MAX] = "";
+        if (e->kind == U_WRITE && e->fd >= 0)
+            fd_path(e->fd, path, sizeof(path));
+        logf_to(g.log_fd, "secup-cut: UNSYNCED at exit: %s %s%s%s",
+                e->kind == U_WRITE ? "write to" : e->kind == U_CREATE ? "creation of"
+                                    : e->kind == U_RENAME ? "rename to" : "unlink of",
+                e->kind == U_WRITE ? path : e->path, e->path2 ? " from " : "",
+                e->path2 ? e->path2 : "");
+        undo_free(e);
+    }
+    if (u.stash_dir[0])
+        (void)syscall(SYS_unlinkat, AT_FDCWD, u.stash_dir, AT_REMOVEDIR);
 }
 
 /* ---- the decision at every mutating call ---- */
@@ -357,15 +621,19 @@ static enum act decide(const char *op, const char *path, const char *path2, long
     }
     if (g.cut_at == 0 || g.count != g.cut_at)
         return ACT_GO;
-    static const char *const names[] = { "before", "torn", "after" };
+    static const char *const names[] = { "before", "torn", "after", "unsynced" };
     enum act a = ACT_DIE_AFTER;
-    if (g.mode == MODE_BEFORE)
+    if (g.mode == MODE_BEFORE || g.mode == MODE_UNSYNCED)
         a = ACT_GO; /* unused: dies below */
     else if (g.mode == MODE_TORN && bytes >= 0)
         a = ACT_TEAR;
     if (g.verbose)
         logf_to(g.log_fd, "secup-cut: power cut at #%llu (%s%s): %s %s", g.count, names[g.mode],
                 g.mode == MODE_TORN && a == ACT_DIE_AFTER ? ", not a write: after" : "", op, path);
+    if (g.mode == MODE_UNSYNCED) {
+        revert_all();
+        _exit(CUT_EXIT);
+    }
     if (g.mode == MODE_BEFORE)
         _exit(CUT_EXIT);
     return a;
@@ -397,6 +665,8 @@ ssize_t write(int fd, const void *buf, size_t n)
         (void)real_write(fd, buf, n / 2);
         die();
     }
+    if (tracking(path))
+        track_data(fd, -1, n, -1);
     ssize_t r = real_write(fd, buf, n);
     if (a == ACT_DIE_AFTER)
         die();
@@ -414,6 +684,8 @@ static ssize_t pwrite_common(const char *op, int fd, const void *buf, size_t n, 
         (void)real_pwrite64(fd, buf, n / 2, off);
         die();
     }
+    if (tracking(path))
+        track_data(fd, off, n, -1);
     ssize_t r = real_pwrite64(fd, buf, n, off);
     if (a == ACT_DIE_AFTER)
         die();
@@ -450,13 +722,16 @@ ssize_t writev(int fd, const struct iovec *iov, int cnt)
         }
         die();
     }
+    if (tracking(path))
+        track_data(fd, -1, total, -1);
     ssize_t r = real_writev(fd, iov, cnt);
     if (a == ACT_DIE_AFTER)
         die();
     return r;
 }
 
-#define FD_OP(name, proto_args, call_args, mutates)                                          \
+/* hook: 0 nothing, 1 a sync (durable afterwards), 2 a truncation to the second argument */
+#define FD_OP(name, proto_args, call_args, mutates, hook, new_len)                           \
     int name proto_args                                                                      \
     {                                                                                        \
         REAL(int, name, proto_args)                                                        \
@@ -464,18 +739,24 @@ ssize_t writev(int fd, const struct iovec *iov, int cnt)
         if (!fd_abs_path(fd, path, sizeof(path)))                                          \
             return real_##name call_args;                                                    \
         enum act a = decide(#name, path, NULL, -1, mutates);                                 \
+        if ((hook) == 2 && tracking(path))                                                   \
+            track_data(fd, 0, 0, (off_t)(new_len));                                          \
         int r = real_##name call_args;                                                       \
+        if ((hook) == 1 && r == 0 && tracking(path))                                         \
+            track_sync(fd, path);                                                            \
         if (a == ACT_DIE_AFTER)                                                              \
             die();                                                                           \
         return r;                                                                            \
     }
 
-FD_OP(fsync, (int fd), (fd), 0)
-FD_OP(fdatasync, (int fd), (fd), 0)
-FD_OP(ftruncate, (int fd, off_t len), (fd, len), 1)
-FD_OP(ftruncate64, (int fd, off64_t len), (fd, len), 1)
+FD_OP(fsync, (int fd), (fd), 0, 1, 0)
+FD_OP(fdatasync, (int fd), (fd), 0, 1, 0)
+FD_OP(ftruncate, (int fd, off_t len), (fd, len), 1, 2, len)
+FD_OP(ftruncate64, (int fd, off64_t len), (fd, len), 1, 2, len)
 
-#define PATH_OP(name, proto_args, call_args, path_expr, mutates)                             \
+/* unlinks (not of directories) are undoable; a truncation by path is not tracked (nothing
+ * in secup-agent uses one) */
+#define PATH_OP(name, proto_args, call_args, path_expr, mutates, is_unlink)                  \
     int name proto_args                                                                      \
     {                                                                                        \
         REAL(int, name, proto_args)                                                        \
@@ -483,16 +764,22 @@ FD_OP(ftruncate64, (int fd, off64_t len), (fd, len), 1)
         if (at_path path_expr != 0)                                                          \
             return real_##name call_args;                                                    \
         enum act a = decide(#name, abs_, NULL, -1, mutates);                                 \
+        int tracked_ = (is_unlink) && tracking(abs_);                                        \
+        if (tracked_)                                                                        \
+            track_dir(U_UNLINK, abs_, NULL);                                                 \
         int r = real_##name call_args;                                                       \
+        if (tracked_)                                                                        \
+            drop_last_if_failed(r);                                                          \
         if (a == ACT_DIE_AFTER)                                                              \
             die();                                                                           \
         return r;                                                                            \
     }
 
-PATH_OP(unlink, (const char *p), (p), (AT_FDCWD, p, abs_, sizeof(abs_)), 1)
-PATH_OP(unlinkat, (int dfd, const char *p, int fl), (dfd, p, fl), (dfd, p, abs_, sizeof(abs_)), 1)
-PATH_OP(truncate, (const char *p, off_t len), (p, len), (AT_FDCWD, p, abs_, sizeof(abs_)), 1)
-PATH_OP(truncate64, (const char *p, off64_t len), (p, len), (AT_FDCWD, p, abs_, sizeof(abs_)), 1)
+PATH_OP(unlink, (const char *p), (p), (AT_FDCWD, p, abs_, sizeof(abs_)), 1, 1)
+PATH_OP(unlinkat, (int dfd, const char *p, int fl), (dfd, p, fl), (dfd, p, abs_, sizeof(abs_)), 1,
+        !(fl & AT_REMOVEDIR))
+PATH_OP(truncate, (const char *p, off_t len), (p, len), (AT_FDCWD, p, abs_, sizeof(abs_)), 1, 0)
+PATH_OP(truncate64, (const char *p, off64_t len), (p, len), (AT_FDCWD, p, abs_, sizeof(abs_)), 1, 0)
 
 #define RENAME_OP(name, proto_args, call_args, from_fd, from, to_fd, to)                     \
     int name proto_args                                                                      \
@@ -504,7 +791,12 @@ PATH_OP(truncate64, (const char *p, off64_t len), (p, len), (AT_FDCWD, p, abs_, 
             at_path(to_fd, to, b_, sizeof(b_)) != 0)                                         \
             return real_##name call_args;                                                    \
         enum act a = decide(#name, a_, b_, -1, 1);                                           \
+        int tracked_ = tracking(a_) || tracking(b_);                                         \
+        if (tracked_)                                                                        \
+            track_dir(U_RENAME, b_, a_);                                                     \
         int r = real_##name call_args;                                                       \
+        if (tracked_)                                                                        \
+            drop_last_if_failed(r);                                                          \
         if (a == ACT_DIE_AFTER)                                                              \
             die();                                                                           \
         return r;                                                                            \
@@ -524,7 +816,19 @@ static int open_common(const char *op, int dirfd, const char *p, int flags, mode
     if (!(flags & (O_CREAT | O_TRUNC)) || at_path(dirfd, p, abs_, sizeof(abs_)) != 0)
         return real(dirfd, p, flags, mode);
     enum act a = decide(op, abs_, NULL, -1, (flags & O_TRUNC) != 0);
+    struct stat st;
+    int created = (flags & O_CREAT) && tracking(abs_) && lstat(abs_, &st) != 0;
+    if ((flags & O_TRUNC) && !created && tracking(abs_)) {
+        /* what the truncation removes, recorded before it happens */
+        int fd = raw_open(abs_, O_RDWR, 0);
+        if (fd >= 0) {
+            track_data(fd, 0, 0, 0);
+            (void)syscall(SYS_close, fd);
+        }
+    }
     int r = real(dirfd, p, flags, mode);
+    if (created && r >= 0)
+        track_dir(U_CREATE, abs_, NULL);
     if (a == ACT_DIE_AFTER)
         die();
     return r;
@@ -607,6 +911,8 @@ int creat64(const char *p, mode_t mode)
             return real_##name call_args;                                                    \
         enum act a = decide(#name, abs_, NULL, -1, 0);                                       \
         int r = real_##name call_args;                                                       \
+        if (r >= 0 && at_path(AT_FDCWD, tmpl, abs_, sizeof(abs_)) == 0 && tracking(abs_))   \
+            track_dir(U_CREATE, abs_, NULL);                                                 \
         if (a == ACT_DIE_AFTER)                                                              \
             die();                                                                           \
         return r;                                                                            \

@@ -28,8 +28,11 @@
 #
 # Usage: sweep.sh PATH/TO/secup-agent PATH/TO/secup-author PATH/TO/libsecup_cutter.so
 # Environment: SWEEP_JOBS (parallel tasks, default: number of CPUs, at most 4),
-#   SWEEP_SCENARIOS (e.g. "A C", default all), SWEEP_MODES (default "before torn"; "after"
-#   is also understood), SWEEP_SHOW (failures printed with the agent's output per
+#   SWEEP_SCENARIOS (e.g. "A C", default all), SWEEP_MODES (default "before torn unsynced";
+#   "after" is also understood; "unsynced" also loses every change no fsync made durable,
+#   and fails a flow whose process ends with such changes left: invariant D), SWEEP_SAMPLE=S
+#   (run every S-th cut point only, and the last; default 1 = all; for slow sanitizer
+#   builds), SWEEP_SHOW (failures printed with the agent's output per
 #   invariant, default 3; "all"), SWEEP_KEEP=DIR (keep the work directory there),
 #   SWEEP_TMPDIR (where the work directory goes; default /dev/shm if writable, else /tmp).
 # Prints "power-cut sweep: N cut points, M held"; exit 0 only if M = N.
@@ -62,7 +65,8 @@ asan=$(ldd "$AG" 2>/dev/null | awk '/libasan/ { print $3; exit }')
 
 jobs=${SWEEP_JOBS:-$(nproc 2>/dev/null || echo 2)}
 [ "$jobs" -gt 4 ] && jobs=4
-modes=${SWEEP_MODES:-before torn}
+modes=${SWEEP_MODES:-before torn unsynced}
+sample=${SWEEP_SAMPLE:-1}
 scenarios=${SWEEP_SCENARIOS:-A B C D E}
 show=${SWEEP_SHOW:-3}
 
@@ -184,6 +188,11 @@ print(":".join("%s/dev/slots/%s.%s" % (sys.argv[2], c["name"], c["active"].lower
     local want_seq=$new
     [ "$h_flow" = bad ] && want_seq=$old
     local first=${updated%%,*}
+    if grep -q "UNSYNCED at exit" "$T/cut.log"; then
+        echo "FAIL 0	the uninterrupted flow	D durable: $(grep -m1 "UNSYNCED at exit" "$T/cut.log" | sed "s|$T/dev/||g")" >> "$T/result"
+        cat "$T/flow.out" "$T/cut.log" > "$T/fail-0.txt"
+        return
+    fi
     if [ "$n" -lt 1 ] || ! ag status | grep -q "^$first *runs slot .: sequence $want_seq,"; then
         echo "FAIL 0	the uninterrupted flow	harness: the flow without a cut did not end with sequence $want_seq (N=$n)" >> "$T/result"
         cat "$T/flow.out" > "$T/fail-0.txt"
@@ -193,6 +202,9 @@ print(":".join("%s/dev/slots/%s.%s" % (sys.argv[2], c["name"], c["active"].lower
 
     local k
     for ((k = 1; k <= n; k++)); do
+        if [ "$sample" -gt 1 ] && [ $((k % sample)) -ne 1 ] && [ "$k" -ne "$n" ]; then
+            continue
+        fi
         flow "$k"
         local op
         op=$(sed -n "s|^secup-cut: #$k \(.*\)|\1|p" "$T/ops.log" | head -n 1 | sed "s|$T/dev/||g")
@@ -213,6 +225,10 @@ print(":".join("%s/dev/slots/%s.%s" % (sys.argv[2], c["name"], c["active"].lower
         local v
         v=$("$PY" "$HERE/check_invariants.py" task="$T" base="$B" images="$W/img" updated="$updated" \
             allowed="$allowed" bundle="$bundle" reboot_rc="$rb" 2>&1)
+        # D: a process that ended before the cut left nothing a power cut could take back
+        if grep -q "UNSYNCED at exit" "$T/cut.log"; then
+            v="$v${v:+$'\n'}D durable: $(grep -m1 "UNSYNCED at exit" "$T/cut.log" | sed "s|$T/dev/||g")"
+        fi
         # INV-7: a following fault-free install and boot succeed
         health ok
         local fo
@@ -271,7 +287,7 @@ for sc in $scenarios; do
         f=$(grep -c '^FAIL' "$T/result")
         total=$((total + h + f))
         held=$((held + h))
-        printf '  scenario %s (%s), %-6s: N=%d cut points, %d held\n' "$sc" "$title" "$m" "$n" "$h"
+        printf '  scenario %s (%s), %-8s: N=%d cut points, %d run, %d held\n' "$sc" "$title" "$m" "$n" "$((h + f))" "$h"
     done
 done
 failures=$(cat "$W"/task-*/result 2>/dev/null | grep -c '^FAIL')
@@ -306,5 +322,15 @@ if [ "$failures" -gt 0 ]; then
     done | sort
 fi
 elapsed=$(awk -v a="$started" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+for m in $modes; do
+    mt=0
+    mh=0
+    for sc in $scenarios; do
+        mt=$((mt + $(grep -c '^HELD\|^FAIL' "$W/task-$sc-$m/result")))
+        mh=$((mh + $(grep -c '^HELD' "$W/task-$sc-$m/result")))
+    done
+    echo "power-cut sweep ($m): $mt cut points, $mh held"
+done
+[ "$sample" -gt 1 ] && echo "(sampled: every $sample-th cut point and the last)"
 echo "power-cut sweep: $total cut points, $held held (${elapsed}s, $jobs jobs)"
 [ "$total" -gt 0 ] && [ "$held" -eq "$total" ]

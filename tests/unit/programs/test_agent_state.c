@@ -58,6 +58,22 @@ static void test_config_good_file_resolves_paths_and_defaults(void **state)
     assert_int_equal(secup_vendor_id("example.com", vendor, NULL), SECUP_OK);
     assert_memory_equal(cfg->vendor_id, vendor, 16);
     assert_int_equal(agent_config_find_component(cfg, &cfg->components[1].id.id), 1);
+    assert_int_equal(cfg->n_keks, 0);
+}
+
+static void test_config_keks_are_kept_with_resolved_paths(void **state)
+{
+    (void)state;
+    char text[4096];
+    const char *at = strstr(good_config, "\"cam-1\"");
+    snprintf(text, sizeof(text), "%.*s\"cam-1\", \"keks\": [ { \"kid\": \"fleet-1\", \"key\": \"k1.hex\" }, "
+             "{ \"kid\": \"fleet-2\", \"key\": \"/k/2.hex\" } ]%s", (int)(at - good_config), good_config,
+             at + strlen("\"cam-1\""));
+    struct agent_config *cfg = parse(text, SECUP_OK, NULL);
+    assert_int_equal(cfg->n_keks, 2);
+    assert_string_equal(cfg->keks[0].kid, "fleet-1");
+    assert_string_equal(cfg->keks[0].key_path, "/etc/secup/k1.hex");
+    assert_string_equal(cfg->keks[1].key_path, "/k/2.hex");
 }
 
 struct bad_case {
@@ -81,9 +97,14 @@ static void test_config_each_mistake_is_named(void **state)
         { "\"timeout\": 5", "\"timeout\": \"5\"", SECUP_E_VALUE, "timeout" },
         { "\"id\": \"cam-1\", ", "", SECUP_E_JSON, "\"id\" is required" },
         { "[\"/bin/true\", \"--quiet\"]", "[]", SECUP_E_JSON, "command" },
-        { "\"0x00/boot\"", "\"0xZZ/boot\"", SECUP_E_ARG, "hex" },
+        { "\"0x00/boot\"", "\"0xZZ/boot\"", SECUP_E_VALUE, "hex" },
         { "\"trust\": [", "\"trust\": 7, \"x\": [", SECUP_E_JSON, NULL },
         { "\"cam-1\"", "\"cam-1\", \"id\": \"cam-2\"", SECUP_E_JSON, "duplicate" },
+        { "\"cam-1\"", "\"cam-1\", \"keks\": []", SECUP_E_JSON, "keks" },
+        { "\"cam-1\"", "\"cam-1\", \"keks\": [ { \"kid\": \"k\" } ]", SECUP_E_JSON, "\"key\" is required" },
+        { "\"cam-1\"", "\"cam-1\", \"keks\": [ { \"kid\": \"k\", \"key\": \"a\", \"alg\": 1 } ]", SECUP_E_JSON, "unknown key \"alg\"" },
+        { "\"cam-1\"", "\"cam-1\", \"keks\": [ { \"kid\": \"k\", \"key\": \"a\" }, { \"kid\": \"k\", \"key\": \"b\" } ]", SECUP_E_DUPLICATE, "\"k\" twice" },
+        { "\"cam-1\"", "\"cam-1\", \"keks\": [ { \"kid\": \"\", \"key\": \"a\" } ]", SECUP_E_VALUE, "kid" },
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char text[4096];
@@ -235,6 +256,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_config_good_file_resolves_paths_and_defaults),
         cmocka_unit_test(test_config_each_mistake_is_named),
+        cmocka_unit_test(test_config_keks_are_kept_with_resolved_paths),
         cmocka_unit_test(test_state_survives_one_corrupt_copy_and_detects_two),
         cmocka_unit_test(test_state_floors_never_go_down),
         cmocka_unit_test(test_state_parse_refuses_garbage),
