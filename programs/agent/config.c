@@ -5,90 +5,20 @@
 #include <string.h>
 
 #include "agent.h"
+#include "jconf.h"
 
 #define MAX_CONFIG_FILE (256 * 1024)
 
-struct ctx {
-    const char *base;
-    struct secup_err *err;
-};
 
-static secup_rc bad(struct ctx *c, const char *key, const char *what)
+static secup_rc bad(struct jconf *c, const char *key, const char *what)
 {
-    return secup_err_set(c->err, SECUP_E_JSON, "'%s': \"%s\" %s", c->base, key, what);
+    return secup_err_set(c->err, SECUP_E_JSON, "'%s': \"%s\" %s", c->file, key, what);
 }
 
-static secup_rc check_keys(struct ctx *c, json_t *obj, const char *where,
-                           const char *const *allowed)
-{
-    const char *key;
-    json_t *v;
-    json_object_foreach(obj, key, v) {
-        bool ok = false;
-        for (size_t i = 0; allowed[i] && !ok; i++)
-            ok = strcmp(key, allowed[i]) == 0;
-        if (!ok)
-            return secup_err_set(c->err, SECUP_E_JSON, "'%s': %s: unknown key \"%s\"", c->base,
-                                 where, key);
-    }
-    return SECUP_OK;
-}
 
-static secup_rc get_str(struct ctx *c, json_t *obj, const char *key, char *dst, size_t cap,
-                        bool required)
-{
-    json_t *v = json_object_get(obj, key);
-    if (!v)
-        return required ? bad(c, key, "is required") : SECUP_OK;
-    if (!json_is_string(v))
-        return bad(c, key, "must be a string");
-    size_t n = json_string_length(v);
-    if (n == 0 || n >= cap)
-        return secup_err_set(c->err, SECUP_E_VALUE, "'%s': \"%s\" must be 1 to %zu characters",
-                             c->base, key, cap - 1);
-    if (strlen(json_string_value(v)) != n)
-        return bad(c, key, "contains a NUL character");
-    memcpy(dst, json_string_value(v), n + 1);
-    return SECUP_OK;
-}
 
 /* A path relative to the configuration file's directory becomes absolute-ish. */
-static secup_rc get_path(struct ctx *c, json_t *obj, const char *key, char *dst, size_t cap,
-                         bool required)
-{
-    char raw[AGENT_PATH_MAX];
-    raw[0] = '\0';
-    secup_rc rc = get_str(c, obj, key, raw, sizeof(raw), required);
-    if (rc != SECUP_OK || raw[0] == '\0')
-        return rc;
-    if (raw[0] == '/') {
-        if (strlen(raw) >= cap)
-            return bad(c, key, "is too long");
-        memcpy(dst, raw, strlen(raw) + 1);
-        return SECUP_OK;
-    }
-    const char *slash = strrchr(c->base, '/');
-    int n = slash ? snprintf(dst, cap, "%.*s/%s", (int)(slash - c->base), c->base, raw)
-                  : snprintf(dst, cap, "%s", raw);
-    if (n < 0 || (size_t)n >= cap)
-        return bad(c, key, "is too long");
-    return SECUP_OK;
-}
 
-static secup_rc get_uint(struct ctx *c, json_t *obj, const char *key, uint64_t min,
-                         uint64_t max, uint64_t *out, bool required)
-{
-    json_t *v = json_object_get(obj, key);
-    if (!v)
-        return required ? bad(c, key, "is required") : SECUP_OK;
-    if (!json_is_integer(v) || json_integer_value(v) < 0 ||
-        (uint64_t)json_integer_value(v) < min || (uint64_t)json_integer_value(v) > max)
-        return secup_err_set(c->err, SECUP_E_VALUE,
-                             "'%s': \"%s\" must be an integer from %llu to %llu", c->base, key,
-                             (unsigned long long)min, (unsigned long long)max);
-    *out = (uint64_t)json_integer_value(v);
-    return SECUP_OK;
-}
 
 static bool valid_name(const char *s)
 {
@@ -113,51 +43,51 @@ static const char *const limit_keys[] = { "max-envelope", NULL };
 static const char *const trust_keys[] = { "name", "key", "components", "rotate", NULL };
 static const char *const comp_keys[] = { "name", "id", "slots", "slot-type", "slot-size", NULL };
 
-static secup_rc parse_keks(struct ctx *c, struct agent_config *cfg, json_t *arr)
+static secup_rc parse_keks(struct jconf *c, struct agent_config *cfg, json_t *arr)
 {
     if (!json_is_array(arr) || json_array_size(arr) == 0)
         return bad(c, "keks", "must be a non-empty array of { \"kid\", \"key\" }");
     if (json_array_size(arr) > AGENT_MAX_KEKS)
         return secup_err_set(c->err, SECUP_E_LIMIT, "'%s': more than %d key-encryption keys",
-                             c->base, AGENT_MAX_KEKS);
+                             c->file, AGENT_MAX_KEKS);
     size_t i;
     json_t *o;
     json_array_foreach(arr, i, o) {
         struct agent_kek *k = &cfg->keks[cfg->n_keks];
         if (!json_is_object(o))
             return bad(c, "keks", "entries must be objects");
-        secup_rc rc = check_keys(c, o, "device.keks[]", kek_keys);
+        secup_rc rc = jconf_keys(c, o, "device.keks[]", kek_keys);
         if (rc == SECUP_OK)
-            rc = get_str(c, o, "kid", k->kid, sizeof(k->kid), true);
+            rc = jconf_str(c, o, "kid", k->kid, sizeof(k->kid), true);
         if (rc == SECUP_OK)
-            rc = get_path(c, o, "key", k->key_path, sizeof(k->key_path), true);
+            rc = jconf_path(c, o, "key", k->key_path, sizeof(k->key_path), true);
         if (rc != SECUP_OK)
             return rc;
         for (uint32_t j = 0; j < cfg->n_keks; j++) {
             if (strcmp(cfg->keks[j].kid, k->kid) == 0)
                 return secup_err_set(c->err, SECUP_E_DUPLICATE,
-                                     "'%s': key-encryption key id \"%s\" twice", c->base, k->kid);
+                                     "'%s': key-encryption key id \"%s\" twice", c->file, k->kid);
         }
         cfg->n_keks++;
     }
     return SECUP_OK;
 }
 
-static secup_rc parse_device(struct ctx *c, struct agent_config *cfg, json_t *dev)
+static secup_rc parse_device(struct jconf *c, struct agent_config *cfg, json_t *dev)
 {
     if (!json_is_object(dev))
         return bad(c, "device", "must be an object");
-    secup_rc rc = check_keys(c, dev, "device", device_keys);
+    secup_rc rc = jconf_keys(c, dev, "device", device_keys);
     if (rc == SECUP_OK)
-        rc = get_str(c, dev, "id", cfg->device_id, sizeof(cfg->device_id), true);
+        rc = jconf_str(c, dev, "id", cfg->device_id, sizeof(cfg->device_id), true);
     if (rc == SECUP_OK)
-        rc = get_path(c, dev, "key", cfg->device_key, sizeof(cfg->device_key), false);
+        rc = jconf_path(c, dev, "key", cfg->device_key, sizeof(cfg->device_key), false);
     if (rc == SECUP_OK && json_object_get(dev, "keks"))
         rc = parse_keks(c, cfg, json_object_get(dev, "keks"));
     if (rc == SECUP_OK)
-        rc = get_str(c, dev, "vendor-domain", cfg->vendor_domain, sizeof(cfg->vendor_domain), true);
+        rc = jconf_str(c, dev, "vendor-domain", cfg->vendor_domain, sizeof(cfg->vendor_domain), true);
     if (rc == SECUP_OK)
-        rc = get_str(c, dev, "class", cfg->class_name, sizeof(cfg->class_name), true);
+        rc = jconf_str(c, dev, "class", cfg->class_name, sizeof(cfg->class_name), true);
     if (rc == SECUP_OK)
         rc = secup_vendor_id(cfg->vendor_domain, cfg->vendor_id, c->err);
     if (rc == SECUP_OK)
@@ -165,13 +95,13 @@ static secup_rc parse_device(struct ctx *c, struct agent_config *cfg, json_t *de
     return rc;
 }
 
-static secup_rc parse_components(struct ctx *c, struct agent_config *cfg, json_t *arr)
+static secup_rc parse_components(struct jconf *c, struct agent_config *cfg, json_t *arr)
 {
     if (!json_is_array(arr) || json_array_size(arr) == 0)
         return bad(c, "components", "must be a non-empty array");
     if (json_array_size(arr) > AGENT_MAX_COMPONENTS)
         return secup_err_set(c->err, SECUP_E_LIMIT_COMPONENTS, "'%s': more than %d components",
-                             c->base, AGENT_MAX_COMPONENTS);
+                             c->file, AGENT_MAX_COMPONENTS);
     size_t i;
     json_t *o;
     json_array_foreach(arr, i, o) {
@@ -179,51 +109,51 @@ static secup_rc parse_components(struct ctx *c, struct agent_config *cfg, json_t
         char id[512] = "";
         if (!json_is_object(o))
             return bad(c, "components", "entries must be objects");
-        secup_rc rc = check_keys(c, o, "components[]", comp_keys);
+        secup_rc rc = jconf_keys(c, o, "components[]", comp_keys);
         if (rc == SECUP_OK)
-            rc = get_str(c, o, "name", comp->name, sizeof(comp->name), true);
+            rc = jconf_str(c, o, "name", comp->name, sizeof(comp->name), true);
         if (rc == SECUP_OK && !valid_name(comp->name))
             rc = secup_err_set(c->err, SECUP_E_VALUE,
                                "'%s': component name \"%s\" may hold only letters, digits, '_' and '-'",
-                               c->base, comp->name);
+                               c->file, comp->name);
         if (rc == SECUP_OK)
-            rc = get_str(c, o, "id", id, sizeof(id), false);
+            rc = jconf_str(c, o, "id", id, sizeof(id), false);
         if (rc == SECUP_OK) {
             struct secup_err ie;
             rc = compid_parse(id[0] ? id : comp->name, &comp->id, &ie);
             /* bad input in a file, not a caller's mistake: never the 1xx band */
             if (rc != SECUP_OK)
                 rc = secup_err_set(c->err, rc == SECUP_E_ARG ? SECUP_E_VALUE : rc,
-                                   "'%s': component \"%s\": \"id\": %s", c->base, comp->name, ie.msg);
+                                   "'%s': component \"%s\": \"id\": %s", c->file, comp->name, ie.msg);
         }
         if (rc != SECUP_OK)
             return rc;
         if (agent_is_trust_component(&comp->id.id))
             return secup_err_set(c->err, SECUP_E_VALUE,
                                  "'%s': component \"%s\": the identifier \"%s\" is reserved for trust-anchor updates",
-                                 c->base, comp->name, AGENT_TRUST_COMPONENT);
+                                 c->file, comp->name, AGENT_TRUST_COMPONENT);
         json_t *slots = json_object_get(o, "slots");
         if (!json_is_array(slots) || json_array_size(slots) != 2)
             return secup_err_set(c->err, SECUP_E_JSON, "'%s': component \"%s\": \"slots\" must list two paths (A and B)",
-                                 c->base, comp->name);
+                                 c->file, comp->name);
         for (size_t s = 0; s < 2; s++) {
             json_t *holder = json_pack("{s:O}", "slot", json_array_get(slots, s));
-            rc = get_path(c, holder, "slot", comp->slot_path[s], sizeof(comp->slot_path[s]), true);
+            rc = jconf_path(c, holder, "slot", comp->slot_path[s], sizeof(comp->slot_path[s]), true);
             json_decref(holder);
             if (rc != SECUP_OK)
                 return rc;
         }
         if (strcmp(comp->slot_path[0], comp->slot_path[1]) == 0)
             return secup_err_set(c->err, SECUP_E_VALUE, "'%s': component \"%s\": slots A and B are the same path",
-                                 c->base, comp->name);
+                                 c->file, comp->name);
         memcpy(comp->slot_type, "file", 5);
-        rc = get_str(c, o, "slot-type", comp->slot_type, sizeof(comp->slot_type), false);
+        rc = jconf_str(c, o, "slot-type", comp->slot_type, sizeof(comp->slot_type), false);
         if (rc == SECUP_OK && strcmp(comp->slot_type, "file") != 0 &&
             strcmp(comp->slot_type, "blockdev") != 0)
             rc = secup_err_set(c->err, SECUP_E_VALUE, "'%s': \"slot-type\" must be \"file\" or \"blockdev\"",
-                               c->base);
+                               c->file);
         if (rc == SECUP_OK)
-            rc = get_uint(c, o, "slot-size", 1, UINT64_C(1) << 40, &comp->slot_size,
+            rc = jconf_uint(c, o, "slot-size", 1, UINT64_C(1) << 40, &comp->slot_size,
                           strcmp(comp->slot_type, "file") == 0);
         if (rc != SECUP_OK)
             return rc;
@@ -231,19 +161,19 @@ static secup_rc parse_components(struct ctx *c, struct agent_config *cfg, json_t
             if (strcmp(cfg->components[k].name, comp->name) == 0 ||
                 secup_component_id_equal(&cfg->components[k].id.id, &comp->id.id))
                 return secup_err_set(c->err, SECUP_E_DUPLICATE, "'%s': component \"%s\" twice",
-                                     c->base, comp->name);
+                                     c->file, comp->name);
         }
         cfg->n_components++;
     }
     return SECUP_OK;
 }
 
-static secup_rc parse_trust(struct ctx *c, struct agent_config *cfg, json_t *arr)
+static secup_rc parse_trust(struct jconf *c, struct agent_config *cfg, json_t *arr)
 {
     if (!json_is_array(arr) || json_array_size(arr) == 0)
         return bad(c, "trust", "must be a non-empty array of trust anchors");
     if (json_array_size(arr) > AGENT_MAX_ANCHORS)
-        return secup_err_set(c->err, SECUP_E_LIMIT, "'%s': more than %d trust anchors", c->base,
+        return secup_err_set(c->err, SECUP_E_LIMIT, "'%s': more than %d trust anchors", c->file,
                              AGENT_MAX_ANCHORS);
     size_t i;
     json_t *o;
@@ -251,14 +181,14 @@ static secup_rc parse_trust(struct ctx *c, struct agent_config *cfg, json_t *arr
         struct agent_anchor *a = &cfg->anchors[cfg->n_anchors];
         if (!json_is_object(o))
             return bad(c, "trust", "entries must be objects");
-        secup_rc rc = check_keys(c, o, "trust[]", trust_keys);
+        secup_rc rc = jconf_keys(c, o, "trust[]", trust_keys);
         if (rc == SECUP_OK)
-            rc = get_str(c, o, "name", a->name, sizeof(a->name), true);
+            rc = jconf_str(c, o, "name", a->name, sizeof(a->name), true);
         if (rc == SECUP_OK && !valid_name(a->name))
             rc = secup_err_set(c->err, SECUP_E_VALUE, "'%s': trust anchor name \"%s\" may hold only letters, digits, '_' and '-'",
-                               c->base, a->name);
+                               c->file, a->name);
         if (rc == SECUP_OK)
-            rc = get_path(c, o, "key", a->key_path, sizeof(a->key_path), true);
+            rc = jconf_path(c, o, "key", a->key_path, sizeof(a->key_path), true);
         if (rc != SECUP_OK)
             return rc;
         json_t *rot = json_object_get(o, "rotate");
@@ -281,32 +211,32 @@ static secup_rc parse_trust(struct ctx *c, struct agent_config *cfg, json_t *arr
                 }
                 if (found < 0)
                     return secup_err_set(c->err, SECUP_E_VALUE, "'%s': trust anchor \"%s\" names an unknown component",
-                                         c->base, a->name);
+                                         c->file, a->name);
                 a->components |= UINT32_C(1) << found;
             }
         }
         for (uint32_t k = 0; k < cfg->n_anchors; k++) {
             if (strcmp(cfg->anchors[k].name, a->name) == 0)
                 return secup_err_set(c->err, SECUP_E_DUPLICATE, "'%s': trust anchor \"%s\" twice",
-                                     c->base, a->name);
+                                     c->file, a->name);
         }
         cfg->n_anchors++;
     }
     return SECUP_OK;
 }
 
-static secup_rc parse_health(struct ctx *c, struct agent_config *cfg, json_t *h)
+static secup_rc parse_health(struct jconf *c, struct agent_config *cfg, json_t *h)
 {
     if (!json_is_object(h))
         return bad(c, "health-check", "must be an object");
-    secup_rc rc = check_keys(c, h, "health-check", health_keys);
+    secup_rc rc = jconf_keys(c, h, "health-check", health_keys);
     if (rc != SECUP_OK)
         return rc;
     json_t *cmd = json_object_get(h, "command");
     if (!json_is_array(cmd) || json_array_size(cmd) == 0 || json_array_size(cmd) > AGENT_MAX_ARGV)
         return secup_err_set(c->err, SECUP_E_JSON,
                              "'%s': \"command\" must be an array of 1 to %d strings (program and arguments)",
-                             c->base, AGENT_MAX_ARGV);
+                             c->file, AGENT_MAX_ARGV);
     size_t used = 0;
     size_t i;
     json_t *arg;
@@ -322,7 +252,7 @@ static secup_rc parse_health(struct ctx *c, struct agent_config *cfg, json_t *h)
     }
     cfg->health_argv[json_array_size(cmd)] = NULL;
     uint64_t t = cfg->health_timeout;
-    rc = get_uint(c, h, "timeout", 1, 3600, &t, false);
+    rc = jconf_uint(c, h, "timeout", 1, 3600, &t, false);
     cfg->health_timeout = (uint32_t)t;
     return rc;
 }
@@ -330,7 +260,7 @@ static secup_rc parse_health(struct ctx *c, struct agent_config *cfg, json_t *h)
 secup_rc agent_config_parse(struct agent_config *cfg, const char *text, size_t len,
                             const char *base, struct secup_err *err)
 {
-    struct ctx c = { base, err };
+    struct jconf c = { base, err };
     memset(cfg, 0, sizeof(*cfg));
     snprintf(cfg->path, sizeof(cfg->path), "%s", base);
     cfg->boot_attempts = 3;
@@ -348,11 +278,11 @@ secup_rc agent_config_parse(struct agent_config *cfg, const char *text, size_t l
         rc = secup_err_set(err, SECUP_E_JSON, "'%s': the top level must be an object", base);
         goto out;
     }
-    rc = check_keys(&c, root, "top level", top_keys);
+    rc = jconf_keys(&c, root, "top level", top_keys);
     if (rc == SECUP_OK)
         rc = parse_device(&c, cfg, json_object_get(root, "device"));
     if (rc == SECUP_OK)
-        rc = get_path(&c, root, "state-dir", cfg->state_dir, sizeof(cfg->state_dir), true);
+        rc = jconf_path(&c, root, "state-dir", cfg->state_dir, sizeof(cfg->state_dir), true);
     if (rc != SECUP_OK)
         goto out;
     json_t *boot = json_object_get(root, "bootloader");
@@ -360,31 +290,31 @@ secup_rc agent_config_parse(struct agent_config *cfg, const char *text, size_t l
         rc = bad(&c, "bootloader", "must be an object with \"type\" and \"path\"");
         goto out;
     }
-    rc = check_keys(&c, boot, "bootloader", boot_keys);
+    rc = jconf_keys(&c, boot, "bootloader", boot_keys);
     if (rc == SECUP_OK)
-        rc = get_str(&c, boot, "type", cfg->boot_type, sizeof(cfg->boot_type), true);
+        rc = jconf_str(&c, boot, "type", cfg->boot_type, sizeof(cfg->boot_type), true);
     if (rc == SECUP_OK && strcmp(cfg->boot_type, "statefile") != 0 &&
         strcmp(cfg->boot_type, "uboot") != 0 && strcmp(cfg->boot_type, "grub") != 0)
         rc = secup_err_set(err, SECUP_E_VALUE,
                            "'%s': bootloader type \"%s\" is not statefile, uboot or grub", base,
                            cfg->boot_type);
     if (rc == SECUP_OK)
-        rc = get_path(&c, boot, "path", cfg->boot_path, sizeof(cfg->boot_path), true);
+        rc = jconf_path(&c, boot, "path", cfg->boot_path, sizeof(cfg->boot_path), true);
     json_t *h = json_object_get(root, "health-check");
     if (rc == SECUP_OK && h)
         rc = parse_health(&c, cfg, h);
     uint64_t attempts = cfg->boot_attempts;
     if (rc == SECUP_OK)
-        rc = get_uint(&c, root, "boot-attempts", 1, 100, &attempts, false);
+        rc = jconf_uint(&c, root, "boot-attempts", 1, 100, &attempts, false);
     cfg->boot_attempts = (uint32_t)attempts;
     json_t *lim = json_object_get(root, "limits");
     if (rc == SECUP_OK && lim) {
         if (!json_is_object(lim))
             rc = bad(&c, "limits", "must be an object");
         if (rc == SECUP_OK)
-            rc = check_keys(&c, lim, "limits", limit_keys);
+            rc = jconf_keys(&c, lim, "limits", limit_keys);
         if (rc == SECUP_OK)
-            rc = get_uint(&c, lim, "max-envelope", 1024, UINT64_C(64) << 20, &cfg->max_envelope, false);
+            rc = jconf_uint(&c, lim, "max-envelope", 1024, UINT64_C(64) << 20, &cfg->max_envelope, false);
     }
     if (rc == SECUP_OK)
         rc = parse_components(&c, cfg, json_object_get(root, "components"));

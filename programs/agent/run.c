@@ -460,27 +460,6 @@ static secup_rc load_trust(const struct agent *a, bool installing, struct secup_
     return rc;
 }
 
-/* The version text of a component: its text component-version, else suit-set-version. */
-static void version_of(const struct secup_manifest *m, const struct secup_component_id *id,
-                       char *out, size_t cap)
-{
-    out[0] = '\0';
-    for (uint32_t i = 0; i < m->n_text; i++) {
-        const struct secup_text *t = &m->text[i];
-        if (t->component >= 0 && t->key == 6 && secup_component_id_equal(&m->text_ids[t->component], id)) {
-            snprintf(out, cap, "%.*s", (int)t->value.len, (const char *)t->value.ptr);
-            return;
-        }
-    }
-    size_t used = 0;
-    for (uint32_t i = 0; m->has_set_version && i < m->set_version_count && used + 24 < cap; i++) {
-        int n = snprintf(out + used, cap - used, "%s%lld", i ? "." : "",
-                         (long long)m->ints[m->set_version_first + i]);
-        if (n > 0)
-            used += (size_t)n;
-    }
-}
-
 static secup_rc check_and_map(struct install *in, uint32_t signer, struct secup_err *err)
 {
     struct agent *a = in->v.a;
@@ -847,7 +826,8 @@ secup_rc agent_install(struct agent *a, const char *envelope, const char *const 
         size_t an = strlen(anchor) < sizeof(s->anchor) - 1 ? strlen(anchor) : sizeof(s->anchor) - 1;
         memmove(s->anchor, anchor, an);
         s->anchor[an] = '\0';
-        version_of(&env->manifest, &a->cfg.components[c].id.id, s->version, sizeof(s->version));
+        secup_manifest_version_text(&env->manifest, &a->cfg.components[c].id.id, s->version,
+                                    sizeof(s->version));
     }
     /* The envelope goes beside the slot it describes, so that the boot stage can run its
      * validate and invoke sequences; it is written before the state refers to it. */

@@ -281,9 +281,12 @@ secup_rc gate_check(const struct gate_in *in, struct db *db, struct srv_image *i
             goto out;
         secup_hex_encode(secup_bytes_of(enc_id, len), img->components[k], sizeof(img->components[k]));
         if (!compid_format(&m->components[k], img->component_names[k],
-                           sizeof(img->component_names[k])))
-            snprintf(img->component_names[k], sizeof(img->component_names[k]), "0x%.200s",
-                     img->components[k]);
+                           sizeof(img->component_names[k]))) {
+            /* not printable as text: the hex of its encoding stands in */
+            char hexname[sizeof(img->component_names[k])];
+            snprintf(hexname, sizeof(hexname), "0x%.200s", img->components[k]);
+            memcpy(img->component_names[k], hexname, sizeof(hexname));
+        }
         rc = store_grant_check(db, in->author->id, img->vendor, img->class_id,
                                img->component_names[k], err);
         if (rc != SECUP_OK)
@@ -294,6 +297,7 @@ secup_rc gate_check(const struct gate_in *in, struct db *db, struct srv_image *i
     /* 4. the payload: size and digest as the manifest says, where the server can tell */
     int pk = -1;
     struct secup_image_info info;
+    memset(&info, 0, sizeof(info));
     rc = payload_component(env, in->payload != NULL, &pk, &info, err);
     if (rc != SECUP_OK)
         goto out;
