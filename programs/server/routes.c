@@ -15,81 +15,17 @@
 #include "gate.h"
 #include "secup/manifest.h"
 #include "secup/policy.h"
+#include "reqparse.h"
 #include "srv.h"
 
-#define MAX_SEGMENTS 6
-#define MAX_TOKEN 128
 #define MAX_JSON_BODY (16 * 1024)
 
 /* ---- request helpers ---- */
 
-struct route {
-    const char *method;
-    char buf[1024];
-    const char *seg[MAX_SEGMENTS];
-    size_t n;
-};
 
-static bool safe_segment(const char *s)
-{
-    if (!*s || strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
-        return false;
-    for (const char *p = s; *p; p++) {
-        char c = *p;
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '.' || c == '_' || c == '-'))
-            return false;
-    }
-    return true;
-}
 
-/* Splits the path into safe segments; false for anything else (traversal, odd bytes). */
-static bool split_path(const char *path, struct route *r)
-{
-    size_t len = strlen(path);
-    if (len == 0 || len >= sizeof(r->buf) || path[0] != '/')
-        return false;
-    memcpy(r->buf, path, len + 1);
-    r->n = 0;
-    char *p = r->buf + 1;
-    while (*p) {
-        if (r->n >= MAX_SEGMENTS)
-            return false;
-        char *slash = strchr(p, '/');
-        if (slash)
-            *slash = '\0';
-        if (!safe_segment(p))
-            return false;
-        r->seg[r->n++] = p;
-        if (!slash)
-            break;
-        p = slash + 1;
-        if (!*p)
-            return false; /* trailing slash */
-    }
-    return true;
-}
 
-static bool is_hex(const char *s, size_t n)
-{
-    size_t i = 0;
-    for (; s[i]; i++) {
-        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-            return false;
-    }
-    return i == n;
-}
 
-static bool match(const struct route *r, const char *method, size_t n, const char *const *segs)
-{
-    if (strcmp(r->method, method) != 0 || r->n != n)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        if (segs[i] && strcmp(segs[i], r->seg[i]) != 0)
-            return false;
-    }
-    return true;
-}
 
 /* Authenticates the bearer token; kinds is a mask of 1 << srv_kind allowed here. */
 static secup_rc authenticate(struct db *db, struct httpd_req *req, unsigned kinds,
@@ -113,15 +49,8 @@ static secup_rc authenticate(struct db *db, struct httpd_req *req, unsigned kind
     if (strncmp(h, "Bearer ", 7) != 0)
         return secup_err_set(err, SECUP_E_AUTH, "the Authorization header is not 'Bearer <token>'");
     const char *t = h + 7;
-    size_t n = strlen(t);
-    if (n == 0 || n > MAX_TOKEN)
+    if (!req_token_ok(t))
         return secup_err_set(err, SECUP_E_AUTH, "malformed bearer token");
-    for (size_t i = 0; i < n; i++) {
-        char c = t[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '-' || c == '_'))
-            return secup_err_set(err, SECUP_E_AUTH, "malformed bearer token");
-    }
     secup_rc rc = store_principal_by_token(db, t, p, err);
     if (rc != SECUP_OK)
         return rc;
@@ -134,32 +63,7 @@ static secup_rc authenticate(struct db *db, struct httpd_req *req, unsigned kind
 
 #define K(kind) (1u << (kind))
 
-/* A 16-byte identifier given as 32 hex digits or as a UUID. */
-static bool parse_id16(const char *s, char out[33])
-{
-    uint8_t b[16];
-    size_t n = 0;
-    if (strlen(s) == 32 && secup_hex_decode(s, b, sizeof(b), &n) && n == 16) {
-    } else if (!secup_uuid_parse(s, b)) {
-        return false;
-    }
-    secup_hex_encode(secup_bytes_of(b, 16), out, 33);
-    return true;
-}
 
-/* A component given as text ("fw/0x00") or as hex of its CBOR encoding ("hex:8241..."). */
-static bool parse_component(const char *s, char *out, size_t cap)
-{
-    struct text_component_id t;
-    struct secup_err err;
-    if (compid_parse(s, &t, &err) != SECUP_OK)
-        return false;
-    char name[256];
-    if (!compid_format(&t.id, name, sizeof(name)))
-        return false;
-    snprintf(out, cap, "%s", name);
-    return true;
-}
 
 static void respond_rc(struct httpd_req *req, const struct secup_err *err)
 {
@@ -168,91 +72,16 @@ static void respond_rc(struct httpd_req *req, const struct secup_err *err)
 
 /* ---- location policy (§11.3.8) ---- */
 
-static bool in_csv(const char *csv, const char *item)
-{
-    size_t n = strlen(item);
-    for (const char *p = csv; p && *p;) {
-        const char *comma = strchr(p, ',');
-        size_t len = comma ? (size_t)(comma - p) : strlen(p);
-        if (len == n && n && strncmp(p, item, n) == 0)
-            return true;
-        p = comma ? comma + 1 : NULL;
-    }
-    return false;
-}
 
-static bool cidr_contains(const char *cidr, size_t len, const struct sockaddr_storage *a)
-{
-    char buf[64];
-    if (len >= sizeof(buf))
-        return false;
-    memcpy(buf, cidr, len);
-    buf[len] = '\0';
-    char *slash = strchr(buf, '/');
-    long bits = -1;
-    if (slash) {
-        *slash = '\0';
-        char *end = NULL;
-        bits = strtol(slash + 1, &end, 10);
-        if (!end || *end)
-            return false;
-    }
-    uint8_t net[16], addr[16];
-    size_t alen = 0;
-    if (a->ss_family == AF_INET) {
-        memcpy(addr, &((const struct sockaddr_in *)a)->sin_addr, 4);
-        alen = 4;
-    } else if (a->ss_family == AF_INET6) {
-        const uint8_t *v6 = (const uint8_t *)&((const struct sockaddr_in6 *)a)->sin6_addr;
-        static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
-        if (memcmp(v6, mapped, 12) == 0) {
-            memcpy(addr, v6 + 12, 4);
-            alen = 4;
-        } else {
-            memcpy(addr, v6, 16);
-            alen = 16;
-        }
-    } else {
-        return false;
-    }
-    size_t nlen = 0;
-    if (inet_pton(AF_INET, buf, net) == 1)
-        nlen = 4;
-    else if (inet_pton(AF_INET6, buf, net) == 1)
-        nlen = 16;
-    if (nlen != alen)
-        return false;
-    if (bits < 0)
-        bits = (long)(8 * nlen);
-    if (bits > (long)(8 * nlen))
-        return false;
-    for (long i = 0; i < bits; i++) {
-        uint8_t m = (uint8_t)(0x80 >> (i % 8));
-        if ((net[i / 8] & m) != (addr[i / 8] & m))
-            return false;
-    }
-    return true;
-}
 
-static bool in_nets(const char *csv, const struct sockaddr_storage *a)
-{
-    for (const char *p = csv; p && *p;) {
-        const char *comma = strchr(p, ',');
-        size_t len = comma ? (size_t)(comma - p) : strlen(p);
-        if (cidr_contains(p, len, a))
-            return true;
-        p = comma ? comma + 1 : NULL;
-    }
-    return false;
-}
 
 static secup_rc location_check(struct httpd_req *req, const struct srv_image *img,
                                const struct srv_principal *p, struct secup_err *err)
 {
-    if (img->regions_deny[0] && p->region[0] && in_csv(img->regions_deny, p->region))
+    if (img->regions_deny[0] && p->region[0] && req_in_csv(img->regions_deny, p->region))
         return secup_err_set(err, SECUP_E_LOCATION, "image %.12s is not distributed to region '%s'",
                              img->id, p->region);
-    if (img->regions_allow[0] && !in_csv(img->regions_allow, p->region))
+    if (img->regions_allow[0] && !req_in_csv(img->regions_allow, p->region))
         return secup_err_set(err, SECUP_E_LOCATION,
                              "image %.12s is distributed only to regions %s (device region '%s')",
                              img->id, img->regions_allow, p->region);
@@ -260,10 +89,10 @@ static secup_rc location_check(struct httpd_req *req, const struct srv_image *im
         struct sockaddr_storage a;
         if (!httpd_req_peer(req, &a))
             return secup_err_set(err, SECUP_E_LOCATION, "the client address is unknown");
-        if (img->nets_deny[0] && in_nets(img->nets_deny, &a))
+        if (img->nets_deny[0] && req_in_nets(img->nets_deny, &a))
             return secup_err_set(err, SECUP_E_LOCATION,
                                  "image %.12s is not distributed to this network", img->id);
-        if (img->nets_allow[0] && !in_nets(img->nets_allow, &a))
+        if (img->nets_allow[0] && !req_in_nets(img->nets_allow, &a))
             return secup_err_set(err, SECUP_E_LOCATION,
                                  "image %.12s is distributed only to networks %s", img->id,
                                  img->nets_allow);
@@ -353,7 +182,7 @@ static void get_image(struct srv *s, struct db *db, struct httpd_req *req, const
     struct srv_image *img = calloc(1, sizeof(*img));
     if (rc == SECUP_OK && !img)
         rc = secup_err_set(&err, SECUP_E_NOMEM, "image record");
-    if (rc == SECUP_OK && !is_hex(id, 64))
+    if (rc == SECUP_OK && !req_is_hex(id, 64))
         rc = secup_err_set(&err, SECUP_E_HTTP, "an image id is 64 lowercase hex digits");
     if (rc == SECUP_OK)
         rc = store_image_get(db, id, img, &err);
@@ -397,11 +226,11 @@ static secup_rc query_filters(struct httpd_req *req, const struct srv_principal 
     const char *c = httpd_req_query(req, "class");
     const char *k = httpd_req_query(req, "component");
     vendor[0] = cls[0] = comp[0] = '\0';
-    if (v && !parse_id16(v, vendor))
+    if (v && !req_parse_id16(v, vendor))
         return secup_err_set(err, SECUP_E_HTTP, "vendor must be 32 hex digits or a UUID");
-    if (c && !parse_id16(c, cls))
+    if (c && !req_parse_id16(c, cls))
         return secup_err_set(err, SECUP_E_HTTP, "class must be 32 hex digits or a UUID");
-    if (k && !parse_component(k, comp, cap))
+    if (k && !req_parse_component(k, comp, cap))
         return secup_err_set(err, SECUP_E_HTTP, "component '%.64s' is not a component identifier", k);
     if (p->kind == SRV_DEVICE) {
         if ((vendor[0] && strcmp(vendor, p->vendor) != 0) ||
@@ -448,7 +277,7 @@ static void latest(struct db *db, struct httpd_req *req)
     if (rc == SECUP_OK && !img)
         rc = secup_err_set(&err, SECUP_E_NOMEM, "image record");
     const char *profile = httpd_req_query(req, "profile");
-    if (rc == SECUP_OK && profile && (strlen(profile) > 63 || !safe_segment(profile)))
+    if (rc == SECUP_OK && profile && (strlen(profile) > 63 || !req_safe_segment(profile)))
         rc = secup_err_set(&err, SECUP_E_HTTP, "profile must be a profile name");
     if (rc == SECUP_OK)
         rc = store_latest(db, vendor[0] ? vendor : NULL, cls, comp, profile, img, &err);
@@ -721,7 +550,7 @@ static secup_rc sub_field(json_t *o, const char *key, char out[33], struct secup
         return SECUP_OK;
     }
     if (!json_is_string(v) || (strcmp(json_string_value(v), "*") != 0 &&
-                               !parse_id16(json_string_value(v), out)))
+                               !req_parse_id16(json_string_value(v), out)))
         return secup_err_set(err, SECUP_E_JSON, "\"%s\" must be \"*\", 32 hex digits or a UUID", key);
     if (strcmp(json_string_value(v), "*") == 0)
         snprintf(out, 33, "*");
@@ -812,9 +641,9 @@ static void subscribe(struct srv *s, struct db *db, struct httpd_req *req)
 void srv_handle(void *app, struct httpd_req *req)
 {
     struct srv *s = app;
-    struct route r;
+    struct req_route r;
     r.method = httpd_req_method(req);
-    if (!split_path(httpd_req_path(req), &r)) {
+    if (!req_split_path(httpd_req_path(req), &r)) {
         httpd_respond_error(req, SECUP_E_HTTP, "malformed path: segments are A-Z a-z 0-9 . _ -");
         return;
     }
@@ -826,26 +655,26 @@ void srv_handle(void *app, struct httpd_req *req)
     static const char *const latest_p[] = { "v1", "latest" };
     static const char *const subs[] = { "v1", "subscriptions" };
 
-    if (match(&r, "GET", 2, health)) {
+    if (req_match(&r, "GET", 2, health)) {
         json_t *o = json_pack("{s:s, s:s}", "status", "ok", "server", s->cfg.id);
         httpd_respond_json(req, 200, o);
         json_decref(o);
         return;
     }
     struct db *db = db_pool_get(s->pool);
-    if (match(&r, "POST", 2, images))
+    if (req_match(&r, "POST", 2, images))
         submit(s, db, req);
-    else if (match(&r, "GET", 2, images))
+    else if (req_match(&r, "GET", 2, images))
         list_images(db, req);
-    else if (match(&r, "GET", 3, image))
+    else if (req_match(&r, "GET", 3, image))
         get_image(s, db, req, r.seg[2], "info");
-    else if (match(&r, "GET", 4, manifest))
+    else if (req_match(&r, "GET", 4, manifest))
         get_image(s, db, req, r.seg[2], "manifest");
-    else if (match(&r, "GET", 4, payload))
+    else if (req_match(&r, "GET", 4, payload))
         get_image(s, db, req, r.seg[2], "payload");
-    else if (match(&r, "GET", 2, latest_p))
+    else if (req_match(&r, "GET", 2, latest_p))
         latest(db, req);
-    else if (match(&r, "POST", 2, subs))
+    else if (req_match(&r, "POST", 2, subs))
         subscribe(s, db, req);
     else
         httpd_respond_error(req, SECUP_E_NOENT, "no route %s %.200s", r.method,
