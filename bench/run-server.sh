@@ -264,7 +264,7 @@ run_wrk() { # KEY PID URL CONNS [header...]
     mbs=$(awk '/^Transfer\/sec/ { v = $2; u = v; sub(/[0-9.]+/, "", u); sub(/[A-Za-z]+$/, "", v);
         m = 1; if (u == "KB") m = 1024; if (u == "MB") m = 1048576; if (u == "GB") m = 1073741824
         printf "%.2f", v * m / 1e6 }' <<<"$out")
-    [ -n "$rps" ] && [ -n "$reqs" ] || die "cannot read wrk's output for $key: $out"
+    { [ -n "$rps" ] && [ -n "$reqs" ]; } || die "cannot read wrk's output for $key: $out"
     bad=$(awk '/Non-2xx or 3xx/ { print $NF }' <<<"$out")
     serr=$(awk '/Socket errors/ { gsub(/,/, ""); print $4 + $6 + $8 + $10 }' <<<"$out")
     RPS[$key]+="$rps "
@@ -287,7 +287,7 @@ if [ "$TLS" = 1 ]; then
     CASES+=("304_https $TLS_CONNS $NU_TLS/latest.json $SU_TLS/v1/latest?component=firmware $SEC_PID_TLS 304")
 fi
 log "secup-server ($BUILD_TYPE, $THREADS threads) and nginx; ${#CASES[@]} cases x 2 servers x $REPS runs of ${DURATION} s" \
-    "(about $(( ${#CASES[@]} * 2 * REPS * (DURATION + 1) / 60 + 1 )) min)"
+    "(about $(( (${#CASES[@]} * 2 * REPS * DURATION + 59) / 60 )) min)"
 T0=$(now)
 for ((r = 1; r <= REPS; r++)); do
     for cs in "${CASES[@]}"; do
