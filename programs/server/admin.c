@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "admin.h"
+#include "cache.h"
 #include "cli.h"
 #include "compid.h"
 #include "secup/file.h"
@@ -536,5 +537,13 @@ int srv_admin(int argc, char **argv)
                            verb ? " " : "", verb ? verb : "");
     }
     db_close(db);
+    static const char *const mutations[] = { "add", "grant", "revoke", "ban", "unban",
+                                             "remove", "quarantine", "release", "policy", NULL };
+    for (size_t i = 0; status == 0 && verb && mutations[i]; i++) {
+        if (strcmp(verb, mutations[i]) == 0) {
+            cache_stamp_touch(dir); /* running servers forget what they cached */
+            break;
+        }
+    }
     return status;
 }

@@ -18,7 +18,7 @@ static const char *const limit_keys[] = { "max-envelope", "max-payload", "storag
                                           "upload-expiry", NULL };
 static const char *const scanner_keys[] = { "command", "timeout", "ban-after", NULL };
 static const char *const http_keys[] = { "threads", "timeout", "connection-limit",
-                                         "per-ip-limit", NULL };
+                                         "per-ip-limit", "cache-ttl-ms", NULL };
 static const char *const notify_keys[] = { "retry-initial", "retry-max", "ca-file", NULL };
 
 static void defaults(struct srv_config *cfg)
@@ -34,6 +34,7 @@ static void defaults(struct srv_config *cfg)
     cfg->notify_retry_initial = 5;
     cfg->notify_retry_max = 3600;
     cfg->upload_expiry = 86400;
+    cfg->cache_ttl_ms = 1000;
 }
 
 static secup_rc section(struct jconf *c, json_t *root, const char *name,
@@ -105,6 +106,8 @@ static secup_rc parse(struct jconf *c, json_t *root, struct srv_config *cfg)
             rc = jconf_uint(c, s, "connection-limit", 1, 1000000, &cfg->connection_limit, false);
         if (rc == SECUP_OK)
             rc = jconf_uint(c, s, "per-ip-limit", 0, 1000000, &cfg->per_ip_limit, false);
+        if (rc == SECUP_OK)
+            rc = jconf_uint(c, s, "cache-ttl-ms", 0, 60000, &cfg->cache_ttl_ms, false);
     }
     if (rc == SECUP_OK)
         rc = section(c, root, "notify", notify_keys, &s);

@@ -71,6 +71,54 @@ secup_rc srv_notify_queue(struct srv *s, struct db *db, const struct srv_image *
     return rc;
 }
 
+void srv_history_add(struct srv *s, const char *image, const char *device, const char *what,
+                     int64_t bytes)
+{
+    pthread_mutex_lock(&s->hist_lock);
+    if (s->hist && s->n_hist < SRV_HISTORY_QUEUE) {
+        struct srv_download *d = &s->hist[s->n_hist++];
+        snprintf(d->image, sizeof(d->image), "%s", image);
+        snprintf(d->device, sizeof(d->device), "%s", device);
+        snprintf(d->what, sizeof(d->what), "%s", what);
+        d->bytes = bytes;
+        d->time = (int64_t)time(NULL);
+    } else {
+        s->hist_dropped++;
+    }
+    pthread_mutex_unlock(&s->hist_lock);
+}
+
+void srv_history_flush(struct srv *s)
+{
+    static struct srv_download batch[SRV_HISTORY_QUEUE];
+    pthread_mutex_lock(&s->hist_lock);
+    size_t n = s->n_hist;
+    if (n)
+        memcpy(batch, s->hist, n * sizeof(batch[0]));
+    s->n_hist = 0;
+    uint64_t dropped = s->hist_dropped;
+    s->hist_dropped = 0;
+    pthread_mutex_unlock(&s->hist_lock);
+    if (dropped)
+        srv_log("WARN history: %" PRIu64 " downloads not recorded (queue full)", dropped);
+    if (!n)
+        return;
+    struct secup_err err;
+    struct db *db = db_pool_get(s->pool);
+    secup_rc rc = db_begin(db, &err);
+    for (size_t i = 0; rc == SECUP_OK && i < n; i++)
+        rc = store_download(db, batch[i].image, batch[i].device, batch[i].what, batch[i].bytes,
+                            batch[i].time, &err);
+    if (rc == SECUP_OK)
+        rc = db_commit(db, &err);
+    else
+        db_rollback(db);
+    db_pool_put(s->pool, db);
+    if (rc != SECUP_OK)
+        srv_log("WARN history: %zu downloads not recorded: %s [%s]", n, err.msg,
+                secup_rc_name(rc));
+}
+
 void srv_notifier_wake(struct srv *s)
 {
     pthread_mutex_lock(&s->lock);
@@ -129,6 +177,7 @@ void *srv_notifier(void *arg)
         if (stop)
             break;
 
+        srv_history_flush(s);
         if (time(NULL) - last_sweep >= 60) {
             blob_sweep_tmp(s->cfg.blobs, s->cfg.upload_expiry); /* abandoned uploads */
             last_sweep = time(NULL);

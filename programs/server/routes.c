@@ -28,16 +28,22 @@
 
 
 /* Authenticates the bearer token; kinds is a mask of 1 << srv_kind allowed here. */
-static secup_rc authenticate(struct db *db, struct httpd_req *req, unsigned kinds,
-                             struct srv_principal *p, struct secup_err *err)
+static secup_rc authenticate(struct srv *s, struct db *db, struct httpd_req *req,
+                             unsigned kinds, struct srv_principal *p, struct secup_err *err)
 {
     const char *h = httpd_req_header(req, "Authorization");
     char fp[65];
+    char key[80];
+    secup_rc rc = SECUP_OK;
     if (!h && httpd_req_client_cert_sha256(req, fp)) {
         /* mutual TLS: the verified client certificate names the principal */
-        secup_rc rc = store_principal_by_cert(db, fp, p, err);
-        if (rc != SECUP_OK)
-            return rc;
+        snprintf(key, sizeof(key), "c:%s", fp);
+        if (!cache_get(s->principals, key, p)) {
+            rc = store_principal_by_cert(db, fp, p, err);
+            if (rc != SECUP_OK)
+                return rc;
+            cache_put(s->principals, key, p);
+        }
         if (p->banned)
             return secup_err_set(err, SECUP_E_BANNED, "'%s' is banned", p->id);
         if (!(kinds & (1u << p->kind)))
@@ -51,9 +57,15 @@ static secup_rc authenticate(struct db *db, struct httpd_req *req, unsigned kind
     const char *t = h + 7;
     if (!req_token_ok(t))
         return secup_err_set(err, SECUP_E_AUTH, "malformed bearer token");
-    secup_rc rc = store_principal_by_token(db, t, p, err);
-    if (rc != SECUP_OK)
-        return rc;
+    char hash[SRV_HEX_ID];
+    store_token_hash(t, hash);
+    snprintf(key, sizeof(key), "t:%s", hash);
+    if (!cache_get(s->principals, key, p)) {
+        rc = store_principal_by_token_hash(db, hash, p, err);
+        if (rc != SECUP_OK)
+            return rc;
+        cache_put(s->principals, key, p);
+    }
     if (p->banned)
         return secup_err_set(err, SECUP_E_BANNED, "'%s' is banned", p->id);
     if (!(kinds & (1u << p->kind)))
@@ -118,14 +130,15 @@ static secup_rc right_to(struct httpd_req *req, const struct srv_image *img,
 
 /* ---- GET: images, manifests, payloads, latest ---- */
 
-static void send_blob(struct srv *s, struct httpd_req *req, const char *hex, const char *type,
-                      struct secup_err *err)
+/* Answers with a blob; returns the bytes of it being sent (0 for a 304 or an error). */
+static uint64_t send_blob(struct srv *s, struct httpd_req *req, const char *hex,
+                          const char *type, struct secup_err *err)
 {
     char path[SRV_PATH];
     if (!blob_path(s->cfg.blobs, hex, path, sizeof(path))) {
         secup_err_set(err, SECUP_E_IO, "stored blob name is malformed");
         respond_rc(req, err);
-        return;
+        return 0;
     }
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat st;
@@ -135,7 +148,7 @@ static void send_blob(struct srv *s, struct httpd_req *req, const char *hex, con
         secup_err_set(err, SECUP_E_IO, "blob %.12s is missing from the store", hex);
         srv_log("ERROR %s", err->msg);
         respond_rc(req, err);
-        return;
+        return 0;
     }
     char etag[70];
     snprintf(etag, sizeof(etag), "\"%s\"", hex);
@@ -146,7 +159,7 @@ static void send_blob(struct srv *s, struct httpd_req *req, const char *hex, con
     if (inm && httpd_etag_matches(inm, etag)) {
         close(fd);
         httpd_respond(req, 304, NULL, NULL, 0);
-        return;
+        return 0;
     }
     uint64_t size = (uint64_t)st.st_size, off = 0, len = size;
     unsigned status = httpd_parse_range(httpd_req_header(req, "Range"), size, &off, &len);
@@ -160,7 +173,7 @@ static void send_blob(struct srv *s, struct httpd_req *req, const char *hex, con
         json_t *o = json_pack("{s:s, s:s}", "error", secup_rc_name(SECUP_E_VALUE), "message", msg);
         httpd_respond_json(req, 416, o);
         json_decref(o);
-        return;
+        return 0;
     }
     if (status == 206) {
         char cr[96];
@@ -169,6 +182,7 @@ static void send_blob(struct srv *s, struct httpd_req *req, const char *hex, con
         httpd_set_header(req, "Content-Range", cr);
     }
     httpd_respond_fd(req, status, type, fd, off, len);
+    return len;
 }
 
 static void get_image(struct srv *s, struct db *db, struct httpd_req *req, const char *id,
@@ -178,14 +192,17 @@ static void get_image(struct srv *s, struct db *db, struct httpd_req *req, const
     struct srv_principal p;
     unsigned kinds = strcmp(what, "payload") == 0 ? K(SRV_DEVICE) | K(SRV_TRACKER)
                                                   : K(SRV_DEVICE) | K(SRV_TRACKER) | K(SRV_AUTHOR);
-    secup_rc rc = authenticate(db, req, kinds, &p, &err);
+    secup_rc rc = authenticate(s, db, req, kinds, &p, &err);
     struct srv_image *img = calloc(1, sizeof(*img));
     if (rc == SECUP_OK && !img)
         rc = secup_err_set(&err, SECUP_E_NOMEM, "image record");
     if (rc == SECUP_OK && !req_is_hex(id, 64))
         rc = secup_err_set(&err, SECUP_E_HTTP, "an image id is 64 lowercase hex digits");
-    if (rc == SECUP_OK)
+    if (rc == SECUP_OK && !cache_get(s->images, id, img)) {
         rc = store_image_get(db, id, img, &err);
+        if (rc == SECUP_OK)
+            cache_put(s->images, id, img);
+    }
     if (rc == SECUP_OK && !(p.kind == SRV_AUTHOR && strcmp(p.id, img->author) == 0))
         rc = right_to(req, img, &p, &err);
     if (rc == SECUP_OK && p.kind == SRV_AUTHOR && strcmp(p.id, img->author) != 0)
@@ -200,19 +217,18 @@ static void get_image(struct srv *s, struct db *db, struct httpd_req *req, const
         httpd_respond_json(req, 200, o);
         json_decref(o);
     } else if (strcmp(what, "manifest") == 0) {
-        send_blob(s, req, img->envelope_blob, "application/suit-envelope+cose", &err);
-        if (p.kind == SRV_DEVICE && store_download(db, img->id, p.id, "manifest",
-                                                   img->envelope_size, &err) != SECUP_OK)
-            srv_log("WARN download history: %s", err.msg);
+        uint64_t sent = send_blob(s, req, img->envelope_blob, "application/suit-envelope+cose",
+                                  &err);
+        if (p.kind == SRV_DEVICE && sent)
+            srv_history_add(s, img->id, p.id, "manifest", (int64_t)sent);
     } else {
         if (!img->payload_blob[0]) {
             secup_err_set(&err, SECUP_E_NOENT, "image %.12s has no detached payload here", id);
             respond_rc(req, &err);
         } else {
-            send_blob(s, req, img->payload_blob, "application/octet-stream", &err);
-            if (p.kind == SRV_DEVICE && store_download(db, img->id, p.id, "payload",
-                                                       img->payload_size, &err) != SECUP_OK)
-                srv_log("WARN download history: %s", err.msg);
+            uint64_t sent = send_blob(s, req, img->payload_blob, "application/octet-stream", &err);
+            if (p.kind == SRV_DEVICE && sent)
+                srv_history_add(s, img->id, p.id, "payload", (int64_t)sent);
         }
     }
     free(img);
@@ -242,12 +258,12 @@ static secup_rc query_filters(struct httpd_req *req, const struct srv_principal 
     return SECUP_OK;
 }
 
-static void list_images(struct db *db, struct httpd_req *req)
+static void list_images(struct srv *s, struct db *db, struct httpd_req *req)
 {
     struct secup_err err;
     struct srv_principal p;
     char vendor[33], cls[33], comp[256];
-    secup_rc rc = authenticate(db, req, K(SRV_DEVICE) | K(SRV_TRACKER) | K(SRV_AUTHOR), &p, &err);
+    secup_rc rc = authenticate(s, db, req, K(SRV_DEVICE) | K(SRV_TRACKER) | K(SRV_AUTHOR), &p, &err);
     if (rc == SECUP_OK)
         rc = query_filters(req, &p, vendor, cls, comp, sizeof(comp), &err);
     json_t *list = NULL;
@@ -263,12 +279,12 @@ static void list_images(struct db *db, struct httpd_req *req)
     json_decref(o);
 }
 
-static void latest(struct db *db, struct httpd_req *req)
+static void latest(struct srv *s, struct db *db, struct httpd_req *req)
 {
     struct secup_err err;
     struct srv_principal p;
     char vendor[33], cls[33], comp[256];
-    secup_rc rc = authenticate(db, req, K(SRV_DEVICE) | K(SRV_TRACKER), &p, &err);
+    secup_rc rc = authenticate(s, db, req, K(SRV_DEVICE) | K(SRV_TRACKER), &p, &err);
     if (rc == SECUP_OK)
         rc = query_filters(req, &p, vendor, cls, comp, sizeof(comp), &err);
     if (rc == SECUP_OK && (!cls[0] || !comp[0]))
@@ -279,8 +295,13 @@ static void latest(struct db *db, struct httpd_req *req)
     const char *profile = httpd_req_query(req, "profile");
     if (rc == SECUP_OK && profile && (strlen(profile) > 63 || !req_safe_segment(profile)))
         rc = secup_err_set(&err, SECUP_E_HTTP, "profile must be a profile name");
-    if (rc == SECUP_OK)
+    char key[CACHE_KEY_MAX];
+    snprintf(key, sizeof(key), "%s|%s|%.100s|%s", vendor, cls, comp, profile ? profile : "");
+    if (rc == SECUP_OK && !cache_get(s->latest, key, img)) {
         rc = store_latest(db, vendor[0] ? vendor : NULL, cls, comp, profile, img, &err);
+        if (rc == SECUP_OK)
+            cache_put(s->latest, key, img);
+    }
     if (rc == SECUP_OK && p.kind == SRV_DEVICE)
         rc = location_check(req, img, &p, &err);
     if (rc != SECUP_OK) {
@@ -426,8 +447,14 @@ static secup_rc record(struct upload *u, struct db *db, struct srv_image *img, b
         rc = srv_notify_queue(u->s, db, img, err);
     if (rc == SECUP_OK)
         rc = db_commit(db, err);
-    if (rc != SECUP_OK)
+    if (rc != SECUP_OK) {
         db_rollback(db);
+        return rc;
+    }
+    cache_clear(u->s->latest);
+    cache_clear(u->s->images);
+    if (*banned)
+        cache_clear(u->s->principals);
     return rc;
 }
 
@@ -496,7 +523,7 @@ static void submit(struct srv *s, struct db *db, struct httpd_req *req)
         return;
     }
     u->s = s;
-    secup_rc rc = authenticate(db, req, K(SRV_AUTHOR), &u->author, &err);
+    secup_rc rc = authenticate(s, db, req, K(SRV_AUTHOR), &u->author, &err);
     const char *ct = httpd_req_header(req, "Content-Type");
     if (rc == SECUP_OK && (!ct || strncmp(ct, "multipart/form-data", 19) != 0))
         rc = secup_err_set(&err, SECUP_E_HTTP,
@@ -627,7 +654,7 @@ static void subscribe(struct srv *s, struct db *db, struct httpd_req *req)
         return;
     }
     b->s = s;
-    secup_rc rc = authenticate(db, req, K(SRV_TRACKER), &b->p, &err);
+    secup_rc rc = authenticate(s, db, req, K(SRV_TRACKER), &b->p, &err);
     if (rc != SECUP_OK) {
         free(b);
         respond_rc(req, &err);
@@ -661,11 +688,17 @@ void srv_handle(void *app, struct httpd_req *req)
         json_decref(o);
         return;
     }
+    if (cache_stamp_changed(s->cfg.dir, &s->stamp)) {
+        /* the administrator changed the store: forget what was cached */
+        cache_clear(s->principals);
+        cache_clear(s->latest);
+        cache_clear(s->images);
+    }
     struct db *db = db_pool_get(s->pool);
     if (req_match(&r, "POST", 2, images))
         submit(s, db, req);
     else if (req_match(&r, "GET", 2, images))
-        list_images(db, req);
+        list_images(s, db, req);
     else if (req_match(&r, "GET", 3, image))
         get_image(s, db, req, r.seg[2], "info");
     else if (req_match(&r, "GET", 4, manifest))
@@ -673,7 +706,7 @@ void srv_handle(void *app, struct httpd_req *req)
     else if (req_match(&r, "GET", 4, payload))
         get_image(s, db, req, r.seg[2], "payload");
     else if (req_match(&r, "GET", 2, latest_p))
-        latest(db, req);
+        latest(s, db, req);
     else if (req_match(&r, "POST", 2, subs))
         subscribe(s, db, req);
     else

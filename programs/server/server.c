@@ -41,6 +41,12 @@ secup_rc srv_run(const char *dir, struct secup_err *err)
         return secup_err_set(err, SECUP_E_NOMEM, "server state");
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->wake, NULL);
+    pthread_mutex_init(&s->hist_lock, NULL);
+    s->hist = calloc(SRV_HISTORY_QUEUE, sizeof(*s->hist));
+    if (!s->hist) {
+        free(s);
+        return secup_err_set(err, SECUP_E_NOMEM, "history queue");
+    }
 
     /* the signals are taken by sigwait() below, in every thread */
     sigset_t set;
@@ -51,6 +57,15 @@ secup_rc srv_run(const char *dir, struct secup_err *err)
     signal(SIGPIPE, SIG_IGN);
 
     secup_rc rc = open_all(s, dir, err);
+    if (rc == SECUP_OK) {
+        s->principals = cache_new(1024, sizeof(struct srv_principal), s->cfg.cache_ttl_ms);
+        s->latest = cache_new(128, sizeof(struct srv_image), s->cfg.cache_ttl_ms);
+        s->images = cache_new(128, sizeof(struct srv_image), s->cfg.cache_ttl_ms);
+        if (!s->principals || !s->latest || !s->images)
+            rc = secup_err_set(err, SECUP_E_NOMEM, "caches");
+        else
+            (void)cache_stamp_changed(s->cfg.dir, &s->stamp);
+    }
     if (rc == SECUP_OK) {
         blob_sweep_tmp(s->cfg.blobs, s->cfg.upload_expiry);
         struct httpd_config hc = { 0 };
@@ -93,8 +108,15 @@ secup_rc srv_run(const char *dir, struct secup_err *err)
         pthread_mutex_unlock(&s->lock);
         pthread_join(s->notifier, NULL);
     }
-    if (s->pool)
+    if (s->pool) {
+        srv_history_flush(s); /* what the last requests fetched */
         db_pool_close(s->pool);
+    }
+    free(s->hist);
+    cache_free(s->principals);
+    cache_free(s->latest);
+    cache_free(s->images);
+    pthread_mutex_destroy(&s->hist_lock);
     secup_key_free(s->sign_key);
     secup_key_free(s->inspection_key);
     pthread_cond_destroy(&s->wake);

@@ -41,6 +41,7 @@ struct srv_config {
     uint64_t timeout;
     uint64_t connection_limit;
     uint64_t per_ip_limit;
+    uint64_t cache_ttl_ms;           /* in-memory caches of principals and images; 0: off */
     uint64_t notify_retry_initial;
     uint64_t notify_retry_max;
     uint64_t upload_expiry;          /* seconds before a stale temporary upload is removed */
@@ -108,9 +109,10 @@ struct srv_principal {
     char region[65];   /* devices: region attribute (may be empty) */
 };
 
-/* Finds the principal of a token: SECUP_E_AUTH when unknown. */
-secup_rc store_principal_by_token(struct db *db, const char *token, struct srv_principal *p,
-                                  struct secup_err *err);
+/* Finds the principal of a token by its hash (store_token_hash): SECUP_E_AUTH when
+ * unknown. */
+secup_rc store_principal_by_token_hash(struct db *db, const char *hash,
+                                       struct srv_principal *p, struct secup_err *err);
 /* The author's public key (PEM text). */
 secup_rc store_author_key(struct db *db, const char *author, char *pem, size_t cap,
                           struct secup_err *err);
@@ -192,13 +194,13 @@ secup_rc store_image_list(struct db *db, const char *vendor, const char *class_i
                           const char *component, bool active_only, json_t **out,
                           struct secup_err *err);
 /* The newest active image for (class, component); vendor and profile may be NULL.
- * SECUP_E_NOENT. */
+ * img->components are not loaded. SECUP_E_NOENT. */
 secup_rc store_latest(struct db *db, const char *vendor, const char *class_id,
                       const char *component, const char *profile, struct srv_image *img,
                       struct secup_err *err);
 
 secup_rc store_download(struct db *db, const char *image, const char *device,
-                        const char *what, int64_t bytes, struct secup_err *err);
+                        const char *what, int64_t bytes, int64_t time, struct secup_err *err);
 /* JSON array of downloads (image and device may be NULL filters). */
 secup_rc store_download_list(struct db *db, const char *image, const char *device,
                              json_t **out, struct secup_err *err);

@@ -138,11 +138,9 @@ static bool principal_row(void *ctx, size_t n, const char *const *v)
     return false;
 }
 
-secup_rc store_principal_by_token(struct db *db, const char *token, struct srv_principal *p,
-                                  struct secup_err *err)
+secup_rc store_principal_by_token_hash(struct db *db, const char *hash,
+                                       struct srv_principal *p, struct secup_err *err)
 {
-    char hash[SRV_HEX_ID];
-    store_token_hash(token, hash);
     memset(p, 0, sizeof(*p));
     struct db_value v[] = { DB_TEXT_V(hash) };
     secup_rc rc = db_exec(db, "SELECT " PRINCIPAL_COLS " FROM principals WHERE token_hash = $1",
@@ -603,40 +601,36 @@ secup_rc store_image_list(struct db *db, const char *vendor, const char *class_i
     return SECUP_OK;
 }
 
-static bool first_text(void *ctx, size_t n, const char *const *v)
-{
-    if (n >= 1)
-        copy(ctx, SRV_HEX_ID, v[0]);
-    return false;
-}
-
 secup_rc store_latest(struct db *db, const char *vendor, const char *class_id,
                       const char *component, const char *profile, struct srv_image *img,
                       struct secup_err *err)
 {
-    char id[SRV_HEX_ID] = "";
+    /* one statement: this is the query an idle device polls */
+    memset(img, 0, sizeof(*img));
     struct db_value v[] = { DB_TEXT_V(vendor), DB_TEXT_V(class_id), DB_TEXT_V(component),
                             DB_TEXT_V(profile) };
-    secup_rc rc = db_exec(db, "SELECT i.id FROM images i JOIN image_components c"
+    secup_rc rc = db_exec(db, "SELECT i.id, i.author, i.vendor, i.class, i.seq, i.version,"
+                              " i.profile, i.envelope_blob, i.envelope_size, i.payload_blob,"
+                              " i.payload_size, i.image_size, i.encrypted, i.status, i.reason,"
+                              " i.regions_allow, i.regions_deny, i.nets_allow, i.nets_deny,"
+                              " i.created FROM images i JOIN image_components c"
                               " ON c.image = i.id WHERE (CAST($1 AS TEXT) IS NULL OR i.vendor = $1)"
                               " AND i.class = $2 AND c.name = $3 AND i.status = 'active'"
                               " AND (CAST($4 AS TEXT) IS NULL OR i.profile = $4)"
                               " ORDER BY i.seq DESC, i.created ASC, i.id LIMIT 1",
-                          v, 4, first_text, id, NULL, err);
-    if (rc != SECUP_OK)
-        return rc;
-    if (!id[0])
-        return secup_err_set(err, SECUP_E_NOENT, "no active image for this class and component");
-    return store_image_get(db, id, img, err);
+                          v, 4, image_row, img, NULL, err);
+    if (rc == SECUP_OK && !img->id[0])
+        rc = secup_err_set(err, SECUP_E_NOENT, "no active image for this class and component");
+    return rc;
 }
 
 /* ---- history ---- */
 
 secup_rc store_download(struct db *db, const char *image, const char *device,
-                        const char *what, int64_t bytes, struct secup_err *err)
+                        const char *what, int64_t bytes, int64_t time, struct secup_err *err)
 {
     struct db_value v[] = { DB_TEXT_V(image), DB_TEXT_V(device), DB_TEXT_V(what),
-                            DB_INT_V(bytes), DB_INT_V(now()) };
+                            DB_INT_V(bytes), DB_INT_V(time) };
     return db_exec(db, "INSERT INTO downloads (image, device, what, bytes, time)"
                        " VALUES ($1, $2, $3, $4, $5)",
                    v, 5, NULL, NULL, NULL, err);

@@ -5,6 +5,7 @@
  * to 5 s (the busy handler), and db_begin() is BEGIN IMMEDIATE so a transaction holds
  * the write lock from its first statement. Parameters are written $1..$n in SQL; SQLite
  * sees those as named parameters "$1".."$n", so they are bound by name. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,10 +16,49 @@
 
 #define SQ_BUSY_TIMEOUT_MS 5000
 
+#define SQ_CACHE 48 /* prepared statements kept per connection */
+
 struct sq {
     sqlite3 *h;
     char *path; /* for messages */
+    /* Statements are prepared once per connection and reused: parsing SQL was the largest
+     * cost of a small query. The key is the SQL text (its address first, the text to be
+     * sure); a full cache replaces entries in turn. */
+    struct {
+        const char *key;
+        sqlite3_stmt *st;
+    } cache[SQ_CACHE];
+    size_t next_victim;
 };
+
+static pthread_once_t sq_once = PTHREAD_ONCE_INIT;
+
+/* Process-wide settings, before the first connection: no global memory statistics (a
+ * mutex taken on every allocation). */
+static void sq_global_init(void)
+{
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
+/* A cached statement for sql, or NULL. */
+static sqlite3_stmt *sq_cached(struct sq *s, const char *sql)
+{
+    for (size_t i = 0; i < SQ_CACHE; i++) {
+        if (s->cache[i].st && (s->cache[i].key == sql || strcmp(s->cache[i].key, sql) == 0))
+            return s->cache[i].st;
+    }
+    return NULL;
+}
+
+static void sq_cache_put(struct sq *s, sqlite3_stmt *st)
+{
+    size_t i = s->next_victim;
+    s->next_victim = (s->next_victim + 1) % SQ_CACHE;
+    if (s->cache[i].st)
+        sqlite3_finalize(s->cache[i].st);
+    s->cache[i].st = st;
+    s->cache[i].key = sqlite3_sql(st); /* owned by the statement */
+}
 
 static bool sq_is_memory(const char *target)
 {
@@ -48,6 +88,8 @@ static void sq_close(void *impl)
     struct sq *s = impl;
     if (!s)
         return;
+    for (size_t i = 0; i < SQ_CACHE; i++)
+        sqlite3_finalize(s->cache[i].st);
     sqlite3_close_v2(s->h);
     free(s->path);
     free(s);
@@ -75,6 +117,7 @@ static int sq_pragma_text(struct sq *s, const char *sql, char *buf, size_t cap)
 
 static secup_rc sq_open(const char *target, void **impl, struct secup_err *err)
 {
+    pthread_once(&sq_once, sq_global_init);
     struct sq *s = calloc(1, sizeof(*s));
     if (!s || !(s->path = strdup(target))) {
         free(s);
@@ -165,12 +208,19 @@ static secup_rc sq_exec(void *impl, const char *sql, const struct db_value *para
     secup_rc rc = SECUP_OK;
     char excerpt[80];
 
-    int r = sqlite3_prepare_v2(s->h, sql, -1, &st, &tail);
-    if (r != SQLITE_OK)
-        return sq_fail(s, r, sql, err);
-    if (!st) /* only whitespace or comments */
-        return SECUP_OK;
-    if (tail && !sq_only_space(tail)) {
+    int r = SQLITE_OK;
+    bool cached = false;
+    st = sq_cached(s, sql);
+    if (st) {
+        cached = true;
+    } else {
+        r = sqlite3_prepare_v3(s->h, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, &tail);
+        if (r != SQLITE_OK)
+            return sq_fail(s, r, sql, err);
+        if (!st) /* only whitespace or comments */
+            return SECUP_OK;
+    }
+    if (!cached && tail && !sq_only_space(tail)) {
         db_sql_excerpt(sql, excerpt, sizeof(excerpt));
         rc = secup_err_set(err, SECUP_E_DB,
                            "sqlite '%s': more than one statement in \"%s\" "
@@ -242,7 +292,16 @@ static secup_rc sq_exec(void *impl, const char *sql, const struct db_value *para
         *changes = (int64_t)sqlite3_changes64(s->h);
 out:
     free(vals);
-    sqlite3_finalize(st);
+    if (cached) {
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+    } else if (rc == SECUP_OK || tail == NULL || sq_only_space(tail)) {
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+        sq_cache_put(s, st);
+    } else {
+        sqlite3_finalize(st);
+    }
     return rc;
 }
 

@@ -24,6 +24,9 @@
 struct httpd;
 struct httpd_req;
 
+/* Memory of one connection (request head, answer buffer). */
+#define HTTPD_CONN_MEMORY (128u * 1024u)
+
 struct httpd_config {
     const char *listen;          /* "127.0.0.1:8443", "[::1]:8443", "0.0.0.0:0" (port 0: any) */
     const char *cert_file;       /* PEM certificate chain; NULL with key_file NULL: plain HTTP */

@@ -107,6 +107,7 @@ struct httpd_req {
     struct secup_err body_err;  /* the refusal answered once the body has ended */
     struct secup_err part_err;  /* set by the post-processor iterator */
 
+    bool deferred;  /* answered with the head; queued at the next call (keep-alive) */
     bool cert_checked, has_cert;
     char cert_sha256[65];
 };
@@ -899,6 +900,17 @@ static enum MHD_Result on_head(struct httpd_req *r, const char *method)
         return MHD_YES;
     }
     r->state = REQ_ANSWERED;
+    if (!r->has_cl || r->cl == 0) {
+        /* No body: the answer is queued at MHD's next call. libmicrohttpd 0.9.75 closes the
+         * connection after an answer queued with the head, so answering here would cost
+         * every keep-alive client a new connection (and a TLS handshake) per request. */
+        const char *te = MHD_lookup_connection_value(r->mc, MHD_HEADER_KIND,
+                                                     MHD_HTTP_HEADER_TRANSFER_ENCODING);
+        if (!te) {
+            r->deferred = true;
+            return MHD_YES;
+        }
+    }
     return queue_answer(r);
 }
 
@@ -930,6 +942,10 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *mc, const cha
             return body_chunk(r, upload_data, n);
         return body_end(r);
     default:
+        if (r->deferred && n == 0) {
+            r->deferred = false;
+            return queue_answer(r);
+        }
         return MHD_YES; /* answered: whatever still arrives is discarded */
     }
 }
@@ -1176,7 +1192,7 @@ secup_rc httpd_start(const struct httpd_config *cfg, httpd_handler_fn handler, v
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
 
-    struct MHD_OptionItem opts[16];
+    struct MHD_OptionItem opts[20];
     size_t n = 0;
 #define OPT(o, v, p) (opts[n++] = (struct MHD_OptionItem){ (o), (intptr_t)(v), (p) })
     OPT(MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_logger, d); /* first: it logs the others */
@@ -1185,6 +1201,9 @@ secup_rc httpd_start(const struct httpd_config *cfg, httpd_handler_fn handler, v
         OPT(MHD_OPTION_THREAD_POOL_SIZE, threads, NULL);
     OPT(MHD_OPTION_CONNECTION_LIMIT, cfg->connection_limit ? cfg->connection_limit : 1024, NULL);
     OPT(MHD_OPTION_CONNECTION_TIMEOUT, timeout_s, NULL);
+    /* each connection's buffer: a file sent over TLS is read into it and encrypted from
+     * it, so a larger one means fewer reads and records per MiB (default 32 KiB) */
+    OPT(MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTPD_CONN_MEMORY, NULL);
     if (cfg->per_ip_limit)
         OPT(MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->per_ip_limit, NULL);
     OPT(MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)on_uri, d);
