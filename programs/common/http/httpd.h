@@ -24,8 +24,8 @@
 struct httpd;
 struct httpd_req;
 
-/* Memory of one connection (request head, answer buffer). */
-#define HTTPD_CONN_MEMORY (128u * 1024u)
+/* Memory of one TLS connection (request head, answer buffer). */
+#define HTTPD_CONN_MEMORY_TLS (128u * 1024u)
 
 struct httpd_config {
     const char *listen;          /* "127.0.0.1:8443", "[::1]:8443", "0.0.0.0:0" (port 0: any) */

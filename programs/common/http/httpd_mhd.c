@@ -1202,8 +1202,10 @@ secup_rc httpd_start(const struct httpd_config *cfg, httpd_handler_fn handler, v
     OPT(MHD_OPTION_CONNECTION_LIMIT, cfg->connection_limit ? cfg->connection_limit : 1024, NULL);
     OPT(MHD_OPTION_CONNECTION_TIMEOUT, timeout_s, NULL);
     /* each connection's buffer: a file sent over TLS is read into it and encrypted from
-     * it, so a larger one means fewer reads and records per MiB (default 32 KiB) */
-    OPT(MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTPD_CONN_MEMORY, NULL);
+     * it, so a larger one means fewer reads and records per MiB; plain HTTP sends files
+     * with sendfile and keeps MHD's default (32 KiB), which is cleared per request */
+    if (d->tls)
+        OPT(MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTPD_CONN_MEMORY_TLS, NULL);
     if (cfg->per_ip_limit)
         OPT(MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->per_ip_limit, NULL);
     OPT(MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)on_uri, d);
