@@ -360,7 +360,100 @@ http "a normal client is served meanwhile" 200 "" "$U/v1/health"
 wait "$spid"
 ok "the slow-header client was closed" grep -q "^closed" slow.out
 
+# ---- notifications are retried with back-off until the tracker takes them ----
+mkdir -p inbox2
+$PY - inbox2 > recv2.port 2>recv2.log <<'EOF' &
+import http.server, sys, os
+d = sys.argv[1]
+seen = [0]
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        n = int(self.headers.get("Content-Length", "0"))
+        body = self.rfile.read(n)
+        seen[0] += 1
+        open(os.path.join(d, "attempt%d" % seen[0]), "wb").write(body)
+        self.send_response(503 if seen[0] <= 2 else 204); self.end_headers()
+    def log_message(self, *a): pass
+s = http.server.HTTPServer(("127.0.0.1", 0), H)
+print(s.server_address[1], flush=True)
+s.serve_forever()
+EOF
+rpid2=$!
+for _ in $(seq 50); do [ -s recv2.port ] && break; sleep 0.05; done
+http "subscribe a tracker that is down at first" 201 "" -H "Authorization: Bearer $TTOK" \
+    -d "{\"url\": \"http://127.0.0.1:$(cat recv2.port)/n\"}" -X POST "$U/v1/subscriptions"
+"$A" create --key alice.pem --image fw.bin --seq 32 "${common[@]}" --out v32.suit >/dev/null
+sub "an image while the tracker refuses" 201 "" "${auth[@]}" -F envelope=@v32.suit -F payload=@fw.bin
+for _ in $(seq 200); do [ -s inbox2/attempt3 ] && break; sleep 0.05; done
+ok "delivered at the third attempt, after two refusals" test -s inbox2/attempt3
+ok "every attempt carried the same signed notification" cmp -s inbox2/attempt1 inbox2/attempt3
+ok "the failures were logged" grep -q "failed (attempt 2)" server.log
+kill "$rpid2" 2>/dev/null
+
+# ---- mutual TLS: a device authenticated by its client certificate ----
 stop
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=cam3 \
+    -keyout cam3.key -out cam3.crt 2>/dev/null
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=cam3 \
+    -keyout rogue.key -out rogue.crt 2>/dev/null
+FP=$(openssl x509 -in cam3.crt -outform DER | sha256sum | cut -c1-64)
+check "register a device by its certificate" 0 "" "$SRV" admin d device add cam3 --vendor-domain example.com --class cam-v2 --cert-sha256 "$FP"
+check "a malformed fingerprint" 2 "" "$SRV" admin d device add cam4 --vendor-domain example.com --class cam-v2 --cert-sha256 xyz
+$PY - "$PWD" <<'EOF'
+import json, sys
+p = sys.argv[1] + "/d/server.json"
+c = json.load(open(p))
+c["tls"]["client-ca"] = sys.argv[1] + "/cam3.crt"
+json.dump(c, open(p, "w"), indent=2)
+EOF
+start
+http "latest with the device's client certificate" 200 "" --cert cam3.crt --key cam3.key "$U/v1/latest?component=firmware"
+http "a certificate no CA vouches for" 401 SECUP_E_AUTH --cert rogue.crt --key rogue.key "$U/v1/latest?component=firmware"
+http "bearer tokens still work beside client certificates" 200 "" "${dauth[@]}" "$U/v1/latest?component=firmware"
+stop
+
+# ---- a full disk and a storage quota: a clear error, nothing lost ----
+if [ "$(id -u)" = 0 ] && mkdir -p small && "$SRV" init small/s --listen 127.0.0.1:0 >/dev/null 2>&1 &&
+   mount -t tmpfs -o size=1500k tmpfs small/s/blobs 2>/dev/null; then
+    trap 'cleanup_procs; umount "$work/small/s/blobs" 2>/dev/null; rm -rf "$work"' EXIT
+    S2TOK=$("$SRV" admin small/s author add alice --key alice.pub.pem 2>/dev/null)
+    "$SRV" admin small/s author grant alice --vendor-domain example.com >/dev/null 2>&1
+    head -c 600000 /dev/urandom > p600k.bin
+    head -c 1200000 /dev/urandom > p1200k.bin
+    "$A" create --key alice.pem --image p600k.bin --seq 1 "${common[@]}" --out s1.suit >/dev/null
+    "$A" create --key alice.pem --image p1200k.bin --seq 2 "${common[@]}" --out s2.suit >/dev/null
+    start2() {
+        rm -f small/s/server.port
+        "$SRV" run small/s >>server2.log 2>&1 &
+        pid2=$!
+        for _ in $(seq 100); do [ -s small/s/server.port ] && break; sleep 0.05; done
+        U2="https://127.0.0.1:$(cat small/s/server.port)"
+    }
+    start2
+    http "a first image fits" 201 "" -H "Authorization: Bearer $S2TOK" -F envelope=@s1.suit -F payload=@p600k.bin -X POST "$U2/v1/images"
+    S1=$(json resp.body "d['id']")
+    http "the disk fills up: 507" 507 SECUP_E_NOSPACE -H "Authorization: Bearer $S2TOK" -F envelope=@s2.suit -F payload=@p1200k.bin -X POST "$U2/v1/images"
+    ok "no temporary file is left on the full disk" test -z "$(ls small/s/blobs/tmp)"
+    ok "every stored blob is intact" bash -c 'for f in small/s/blobs/sha256/*/*; do [ "$(sha256sum "$f" | cut -c1-64)" = "$(basename "$f")" ] || exit 1; done'
+    ok "the first image is still listed" bash -c "'$SRV' admin small/s image list | grep -q '^${S1:0:16}'"
+    kill "$pid2"; wait "$pid2" 2>/dev/null
+    $PY - "$PWD" <<'EOF'
+import json, sys
+p = sys.argv[1] + "/small/s/server.json"
+c = json.load(open(p))
+c["limits"]["storage-quota"] = 700000
+json.dump(c, open(p, "w"), indent=2)
+EOF
+    start2
+    "$A" create --key alice.pem --image fw.bin --seq 3 "${common[@]}" --out s3.suit >/dev/null
+    http "over the storage quota: 507" 507 SECUP_E_NOSPACE -H "Authorization: Bearer $S2TOK" -F envelope=@s3.suit -F payload=@fw.bin -X POST "$U2/v1/images"
+    ok "the quota is named" grep -q "storage quota" resp.body
+    kill "$pid2"; wait "$pid2" 2>/dev/null
+    umount small/s/blobs
+else
+    echo "note: not root or no tmpfs: the full-disk and quota cases were not run"
+fi
+
 check "admin on a missing directory" 4 "" "$SRV" admin nowhere image list
 check "admin with an unknown command" 2 "" "$SRV" admin d frobnicate
 check "run with a broken configuration" 3 SECUP_E_JSON bash -c "echo '{' > bad.json; mkdir -p b; cp bad.json b/server.json; '$SRV' run b"
