@@ -216,7 +216,9 @@ static bool parse_target(struct httpd_req *r, struct secup_err *err)
         return true;
     const char *qs = q + 1;
     size_t qlen = strlen(qs);
-    r->query_buf = malloc(qlen + 1);
+    /* each parameter takes its decoded text plus two NULs (key and value), which for a
+     * key without '=' is one byte more than its text: 2 * qlen + 2 always suffices */
+    r->query_buf = malloc(2 * qlen + 2);
     if (!r->query_buf)
         return secup_err_set(err, SECUP_E_NOMEM, "out of memory"), false;
     char *out = r->query_buf;
