@@ -138,21 +138,10 @@ static secup_rc resolve_db(struct srv_config *cfg, struct secup_err *err)
     return SECUP_OK;
 }
 
-secup_rc srv_config_load(const char *dir, struct srv_config *cfg, struct secup_err *err)
+static secup_rc finish(struct srv_config *cfg, struct secup_err *err)
 {
-    defaults(cfg);
-    int n = snprintf(cfg->dir, sizeof(cfg->dir), "%s", dir);
-    int m = snprintf(cfg->file, sizeof(cfg->file), "%s/server.json", dir);
-    if (n < 0 || (size_t)n >= sizeof(cfg->dir) || m < 0 || (size_t)m >= sizeof(cfg->file))
-        return secup_err_set(err, SECUP_E_ARG, "data directory path is too long");
-    json_t *root = NULL;
-    secup_rc rc = jconf_load(cfg->file, MAX_CONFIG, &root, err);
-    if (rc != SECUP_OK)
-        return rc;
-    struct jconf c = { cfg->file, err };
-    rc = parse(&c, root, cfg);
-    json_decref(root);
-    if (rc == SECUP_OK && cfg->notify_retry_max < cfg->notify_retry_initial)
+    secup_rc rc = SECUP_OK;
+    if (cfg->notify_retry_max < cfg->notify_retry_initial)
         rc = secup_err_set(err, SECUP_E_VALUE, "'%s': notify retry-max is below retry-initial",
                            cfg->file);
     if (rc == SECUP_OK)
@@ -163,123 +152,55 @@ secup_rc srv_config_load(const char *dir, struct srv_config *cfg, struct secup_e
     return rc;
 }
 
-static secup_rc make_dir(const char *path, struct secup_err *err)
+static secup_rc set_dir(const char *dir, struct srv_config *cfg, struct secup_err *err)
 {
-    if (mkdir(path, 0750) != 0 && errno != EEXIST)
-        return secup_err_set(err, SECUP_E_IO, "cannot create '%s': %s", path, strerror(errno));
+    defaults(cfg);
+    int n = snprintf(cfg->dir, sizeof(cfg->dir), "%s", dir);
+    int m = snprintf(cfg->file, sizeof(cfg->file), "%s/server.json", dir);
+    if (n < 0 || (size_t)n >= sizeof(cfg->dir) || m < 0 || (size_t)m >= sizeof(cfg->file))
+        return secup_err_set(err, SECUP_E_ARG, "data directory path is too long");
     return SECUP_OK;
 }
 
-static secup_rc join(char *out, size_t cap, const char *dir, const char *name,
-                     struct secup_err *err)
+secup_rc srv_config_parse(const char *dir, const char *text, size_t len, struct srv_config *cfg,
+                          struct secup_err *err)
 {
-    int n = snprintf(out, cap, "%s/%s", dir, name);
-    if (n < 0 || (size_t)n >= cap)
-        return secup_err_set(err, SECUP_E_ARG, "path '%s/%s' is too long", dir, name);
-    return SECUP_OK;
-}
-
-static bool valid_id(const char *s)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > SRV_ID_MAX)
-        return false;
-    for (const char *p = s; *p; p++) {
-        char ch = *p;
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-              ch == '.' || ch == '_' || ch == '-'))
-            return false;
-    }
-    return true;
-}
-
-secup_rc srv_init(const char *dir, const struct srv_init_opts *o, struct secup_err *err)
-{
-    const char *id = o->id ? o->id : "secup-server";
-    if (!valid_id(id))
-        return secup_err_set(err, SECUP_E_VALUE,
-                             "server id '%s' must be 1 to %d characters of A-Z a-z 0-9 . _ -", id,
-                             SRV_ID_MAX);
-    char conf[SRV_PATH], path[SRV_PATH];
-    secup_rc rc = join(conf, sizeof(conf), dir, "server.json", err);
+    secup_rc rc = set_dir(dir, cfg, err);
     if (rc != SECUP_OK)
         return rc;
-    struct stat st;
-    if (stat(conf, &st) == 0)
-        return secup_err_set(err, SECUP_E_EXISTS, "'%s' exists: this directory is initialised",
-                             conf);
-    rc = make_dir(dir, err);
-    if (rc == SECUP_OK)
-        rc = join(path, sizeof(path), dir, "tls", err);
-    if (rc == SECUP_OK)
-        rc = make_dir(path, err);
-    if (rc == SECUP_OK)
-        rc = join(path, sizeof(path), dir, "blobs", err);
-    if (rc == SECUP_OK)
-        rc = make_dir(path, err);
-    if (rc != SECUP_OK)
-        return rc;
-
-    struct secup_key *key = NULL;
-    rc = secup_key_generate(&key, SECUP_KEY_P256, err);
-    if (rc == SECUP_OK)
-        rc = join(path, sizeof(path), dir, "server-key.pem", err);
-    if (rc == SECUP_OK)
-        rc = secup_key_save_private(key, path, err);
-    if (rc == SECUP_OK)
-        rc = join(path, sizeof(path), dir, "server-key.pub.pem", err);
-    if (rc == SECUP_OK)
-        rc = secup_key_save_public(key, path, err);
-    secup_key_free(key);
-    key = NULL;
-    /* the TLS key is a separate key: the notification key never sits in a TLS stack */
-    if (rc == SECUP_OK)
-        rc = secup_key_generate(&key, SECUP_KEY_P256, err);
-    if (rc == SECUP_OK)
-        rc = join(path, sizeof(path), dir, "tls/key.pem", err);
-    if (rc == SECUP_OK)
-        rc = secup_key_save_private(key, path, err);
-    if (rc == SECUP_OK)
-        rc = join(path, sizeof(path), dir, "tls/cert.pem", err);
-    if (rc == SECUP_OK)
-        rc = secup_key_save_self_signed_cert(key, "localhost", 825, path, err);
-    secup_key_free(key);
-    if (rc != SECUP_OK)
-        return rc;
-
-    json_t *root = json_pack("{s:s, s:s, s:{s:s, s:s}, s:s, s:s, s:s, s:{s:I, s:I, s:I}}",
-                             "id", id, "listen", o->listen ? o->listen : "127.0.0.1:8443", "tls",
-                             "cert", "tls/cert.pem", "key", "tls/key.pem", "database",
-                             o->db_url ? o->db_url : "sqlite:server.db", "blobs", "blobs",
-                             "signing-key", "server-key.pem", "limits", "max-envelope",
-                             (json_int_t)(1024 * 1024), "max-payload",
-                             (json_int_t)(1024ll * 1024 * 1024), "storage-quota", (json_int_t)0);
-    char *text = root ? json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+    if (len > MAX_CONFIG)
+        return secup_err_set(err, SECUP_E_LIMIT_SIZE, "'%s': larger than %d bytes", cfg->file,
+                             MAX_CONFIG);
+    json_error_t je;
+    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+    if (!root)
+        return secup_err_set(err, SECUP_E_JSON, "'%s': line %d column %d: %s", cfg->file,
+                             je.line, je.column, je.text);
+    struct jconf c = { cfg->file, err };
+    rc = json_is_object(root) ? parse(&c, root, cfg)
+                              : secup_err_set(err, SECUP_E_JSON,
+                                              "'%s': the top level must be an object", cfg->file);
     json_decref(root);
-    if (!text)
-        return secup_err_set(err, SECUP_E_NOMEM, "cannot build the configuration");
-    char body[8192];
-    int n = snprintf(body, sizeof(body), "%s\n", text);
-    free(text);
-    if (n < 0 || (size_t)n >= sizeof(body))
-        return secup_err_set(err, SECUP_E_LIMIT, "configuration too long");
+    if (rc == SECUP_OK)
+        rc = finish(cfg, err);
+    if (rc != SECUP_OK) {
+        struct secup_err ignored;
+        set_dir(dir, cfg, &ignored); /* no half-filled configuration */
+    }
+    return rc;
+}
 
-    /* the schema first, so that a database that cannot be reached leaves no server.json */
-    struct srv_config cfg;
-    defaults(&cfg);
-    snprintf(cfg.dir, sizeof(cfg.dir), "%s", dir);
-    snprintf(cfg.file, sizeof(cfg.file), "%s", conf);
-    snprintf(cfg.db_url, sizeof(cfg.db_url), "%s", o->db_url ? o->db_url : "sqlite:server.db");
-    rc = resolve_db(&cfg, err);
-    struct db *db = NULL;
-    if (rc == SECUP_OK)
-        rc = db_open(cfg.db_url, &db, err);
-    if (rc == SECUP_OK)
-        rc = store_schema(db, err);
-    if (rc == SECUP_OK)
-        rc = store_event(db, "admin", "init", id, NULL, err);
-    db_close(db);
-    if (rc == SECUP_OK)
-        rc = secup_file_write_atomic(conf, secup_bytes_of(body, (size_t)n), 0640, err);
+secup_rc srv_config_load(const char *dir, struct srv_config *cfg, struct secup_err *err)
+{
+    secup_rc rc = set_dir(dir, cfg, err);
+    if (rc != SECUP_OK)
+        return rc;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    rc = secup_file_read(cfg->file, MAX_CONFIG, &buf, &len, err);
+    if (rc != SECUP_OK)
+        return rc;
+    rc = srv_config_parse(dir, (const char *)buf, len, cfg, err);
+    secup_file_free(buf, len);
     return rc;
 }

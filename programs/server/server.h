@@ -50,6 +50,9 @@ struct srv_config {
 };
 
 secup_rc srv_config_load(const char *dir, struct srv_config *cfg, struct secup_err *err);
+/* The same from text (the fuzz target's entry). On failure cfg holds only the defaults. */
+secup_rc srv_config_parse(const char *dir, const char *text, size_t len, struct srv_config *cfg,
+                          struct secup_err *err);
 
 struct srv_init_opts {
     const char *listen;
