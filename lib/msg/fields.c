@@ -1,6 +1,7 @@
 /* Field helpers shared by the signed protocol messages. */
 #include <string.h>
 
+#include "cose/cose.h"
 #include "msg/fields.h"
 
 secup_rc secup_msg_seen_once(uint32_t *seen, int64_t key, const char *what,
@@ -40,4 +41,17 @@ void secup_msg_put_digest(struct secup_cbor_writer *w, const uint8_t digest[32])
     secup_cbor_put_array(w, 2);
     secup_cbor_put_int(w, -16);
     secup_cbor_put_bstr(w, secup_bytes_of(digest, 32));
+}
+
+secup_rc secup_msg_verify_attached(struct secup_bytes in, size_t max, const char *what,
+                                   const struct secup_key *key, struct secup_bytes *payload,
+                                   struct secup_bytes *kid, struct secup_err *err)
+{
+    if (in.len > max)
+        return secup_err_set(err, SECUP_E_LIMIT_SIZE, "signed %s of %zu bytes", what, in.len);
+    struct secup_auth_block b;
+    secup_rc rc = secup_cose_sign1_parse(in, &b, payload, kid, err);
+    if (rc == SECUP_OK)
+        rc = secup_cose_verify_block(&b, *payload, key, err);
+    return rc;
 }

@@ -131,16 +131,11 @@ secup_rc secup_notification_sign(const struct secup_notification *n, const struc
 secup_rc secup_notification_verify(struct secup_bytes signed_msg, const struct secup_key *key,
                                    struct secup_notification *n, struct secup_err *err)
 {
-    struct secup_auth_block b;
     struct secup_bytes payload;
     struct secup_bytes kid;
     memset(n, 0, sizeof(*n));
-    if (signed_msg.len > SECUP_NOTIFICATION_MAX_SIZE + 256)
-        return secup_err_set(err, SECUP_E_LIMIT_SIZE, "signed notification of %zu bytes",
-                             signed_msg.len);
-    secup_rc rc = secup_cose_sign1_parse(signed_msg, &b, &payload, &kid, err);
-    if (rc == SECUP_OK)
-        rc = secup_cose_verify_block(&b, payload, key, err);
+    secup_rc rc = secup_msg_verify_attached(signed_msg, SECUP_NOTIFICATION_MAX_SIZE + 256,
+                                            "notification", key, &payload, &kid, err);
     if (rc == SECUP_OK)
         rc = secup_notification_decode(n, payload, err);
     if (rc == SECUP_OK && !secup_bytes_equal(kid, n->server)) {

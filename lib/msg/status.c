@@ -239,16 +239,11 @@ secup_rc secup_status_peek_reporter(struct secup_bytes signed_report, struct sec
 secup_rc secup_status_verify(struct secup_bytes signed_report, const struct secup_key *key,
                              struct secup_status *st, struct secup_err *err)
 {
-    struct secup_auth_block b;
     struct secup_bytes payload;
     struct secup_bytes kid;
     memset(st, 0, sizeof(*st));
-    if (signed_report.len > SECUP_STATUS_MAX_SIZE + 256)
-        return secup_err_set(err, SECUP_E_LIMIT_SIZE, "signed status of %zu bytes",
-                             signed_report.len);
-    secup_rc rc = secup_cose_sign1_parse(signed_report, &b, &payload, &kid, err);
-    if (rc == SECUP_OK)
-        rc = secup_cose_verify_block(&b, payload, key, err);
+    secup_rc rc = secup_msg_verify_attached(signed_report, SECUP_STATUS_MAX_SIZE + 256, "status",
+                                            key, &payload, &kid, err);
     if (rc == SECUP_OK)
         rc = secup_status_decode(st, payload, err);
     if (rc == SECUP_OK && !secup_bytes_equal(kid, st->reporter)) {

@@ -10,6 +10,7 @@
 #include "cache.h"
 #include "cli.h"
 #include "compid.h"
+#include "reqparse.h"
 #include "secup/file.h"
 #include "secup/policy.h"
 
@@ -74,20 +75,6 @@ static void print_json(const json_t *o)
     }
 }
 
-static bool valid_name(const char *s)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > SRV_ID_MAX)
-        return false;
-    for (const char *p = s; *p; p++) {
-        char c = *p;
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '.' || c == '_' || c == '-'))
-            return false;
-    }
-    return true;
-}
-
 /* vendor and class from --vendor-domain/--vendor and --class/--class-id, as hex. */
 static secup_rc ids(const struct opts *o, bool class_wildcard_ok, char vendor[33], char cls[33],
                     struct secup_err *err)
@@ -148,7 +135,7 @@ static int add_principal(struct db *db, const struct opts *o, enum srv_kind kind
     static const char *const kinds[] = { "", "author", "device", "tracker" };
     struct secup_err err;
     secup_err_clear(&err);
-    if (!valid_name(name))
+    if (!req_valid_name(name))
         return cli_usage("admin", "name '%s' must be 1 to %d characters of A-Z a-z 0-9 . _ -",
                          name, SRV_ID_MAX);
     struct srv_principal p;

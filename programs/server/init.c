@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "secup/file.h"
+#include "reqparse.h"
 #include "server.h"
 
 static secup_rc make_dir(const char *path, struct secup_err *err)
@@ -24,24 +25,10 @@ static secup_rc join(char *out, size_t cap, const char *dir, const char *name,
     return SECUP_OK;
 }
 
-static bool valid_id(const char *s)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > SRV_ID_MAX)
-        return false;
-    for (const char *p = s; *p; p++) {
-        char ch = *p;
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-              ch == '.' || ch == '_' || ch == '-'))
-            return false;
-    }
-    return true;
-}
-
 secup_rc srv_init(const char *dir, const struct srv_init_opts *o, struct secup_err *err)
 {
     const char *id = o->id ? o->id : "secup-server";
-    if (!valid_id(id))
+    if (!req_valid_name(id))
         return secup_err_set(err, SECUP_E_VALUE,
                              "server id '%s' must be 1 to %d characters of A-Z a-z 0-9 . _ -", id,
                              SRV_ID_MAX);

@@ -186,3 +186,8 @@ bool req_token_ok(const char *t)
     }
     return true;
 }
+
+bool req_valid_name(const char *s)
+{
+    return strlen(s) <= 64 && req_safe_segment(s);
+}

@@ -20,6 +20,8 @@ struct req_route {
 
 /* A path segment of A-Z a-z 0-9 . _ - other than "." and "..". */
 bool req_safe_segment(const char *s);
+/* A principal or server name: a safe segment of at most 64 characters. */
+bool req_valid_name(const char *s);
 /* Splits an absolute path into at most REQ_MAX_SEGMENTS safe segments; false for
  * anything else (traversal, empty or trailing segments, odd bytes, too long). */
 bool req_split_path(const char *path, struct req_route *r);

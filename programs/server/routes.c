@@ -34,34 +34,26 @@ static secup_rc authenticate(struct srv *s, struct db *db, struct httpd_req *req
     const char *h = httpd_req_header(req, "Authorization");
     char fp[65];
     char key[80];
-    secup_rc rc = SECUP_OK;
-    if (!h && httpd_req_client_cert_sha256(req, fp)) {
+    char hash[SRV_HEX_ID];
+    bool by_cert = !h && httpd_req_client_cert_sha256(req, fp);
+    if (by_cert) {
         /* mutual TLS: the verified client certificate names the principal */
         snprintf(key, sizeof(key), "c:%s", fp);
-        if (!cache_get(s->principals, key, p)) {
-            rc = store_principal_by_cert(db, fp, p, err);
-            if (rc != SECUP_OK)
-                return rc;
-            cache_put(s->principals, key, p);
-        }
-        if (p->banned)
-            return secup_err_set(err, SECUP_E_BANNED, "'%s' is banned", p->id);
-        if (!(kinds & (1u << p->kind)))
-            return secup_err_set(err, SECUP_E_FORBIDDEN, "'%s' may not use this route", p->id);
-        return SECUP_OK;
+    } else {
+        if (!h)
+            return secup_err_set(err, SECUP_E_AUTH,
+                                 "this route needs a bearer token or a client certificate");
+        if (strncmp(h, "Bearer ", 7) != 0)
+            return secup_err_set(err, SECUP_E_AUTH,
+                                 "the Authorization header is not 'Bearer <token>'");
+        if (!req_token_ok(h + 7))
+            return secup_err_set(err, SECUP_E_AUTH, "malformed bearer token");
+        store_token_hash(h + 7, hash);
+        snprintf(key, sizeof(key), "t:%s", hash);
     }
-    if (!h)
-        return secup_err_set(err, SECUP_E_AUTH, "this route needs a bearer token or a client certificate");
-    if (strncmp(h, "Bearer ", 7) != 0)
-        return secup_err_set(err, SECUP_E_AUTH, "the Authorization header is not 'Bearer <token>'");
-    const char *t = h + 7;
-    if (!req_token_ok(t))
-        return secup_err_set(err, SECUP_E_AUTH, "malformed bearer token");
-    char hash[SRV_HEX_ID];
-    store_token_hash(t, hash);
-    snprintf(key, sizeof(key), "t:%s", hash);
     if (!cache_get(s->principals, key, p)) {
-        rc = store_principal_by_token_hash(db, hash, p, err);
+        secup_rc rc = by_cert ? store_principal_by_cert(db, fp, p, err)
+                              : store_principal_by_token_hash(db, hash, p, err);
         if (rc != SECUP_OK)
             return rc;
         cache_put(s->principals, key, p);
