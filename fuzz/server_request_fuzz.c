@@ -1,5 +1,5 @@
 /* Fuzz target: what a client sends secup-server before anything else looks at it
- * (programs/server/reqparse.c): paths, bearer tokens, ids, component names, and the
+ * (programs/common/reqparse.c): paths, bearer tokens, ids, component names, and the
  * location-policy lists.
  *
  * Byte 0 picks the parser, the rest is its text. Invariants: an accepted path consists of

@@ -1,6 +1,6 @@
-/* Parsers of what a client sends secup-server before anything else looks at it: path
- * segments, bearer-token syntax, ids, component names; and the location-policy lists.
- * Pure functions, fuzzed by fuzz/server_request_fuzz.c. */
+/* Parsers of what a client sends secup-server and secup-tracker before anything else
+ * looks at it: path segments, bearer-token syntax, ids, component names; and the
+ * location-policy lists. Pure functions, fuzzed by fuzz/server_request_fuzz.c. */
 #ifndef SECUP_SERVER_REQPARSE_H
 #define SECUP_SERVER_REQPARSE_H
 
