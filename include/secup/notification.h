@@ -40,6 +40,10 @@ SECUP_API SECUP_NODISCARD secup_rc secup_notification_sign(const struct secup_no
                                                            uint8_t *buf, size_t cap,
                                                            size_t *len,
                                                            struct secup_err *err);
+/* Reads the kid (server id) of a signed notification without trusting anything in it. */
+SECUP_API SECUP_NODISCARD secup_rc secup_notification_peek_server(struct secup_bytes signed_msg,
+                                                                  struct secup_bytes *server,
+                                                                  struct secup_err *err);
 /* Verifies with the server's public key, decodes, and checks that kid and server id
  * agree (SECUP_E_VALUE). */
 SECUP_API SECUP_NODISCARD secup_rc secup_notification_verify(struct secup_bytes signed_msg,

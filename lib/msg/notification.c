@@ -128,6 +128,17 @@ secup_rc secup_notification_sign(const struct secup_notification *n, const struc
                                      len, err);
 }
 
+secup_rc secup_notification_peek_server(struct secup_bytes signed_msg, struct secup_bytes *server,
+                                       struct secup_err *err)
+{
+    struct secup_auth_block b;
+    struct secup_bytes payload;
+    if (signed_msg.len > SECUP_NOTIFICATION_MAX_SIZE + 256)
+        return secup_err_set(err, SECUP_E_LIMIT_SIZE, "signed notification of %zu bytes",
+                             signed_msg.len);
+    return secup_cose_sign1_parse(signed_msg, &b, &payload, server, err);
+}
+
 secup_rc secup_notification_verify(struct secup_bytes signed_msg, const struct secup_key *key,
                                    struct secup_notification *n, struct secup_err *err)
 {

@@ -11,6 +11,7 @@
 #include "cli.h"
 #include "compid.h"
 #include "reqparse.h"
+#include "token.h"
 #include "secup/file.h"
 #include "secup/policy.h"
 
@@ -182,9 +183,9 @@ static int add_principal(struct db *db, const struct opts *o, enum srv_kind kind
                                "--cert-sha256 is 64 lowercase hex digits (the SHA-256 of the DER certificate)");
     }
     if (rc == SECUP_OK)
-        rc = store_new_token(token, &err);
+        rc = token_new(token, &err);
     if (rc == SECUP_OK) {
-        store_token_hash(token, hash);
+        token_hash(token, hash);
         rc = store_principal_add(db, &p, hash, pem_text, o->cert_sha256, &err);
     }
     if (rc == SECUP_OK)

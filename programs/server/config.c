@@ -146,9 +146,11 @@ static secup_rc finish(struct srv_config *cfg, struct secup_err *err)
                            cfg->file);
     if (rc == SECUP_OK)
         rc = resolve_db(cfg, err);
-    if (rc == SECUP_OK && !cfg->public_url[0])
+    if (rc == SECUP_OK && !cfg->public_url[0]) {
+        cfg->public_url_auto = true;
         snprintf(cfg->public_url, sizeof(cfg->public_url), "%s://%s",
                  cfg->cert[0] ? "https" : "http", cfg->listen);
+    }
     return rc;
 }
 

@@ -17,6 +17,7 @@
 #include "secup/policy.h"
 #include "reqparse.h"
 #include "srv.h"
+#include "token.h"
 
 #define MAX_JSON_BODY (16 * 1024)
 
@@ -48,7 +49,7 @@ static secup_rc authenticate(struct srv *s, struct db *db, struct httpd_req *req
                                  "the Authorization header is not 'Bearer <token>'");
         if (!req_token_ok(h + 7))
             return secup_err_set(err, SECUP_E_AUTH, "malformed bearer token");
-        store_token_hash(h + 7, hash);
+        token_hash(h + 7, hash);
         snprintf(key, sizeof(key), "t:%s", hash);
     }
     if (!cache_get(s->principals, key, p)) {

@@ -80,6 +80,13 @@ secup_rc srv_run(const char *dir, struct secup_err *err)
         hc.max_body = s->cfg.max_envelope + s->cfg.max_payload + 64 * 1024;
         rc = httpd_start(&hc, srv_handle, s, &s->httpd, err);
     }
+    if (rc == SECUP_OK && s->cfg.public_url_auto) {
+        /* the port actually bound (the configuration may say 0) */
+        const char *colon = strrchr(s->cfg.listen, ':');
+        int host_len = colon ? (int)(colon - s->cfg.listen) : (int)strlen(s->cfg.listen);
+        snprintf(s->cfg.public_url, sizeof(s->cfg.public_url), "%s://%.*s:%u",
+                 s->cfg.cert[0] ? "https" : "http", host_len, s->cfg.listen, httpd_port(s->httpd));
+    }
     if (rc == SECUP_OK) {
         if (pthread_create(&s->notifier, NULL, srv_notifier, s) == 0)
             s->notifier_started = true;

@@ -46,6 +46,7 @@ struct srv_config {
     uint64_t notify_retry_max;
     uint64_t upload_expiry;          /* seconds before a stale temporary upload is removed */
     char public_url[512];            /* how clients reach this server (notification URIs) */
+    bool public_url_auto;            /* not configured: from the bound address */
     char notify_ca[SRV_PATH];        /* CA file for trackers' HTTPS callbacks (optional) */
 };
 
@@ -92,10 +93,6 @@ uint64_t blob_usage(const char *blobs);
 /* ---- store (store.c): the schema and every query, on the db seam ---- */
 
 secup_rc store_schema(struct db *db, struct secup_err *err);
-/* Hex SHA-256 of a bearer token: how tokens are stored. */
-void store_token_hash(const char *token, char out[SRV_HEX_ID]);
-/* A new random token (43 characters of base64url). */
-secup_rc store_new_token(char out[64], struct secup_err *err);
 /* Appends an audit record. */
 secup_rc store_event(struct db *db, const char *actor, const char *action, const char *object,
                      const char *detail, struct secup_err *err);

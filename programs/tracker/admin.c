@@ -1,0 +1,198 @@
+/* secup-tracker admin DIR ...: enrolment tokens, servers, the inventory (docs/tracker.md). */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "reqparse.h"
+#include "secup/file.h"
+#include "secup/policy.h"
+#include "token.h"
+#include "tracker.h"
+
+static void usage(void)
+{
+    printf("usage: secup-tracker admin DIR <object> <verb> [options] [--json]\n\n"
+           "  enrolment add (--vendor-domain D | --vendor HEX) (--class NAME | --class-id HEX)\n"
+           "               [--uses N]              a token consumers register with (printed once)\n"
+           "  server add NAME --key PUB.pem         believe signed notifications of this server\n"
+           "  consumer list [--state S] [--class-id HEX]\n"
+           "               states: up-to-date, obsolete, failed, unreachable, never-seen\n"
+           "  consumer show NAME                    one consumer and its report history\n"
+           "  consumer remove NAME\n"
+           "  manifest list                         manifests learned from notifications\n");
+}
+
+static void print_json(const json_t *o)
+{
+    char *s = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS);
+    if (s) {
+        puts(s);
+        free(s);
+    }
+}
+
+static secup_rc ids(const char *domain, const char *vhex, const char *cname, const char *chex,
+                    char vendor[33], char cls[33], struct secup_err *err)
+{
+    uint8_t v[16], c[16];
+    size_t n = 0;
+    secup_rc rc = SECUP_OK;
+    if (domain)
+        rc = secup_vendor_id(domain, v, err);
+    else if (!vhex || !((secup_hex_decode(vhex, v, 16, &n) && n == 16) || secup_uuid_parse(vhex, v)))
+        return secup_err_set(err, SECUP_E_USAGE, "give --vendor-domain or --vendor (32 hex digits)");
+    if (rc == SECUP_OK && cname)
+        rc = secup_class_id(v, cname, c, err);
+    else if (rc == SECUP_OK &&
+             (!chex || !((secup_hex_decode(chex, c, 16, &n) && n == 16) || secup_uuid_parse(chex, c))))
+        return secup_err_set(err, SECUP_E_USAGE, "give --class or --class-id (32 hex digits)");
+    if (rc == SECUP_OK) {
+        secup_hex_encode(secup_bytes_of(v, 16), vendor, 33);
+        secup_hex_encode(secup_bytes_of(c, 16), cls, 33);
+    }
+    return rc;
+}
+
+int trk_admin(int argc, char **argv)
+{
+    static const struct option lopts[] = {
+        { "json", no_argument, NULL, 'j' },          { "key", required_argument, NULL, 'k' },
+        { "vendor-domain", required_argument, NULL, 'D' },
+        { "vendor", required_argument, NULL, 'V' },   { "class", required_argument, NULL, 'C' },
+        { "class-id", required_argument, NULL, 'I' }, { "uses", required_argument, NULL, 'u' },
+        { "state", required_argument, NULL, 's' },    { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    bool json = false;
+    const char *key = NULL, *domain = NULL, *vhex = NULL, *cname = NULL, *chex = NULL,
+               *state = NULL;
+    uint64_t uses = 1;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "jh", lopts, NULL)) != -1) {
+        switch (c) {
+        case 'j': json = true; break;
+        case 'k': key = optarg; break;
+        case 'D': domain = optarg; break;
+        case 'V': vhex = optarg; break;
+        case 'C': cname = optarg; break;
+        case 'I': chex = optarg; break;
+        case 's': state = optarg; break;
+        case 'u':
+            if (!cli_parse_u64(optarg, &uses) || uses == 0 || uses > 1000000)
+                return cli_usage("admin", "--uses must be 1 to 1000000");
+            break;
+        case 'h': usage(); return 0;
+        default: return cli_usage("admin", "unknown option");
+        }
+    }
+    if (argc - optind < 3) {
+        usage();
+        return 2;
+    }
+    const char *dir = argv[optind], *object = argv[optind + 1], *verb = argv[optind + 2];
+    const char *arg = argc - optind > 3 ? argv[optind + 3] : NULL;
+    struct secup_err err;
+    secup_err_clear(&err);
+    struct trk_config *cfg = calloc(1, sizeof(*cfg));
+    struct db *db = NULL;
+    secup_rc rc = cfg ? trk_config_load(dir, cfg, &err) : secup_err_set(&err, SECUP_E_NOMEM, "config");
+    if (rc == SECUP_OK)
+        rc = db_open(cfg->db_url, &db, &err);
+    if (rc == SECUP_OK)
+        rc = trk_schema(db, &err);
+    int64_t unreachable = cfg ? (int64_t)cfg->unreachable_after : 3600;
+    free(cfg);
+    if (rc != SECUP_OK) {
+        db_close(db);
+        return cli_fail("admin", &err);
+    }
+    int status = 0;
+    json_t *out = NULL;
+    if (strcmp(object, "enrolment") == 0 && strcmp(verb, "add") == 0) {
+        char vendor[33], cls[33], token[64], hash[TOKEN_HASH_HEX];
+        rc = ids(domain, vhex, cname, chex, vendor, cls, &err);
+        if (rc == SECUP_OK)
+            rc = token_new(token, &err);
+        token_hash(token, hash);
+        if (rc == SECUP_OK)
+            rc = trk_enrolment_add(db, hash, vendor, cls, (int64_t)uses, &err);
+        if (rc == SECUP_OK)
+            rc = trk_event(db, "admin", "enrolment", cls, NULL, &err);
+        if (rc == SECUP_OK)
+            out = json_pack("{s:s, s:s, s:s, s:I}", "token", token, "vendor", vendor, "class", cls,
+                            "uses", (json_int_t)uses);
+        if (rc == SECUP_OK && !json) {
+            printf("%s\n", token);
+            cli_note("enrolment token for class %s, %llu use(s); shown once", cls,
+                     (unsigned long long)uses);
+            json_decref(out);
+            out = NULL;
+        }
+    } else if (strcmp(object, "server") == 0 && strcmp(verb, "add") == 0 && arg) {
+        uint8_t *pem = NULL;
+        size_t len = 0;
+        struct secup_key *k = NULL;
+        if (!req_valid_name(arg))
+            rc = secup_err_set(&err, SECUP_E_USAGE, "server name '%s' must be A-Z a-z 0-9 . _ -", arg);
+        else if (!key)
+            rc = secup_err_set(&err, SECUP_E_USAGE, "give --key with the server's public key");
+        if (rc == SECUP_OK)
+            rc = secup_key_load_pem(&k, key, &err);
+        if (rc == SECUP_OK && secup_key_has_private(k))
+            rc = secup_err_set(&err, SECUP_E_KEY_FORMAT, "'%s' holds a private key", key);
+        secup_key_free(k);
+        if (rc == SECUP_OK)
+            rc = secup_file_read(key, 64 * 1024, &pem, &len, &err);
+        char *text = rc == SECUP_OK ? calloc(1, len + 1) : NULL;
+        if (text)
+            memcpy(text, pem, len);
+        if (pem)
+            secup_file_free(pem, len);
+        if (rc == SECUP_OK)
+            rc = text ? trk_server_add(db, arg, text, &err) : secup_err_set(&err, SECUP_E_NOMEM, "key");
+        free(text);
+        if (rc == SECUP_OK)
+            rc = trk_event(db, "admin", "server", arg, NULL, &err);
+        if (rc == SECUP_OK)
+            out = json_pack("{s:b, s:s}", "ok", 1, "server", arg);
+    } else if (strcmp(object, "consumer") == 0 && strcmp(verb, "list") == 0) {
+        rc = trk_inventory(db, (int64_t)time(NULL), unreachable, state, chex, &out, &err);
+        if (rc == SECUP_OK && !json) {
+            size_t i;
+            json_t *o;
+            json_array_foreach(out, i, o)
+                printf("%-24s %-8s %-12s class %s\n", json_string_value(json_object_get(o, "id")),
+                       json_string_value(json_object_get(o, "kind")),
+                       json_string_value(json_object_get(o, "state")),
+                       json_string_value(json_object_get(o, "class")));
+            json_decref(out);
+            out = NULL;
+        }
+    } else if (strcmp(object, "consumer") == 0 && strcmp(verb, "show") == 0 && arg) {
+        rc = trk_consumer_show(db, arg, (int64_t)time(NULL), unreachable, &out, &err);
+    } else if (strcmp(object, "consumer") == 0 && strcmp(verb, "remove") == 0 && arg) {
+        rc = trk_consumer_remove(db, arg, &err);
+        if (rc == SECUP_OK)
+            rc = trk_event(db, "admin", "remove", arg, NULL, &err);
+        if (rc == SECUP_OK)
+            out = json_pack("{s:b}", "ok", 1);
+    } else if (strcmp(object, "manifest") == 0 && strcmp(verb, "list") == 0) {
+        rc = trk_manifest_list(db, &out, &err);
+    } else {
+        status = cli_usage("admin", "unknown command '%s %s' (see --help)", object, verb);
+    }
+    db_close(db);
+    if (rc != SECUP_OK) {
+        json_decref(out);
+        return cli_fail("admin", &err);
+    }
+    if (out) {
+        print_json(out);
+        json_decref(out);
+    }
+    return status;
+}

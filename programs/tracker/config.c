@@ -1,0 +1,191 @@
+/* The tracker's configuration, DIR/tracker.json (docs/tracker.md), and `init`. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "jconf.h"
+#include "reqparse.h"
+#include "secup/file.h"
+#include "tracker.h"
+
+#define MAX_CONFIG (64 * 1024)
+
+static const char *const top_keys[] = { "id", "listen", "tls", "database", "signing-key",
+                                        "unreachable-after", "http", NULL };
+static const char *const tls_keys[] = { "cert", "key", NULL };
+static const char *const http_keys[] = { "threads", "timeout", "connection-limit", NULL };
+
+static secup_rc set_dir(const char *dir, struct trk_config *cfg, struct secup_err *err)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    snprintf(cfg->listen, sizeof(cfg->listen), "127.0.0.1:8543");
+    cfg->unreachable_after = 3600;
+    cfg->timeout = 30;
+    cfg->connection_limit = 4096;
+    int n = snprintf(cfg->dir, sizeof(cfg->dir), "%s", dir);
+    int m = snprintf(cfg->file, sizeof(cfg->file), "%s/tracker.json", dir);
+    if (n < 0 || (size_t)n >= sizeof(cfg->dir) || m < 0 || (size_t)m >= sizeof(cfg->file))
+        return secup_err_set(err, SECUP_E_ARG, "data directory path is too long");
+    return SECUP_OK;
+}
+
+static secup_rc parse(struct jconf *c, json_t *root, struct trk_config *cfg)
+{
+    secup_rc rc = jconf_keys(c, root, "top level", top_keys);
+    if (rc == SECUP_OK)
+        rc = jconf_str(c, root, "id", cfg->id, sizeof(cfg->id), true);
+    if (rc == SECUP_OK && !req_valid_name(cfg->id))
+        rc = secup_err_set(c->err, SECUP_E_VALUE, "'%s': \"id\" must be A-Z a-z 0-9 . _ -",
+                           c->file);
+    if (rc == SECUP_OK)
+        rc = jconf_str(c, root, "listen", cfg->listen, sizeof(cfg->listen), false);
+    if (rc == SECUP_OK)
+        rc = jconf_str(c, root, "database", cfg->db_url, sizeof(cfg->db_url), true);
+    if (rc == SECUP_OK)
+        rc = jconf_path(c, root, "signing-key", cfg->signing_key, sizeof(cfg->signing_key), true);
+    if (rc == SECUP_OK)
+        rc = jconf_uint(c, root, "unreachable-after", 1, 365 * 86400, &cfg->unreachable_after,
+                        false);
+    json_t *s = json_object_get(root, "tls");
+    if (rc == SECUP_OK && s) {
+        rc = jconf_keys(c, s, "tls", tls_keys);
+        if (rc == SECUP_OK)
+            rc = jconf_path(c, s, "cert", cfg->cert, sizeof(cfg->cert), true);
+        if (rc == SECUP_OK)
+            rc = jconf_path(c, s, "key", cfg->key, sizeof(cfg->key), true);
+    }
+    s = json_object_get(root, "http");
+    if (rc == SECUP_OK && s) {
+        rc = jconf_keys(c, s, "http", http_keys);
+        if (rc == SECUP_OK)
+            rc = jconf_uint(c, s, "threads", 0, 1024, &cfg->threads, false);
+        if (rc == SECUP_OK)
+            rc = jconf_uint(c, s, "timeout", 1, 3600, &cfg->timeout, false);
+        if (rc == SECUP_OK)
+            rc = jconf_uint(c, s, "connection-limit", 1, 1000000, &cfg->connection_limit, false);
+    }
+    /* "sqlite:relative.db" is relative to DIR */
+    if (rc == SECUP_OK && strncmp(cfg->db_url, "sqlite:", 7) == 0 && cfg->db_url[7] != '/' &&
+        strcmp(cfg->db_url + 7, ":memory:") != 0) {
+        char tmp[TRK_PATH];
+        int n = snprintf(tmp, sizeof(tmp), "sqlite:%s/%s", cfg->dir, cfg->db_url + 7);
+        if (n < 0 || (size_t)n >= sizeof(tmp))
+            return secup_err_set(c->err, SECUP_E_VALUE, "'%s': \"database\" path too long", c->file);
+        memcpy(cfg->db_url, tmp, (size_t)n + 1);
+    }
+    return rc;
+}
+
+secup_rc trk_config_parse(const char *dir, const char *text, size_t len, struct trk_config *cfg,
+                          struct secup_err *err)
+{
+    secup_rc rc = set_dir(dir, cfg, err);
+    if (rc != SECUP_OK)
+        return rc;
+    json_error_t je;
+    json_t *root = len <= MAX_CONFIG ? json_loadb(text, len, JSON_REJECT_DUPLICATES, &je) : NULL;
+    if (!root)
+        return len > MAX_CONFIG
+                   ? secup_err_set(err, SECUP_E_LIMIT_SIZE, "'%s': larger than %d bytes", cfg->file,
+                                   MAX_CONFIG)
+                   : secup_err_set(err, SECUP_E_JSON, "'%s': line %d column %d: %s", cfg->file,
+                                   je.line, je.column, je.text);
+    struct jconf c = { cfg->file, err };
+    rc = json_is_object(root) ? parse(&c, root, cfg)
+                              : secup_err_set(err, SECUP_E_JSON, "'%s': not an object", cfg->file);
+    json_decref(root);
+    if (rc != SECUP_OK) {
+        struct secup_err ignored;
+        set_dir(dir, cfg, &ignored);
+    }
+    return rc;
+}
+
+secup_rc trk_config_load(const char *dir, struct trk_config *cfg, struct secup_err *err)
+{
+    secup_rc rc = set_dir(dir, cfg, err);
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    if (rc == SECUP_OK)
+        rc = secup_file_read(cfg->file, MAX_CONFIG, &buf, &len, err);
+    if (rc != SECUP_OK)
+        return rc;
+    rc = trk_config_parse(dir, (const char *)buf, len, cfg, err);
+    secup_file_free(buf, len);
+    return rc;
+}
+
+static secup_rc make_dir(const char *path, struct secup_err *err)
+{
+    if (mkdir(path, 0750) != 0 && errno != EEXIST)
+        return secup_err_set(err, SECUP_E_IO, "cannot create '%s': %s", path, strerror(errno));
+    return SECUP_OK;
+}
+
+secup_rc trk_init(const char *dir, const struct trk_init_opts *o, struct secup_err *err)
+{
+    const char *id = o->id ? o->id : "secup-tracker";
+    char path[TRK_PATH + 64];
+    snprintf(path, sizeof(path), "%s/tracker.json", dir);
+    struct stat st;
+    if (stat(path, &st) == 0)
+        return secup_err_set(err, SECUP_E_EXISTS, "'%s' exists: this directory is initialised",
+                             path);
+    json_t *root = json_pack("{s:s, s:s, s:{s:s, s:s}, s:s, s:s, s:I}", "id", id, "listen",
+                             o->listen ? o->listen : "127.0.0.1:8543", "tls", "cert",
+                             "tls/cert.pem", "key", "tls/key.pem", "database",
+                             o->db_url ? o->db_url : "sqlite:tracker.db", "signing-key",
+                             "tracker-key.pem", "unreachable-after", (json_int_t)3600);
+    char *text = root ? json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(root);
+    if (!text)
+        return secup_err_set(err, SECUP_E_NOMEM, "configuration");
+    struct trk_config *cfg = calloc(1, sizeof(*cfg));
+    secup_rc rc = cfg ? make_dir(dir, err) : secup_err_set(err, SECUP_E_NOMEM, "configuration");
+    if (rc == SECUP_OK)
+        rc = trk_config_parse(dir, text, strlen(text), cfg, err);
+    if (rc == SECUP_OK) {
+        snprintf(path, sizeof(path), "%s/tls", dir);
+        rc = make_dir(path, err);
+    }
+    struct secup_key *key = NULL;
+    for (int i = 0; rc == SECUP_OK && i < 2; i++) {
+        rc = secup_key_generate(&key, SECUP_KEY_P256, err);
+        if (rc == SECUP_OK && i == 0) { /* signs commands and aggregated reports */
+            snprintf(path, sizeof(path), "%s/tracker-key.pem", dir);
+            rc = secup_key_save_private(key, path, err);
+            snprintf(path, sizeof(path), "%s/tracker-key.pub.pem", dir);
+            if (rc == SECUP_OK)
+                rc = secup_key_save_public(key, path, err);
+        } else if (rc == SECUP_OK) { /* TLS, a key of its own */
+            snprintf(path, sizeof(path), "%s/tls/key.pem", dir);
+            rc = secup_key_save_private(key, path, err);
+            snprintf(path, sizeof(path), "%s/tls/cert.pem", dir);
+            if (rc == SECUP_OK)
+                rc = secup_key_save_self_signed_cert(key, "localhost", 825, path, err);
+        }
+        secup_key_free(key);
+        key = NULL;
+    }
+    struct db *db = NULL;
+    if (rc == SECUP_OK)
+        rc = db_open(cfg->db_url, &db, err);
+    if (rc == SECUP_OK)
+        rc = trk_schema(db, err);
+    if (rc == SECUP_OK)
+        rc = trk_event(db, "admin", "init", id, NULL, err);
+    db_close(db);
+    free(cfg);
+    if (rc == SECUP_OK) {
+        char body[8192];
+        int n = snprintf(body, sizeof(body), "%s\n", text);
+        snprintf(path, sizeof(path), "%s/tracker.json", dir);
+        rc = n > 0 && (size_t)n < sizeof(body)
+                 ? secup_file_write_atomic(path, secup_bytes_of(body, (size_t)n), 0640, err)
+                 : secup_err_set(err, SECUP_E_LIMIT, "configuration too long");
+    }
+    free(text);
+    return rc;
+}

@@ -1,0 +1,84 @@
+/* secup-tracker run: the daemon. */
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "trk.h"
+
+void trk_log(const char *fmt, ...)
+{
+    char ts[32];
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "%s secup-tracker: %s\n", ts, line);
+}
+
+secup_rc trk_run(const char *dir, struct secup_err *err)
+{
+    struct trk *t = calloc(1, sizeof(*t));
+    if (!t)
+        return secup_err_set(err, SECUP_E_NOMEM, "tracker state");
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    secup_rc rc = trk_config_load(dir, &t->cfg, err);
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    unsigned threads = t->cfg.threads ? (unsigned)t->cfg.threads
+                                      : (unsigned)(2 * (ncpu > 0 ? ncpu : 1));
+    if (rc == SECUP_OK)
+        rc = db_pool_open(t->cfg.db_url, threads + 1, &t->pool, err);
+    if (rc == SECUP_OK) {
+        struct db *db = db_pool_get(t->pool);
+        rc = trk_schema(db, err);
+        db_pool_put(t->pool, db);
+    }
+    if (rc == SECUP_OK)
+        rc = secup_key_load_pem(&t->sign_key, t->cfg.signing_key, err);
+    if (rc == SECUP_OK) {
+        struct httpd_config hc = { 0 };
+        hc.listen = t->cfg.listen;
+        hc.cert_file = t->cfg.cert[0] ? t->cfg.cert : NULL;
+        hc.key_file = t->cfg.key[0] ? t->cfg.key : NULL;
+        hc.threads = threads;
+        hc.connection_limit = (unsigned)t->cfg.connection_limit;
+        hc.timeout_s = (unsigned)t->cfg.timeout;
+        rc = httpd_start(&hc, trk_handle, t, &t->httpd, err);
+    }
+    if (rc == SECUP_OK) {
+        trk_log("serving %s on %s (port %u, %s, %u threads)", t->cfg.id, t->cfg.listen,
+                httpd_port(t->httpd), t->cfg.cert[0] ? "TLS" : "plain HTTP", threads);
+        char portfile[TRK_PATH + 32];
+        snprintf(portfile, sizeof(portfile), "%s/tracker.port", t->cfg.dir);
+        FILE *f = fopen(portfile, "w");
+        if (f) {
+            fprintf(f, "%u\n", httpd_port(t->httpd));
+            fclose(f);
+        }
+        int sig = 0;
+        sigwait(&set, &sig);
+        trk_log("signal %d: stopping", sig);
+        unlink(portfile);
+    }
+    if (t->httpd)
+        httpd_stop(t->httpd);
+    if (t->pool)
+        db_pool_close(t->pool);
+    secup_key_free(t->sign_key);
+    free(t);
+    return rc;
+}

@@ -1,0 +1,111 @@
+/* secup-tracker: the Status Tracker (X.secup-iot §11.2). Module interfaces.
+ *
+ * This first part keeps the fleet inventory: consumers (agents and downstream trackers)
+ * enrol with a public key, send signed status reports, and are judged up-to-date,
+ * obsolete, failed, unreachable or never seen against the manifests the tracker learned
+ * of from signed server notifications. Commands, cascading and rollouts build on it. */
+#ifndef SECUP_TRACKER_H
+#define SECUP_TRACKER_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "db/db.h"
+#include "secup/err.h"
+#include "secup/keys.h"
+
+#define TRK_PATH 4096
+#define TRK_ID_MAX 64
+#define TRK_HEX_ID 65
+
+struct trk_config {
+    char dir[TRK_PATH];
+    char file[TRK_PATH];
+    char id[TRK_ID_MAX + 1];
+    char listen[128];
+    char cert[TRK_PATH];
+    char key[TRK_PATH];
+    char db_url[TRK_PATH];
+    char signing_key[TRK_PATH];
+    uint64_t unreachable_after; /* seconds without a report */
+    uint64_t threads;
+    uint64_t timeout;
+    uint64_t connection_limit;
+};
+
+secup_rc trk_config_load(const char *dir, struct trk_config *cfg, struct secup_err *err);
+secup_rc trk_config_parse(const char *dir, const char *text, size_t len, struct trk_config *cfg,
+                          struct secup_err *err);
+
+struct trk_init_opts {
+    const char *listen;
+    const char *db_url;
+    const char *id;
+};
+secup_rc trk_init(const char *dir, const struct trk_init_opts *o, struct secup_err *err);
+
+/* ---- store (store.c) ---- */
+
+enum trk_kind { TRK_DEVICE = 2, TRK_TRACKER = 3 };
+
+struct trk_consumer {
+    char id[TRK_ID_MAX + 1];
+    enum trk_kind kind;
+    char vendor[33];
+    char class_id[33];
+    char region[65];
+    int64_t last_counter;
+    int64_t last_seen;
+};
+
+secup_rc trk_schema(struct db *db, struct secup_err *err);
+secup_rc trk_event(struct db *db, const char *actor, const char *action, const char *object,
+                   const char *detail, struct secup_err *err);
+
+/* Enrolment tokens: what a new consumer presents to register (vendor and class come with
+ * the token, not from the consumer). */
+secup_rc trk_enrolment_add(struct db *db, const char *hash, const char *vendor,
+                           const char *class_id, int64_t uses, struct secup_err *err);
+/* Takes one use of an enrolment token: SECUP_E_AUTH when unknown or used up. */
+secup_rc trk_enrolment_take(struct db *db, const char *hash, char vendor[33], char class_id[33],
+                            struct secup_err *err);
+
+secup_rc trk_consumer_add(struct db *db, const struct trk_consumer *c, const char *token_hash,
+                          const char *key_pem, const char *attrs_json, struct secup_err *err);
+secup_rc trk_consumer_by_token(struct db *db, const char *hash, struct trk_consumer *c,
+                               struct secup_err *err);
+secup_rc trk_consumer_key(struct db *db, const char *id, char *pem, size_t cap,
+                          struct secup_err *err);
+/* Records a verified report: its counter must exceed the stored one (SECUP_E_REPLAY). */
+secup_rc trk_report_store(struct db *db, const char *id, int64_t counter, int64_t time,
+                          bool safe_mode, const char *components_json,
+                          const char *last_result_json, const char *report_hex,
+                          struct secup_err *err);
+secup_rc trk_consumer_remove(struct db *db, const char *id, struct secup_err *err);
+
+/* The inventory: consumers with their state (up-to-date, obsolete, failed, unreachable,
+ * never-seen) judged against the known manifests at time now. state/class filters may be
+ * NULL. */
+secup_rc trk_inventory(struct db *db, int64_t now, int64_t unreachable_after,
+                       const char *state, const char *class_id, json_t **out,
+                       struct secup_err *err);
+/* One consumer with its report history. */
+secup_rc trk_consumer_show(struct db *db, const char *id, int64_t now, int64_t unreachable_after,
+                           json_t **out, struct secup_err *err);
+
+/* Servers whose signed notifications the tracker believes. */
+secup_rc trk_server_add(struct db *db, const char *id, const char *key_pem, struct secup_err *err);
+secup_rc trk_server_key(struct db *db, const char *id, char *pem, size_t cap,
+                        struct secup_err *err);
+/* A manifest the tracker learned of; the counter must increase per server. */
+secup_rc trk_manifest_add(struct db *db, const char *server, int64_t counter, const char *digest,
+                          const char *vendor, const char *class_id, const char *component,
+                          int64_t seq, const char *uri, struct secup_err *err);
+secup_rc trk_manifest_list(struct db *db, json_t **out, struct secup_err *err);
+
+/* ---- the process ---- */
+secup_rc trk_run(const char *dir, struct secup_err *err);
+int trk_admin(int argc, char **argv);
+
+#endif /* SECUP_TRACKER_H */

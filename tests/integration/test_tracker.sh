@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# secup-tracker black-box over real HTTPS (issue [tracker], first part): enrolment, signed
+# status reports from a real secup-agent, signed notifications from a real secup-server,
+# and the inventory's judgement. Runs against SQLite and, given a URL, PostgreSQL.
+# Usage: test_tracker.sh secup-tracker secup-server secup-author secup-agent [DATABASE-URL|pg]
+set -u
+TRK=$(realpath "${1:?usage: $0 secup-tracker secup-server secup-author secup-agent [db]}")
+SRV=$(realpath "${2:?}")
+A=$(realpath "${3:?}")
+AG=$(realpath "${4:?}")
+DB_URL=${5:-}
+SECUP_TEST_NAME=tracker
+# shellcheck source=tests/integration/check.sh
+. "$(dirname "$0")/check.sh"
+if [ "$DB_URL" = pg ]; then
+    [ -n "${SECUP_TEST_PG_URL:-}" ] || { echo "FAIL: no SECUP_TEST_PG_URL (run through pg-cluster.sh exec)"; exit 1; }
+    name="secup_tracker_$$"
+    psql -q "$SECUP_TEST_PG_URL" -c "CREATE DATABASE $name" || { echo "FAIL: cannot create database $name"; exit 1; }
+    DB_URL=${SECUP_TEST_PG_URL/\/secup_test\?/\/$name?}
+fi
+PY=/usr/bin/python3
+tpid=""
+spid=""
+trap '[ -n "$tpid" ] && kill "$tpid" 2>/dev/null; [ -n "$spid" ] && kill "$spid" 2>/dev/null; rm -rf "$work"' EXIT
+
+http() { # description expected-status expected-code-or-empty curl-args...
+    local desc=$1 want=$2 code=$3
+    shift 3
+    local st
+    rm -f resp.body
+    st=$(curl -sk -o resp.body -w '%{http_code}' "$@")
+    if [ "$st" != "$want" ]; then
+        echo "FAIL: $desc: HTTP $st, expected $want"; sed 's/^/    /' resp.body 2>/dev/null; echo; fail=$((fail + 1)); return
+    fi
+    if [ -n "$code" ] && ! grep -q "\"error\":\"$code\"" resp.body; then
+        echo "FAIL: $desc: no $code in the answer"; sed 's/^/    /' resp.body; echo; fail=$((fail + 1)); return
+    fi
+    pass=$((pass + 1))
+}
+ok() {
+    local desc=$1
+    shift
+    if "$@"; then pass=$((pass + 1)); else echo "FAIL: $desc"; fail=$((fail + 1)); fi
+}
+json() { $PY -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))" "$@"; }
+state_of() { "$TRK" admin t consumer show "$1" --json | $PY -c "import json,sys; print(json.load(sys.stdin)['state'])"; }
+
+# ---- a tracker, a server that notifies it, a device ----
+if [ -n "$DB_URL" ]; then
+    check "tracker init on PostgreSQL" 0 "" "$TRK" init t --listen 127.0.0.1:0 --db "$DB_URL" --id trk1
+else
+    check "tracker init" 0 "" "$TRK" init t --listen 127.0.0.1:0 --id trk1
+fi
+check "init again refuses" 4 SECUP_E_EXISTS "$TRK" init t
+$PY - "$PWD/t/tracker.json" <<'EOF'
+import json, sys
+c = json.load(open(sys.argv[1])); c["unreachable-after"] = 3
+json.dump(c, open(sys.argv[1], "w"), indent=2)
+EOF
+ETOK=$("$TRK" admin t enrolment add --vendor-domain example.com --class cam-v2 --uses 2 2>/dev/null)
+OTOK=$("$TRK" admin t enrolment add --vendor-domain example.com --class lamp 2>/dev/null)
+check "an enrolment needs a class" 2 "" "$TRK" admin t enrolment add --vendor-domain example.com
+"$SRV" init s --listen 127.0.0.1:0 --id fw1 >/dev/null 2>&1
+check "the tracker believes fw1's notifications" 0 "" "$TRK" admin t server add fw1 --key s/server-key.pub.pem
+check "not with a private key" 3 SECUP_E_KEY_FORMAT "$TRK" admin t server add fw2 --key s/server-key.pem
+
+"$TRK" run t 2>tracker.log &
+tpid=$!
+for _ in $(seq 100); do [ -s t/tracker.port ] && break; sleep 0.05; done
+TU="https://127.0.0.1:$(cat t/tracker.port)"
+http "health" 200 "" "$TU/v1/health"
+
+# the device: keys, configuration, a first local install, its signed report
+"$A" keygen --alg esp256 --out author.pem >/dev/null
+"$A" keygen --alg esp256 --out dev.pem >/dev/null
+"$A" keygen --alg esp256 --out other.pem >/dev/null
+mkdir -p slots state
+cat > dev.json <<JSON
+{ "device": { "id": "cam-1", "key": "dev.pem", "vendor-domain": "example.com", "class": "cam-v2" },
+  "state-dir": "state", "bootloader": { "type": "statefile", "path": "state/boot" },
+  "health-check": { "command": ["/bin/true"], "timeout": 10 }, "boot-attempts": 2,
+  "components": [ { "name": "firmware", "slots": ["slots/a.img", "slots/b.img"], "slot-size": 1000000 } ],
+  "trust": [ { "name": "release", "key": "author.pub.pem" } ] }
+JSON
+head -c 200000 /dev/urandom > fw1.bin
+"$A" create -q --key author.pem --image fw1.bin --seq 1 --vendor-domain example.com --class cam-v2 --integrate --out v1.suit
+"$AG" --config dev.json install v1.suit >/dev/null && "$AG" --config dev.json boot >/dev/null
+check "the agent writes its signed report" 0 "" "$AG" --config dev.json report --out r1.cose
+
+# ---- enrolment ----
+reg() { $PY -c "import json,sys; print(json.dumps({'id': sys.argv[1], 'key': open(sys.argv[2]).read(), 'region': 'eu'}))" "$1" "$2"; }
+reg cam-1 dev.pub.pem > reg.json
+http "register without a token" 401 SECUP_E_AUTH -H 'Content-Type: application/json' --data-binary @reg.json "$TU/v1/register"
+http "register with an unknown token" 401 SECUP_E_AUTH -H "Authorization: Bearer xxxxxxxxxxxxxxxx" --data-binary @reg.json "$TU/v1/register"
+http "register with a private key" 400 SECUP_E_KEY_FORMAT -H "Authorization: Bearer $ETOK" \
+    --data-binary "$($PY -c "import json; print(json.dumps({'id': 'x', 'key': open('dev.pem').read()}))")" "$TU/v1/register"
+http "register with an unknown field" 400 SECUP_E_JSON -H "Authorization: Bearer $ETOK" --data-binary '{"id": "x", "admin": true}' "$TU/v1/register"
+http "register with a bad name" 400 SECUP_E_JSON -H "Authorization: Bearer $ETOK" --data-binary '{"id": "../x", "key": "k"}' "$TU/v1/register"
+http "register cam-1" 201 "" -H "Authorization: Bearer $ETOK" --data-binary @reg.json "$TU/v1/register"
+CTOK=$(json resp.body "d['token']")
+ok "the class comes from the enrolment" test "$(json resp.body "d['class']")" = "644cf27a855e5bf5bfb30dbf6e2af57e"
+http "the same name again" 409 SECUP_E_EXISTS -H "Authorization: Bearer $ETOK" --data-binary @reg.json "$TU/v1/register"
+reg cam-2 other.pub.pem > reg2.json
+http "the enrolment's last use" 201 "" -H "Authorization: Bearer $ETOK" --data-binary @reg2.json "$TU/v1/register"
+C2TOK=$(json resp.body "d['token']")
+reg cam-3 other.pub.pem > reg3.json
+http "a used-up enrolment token" 401 SECUP_E_AUTH -H "Authorization: Bearer $ETOK" --data-binary @reg3.json "$TU/v1/register"
+ok "never-seen before the first report" test "$(state_of cam-1)" = never-seen
+
+# ---- signed status reports ----
+http "a report without a token" 401 SECUP_E_AUTH --data-binary @r1.cose "$TU/v1/status"
+http "a report under another consumer's token" 403 SECUP_E_FORBIDDEN -H "Authorization: Bearer $C2TOK" --data-binary @r1.cose "$TU/v1/status"
+cp r1.cose bad.cose; printf '\x01' | dd of=bad.cose bs=1 seek=$(( $(stat -c %s r1.cose) - 10 )) conv=notrunc status=none
+http "a tampered report" 422 SECUP_E_SIG -H "Authorization: Bearer $CTOK" --data-binary @bad.cose "$TU/v1/status"
+head -c 2000 /dev/urandom > junk.bin
+http "garbage" 400 "" -H "Authorization: Bearer $CTOK" --data-binary @junk.bin "$TU/v1/status"
+http "a body over the limit" 413 SECUP_E_LIMIT_BODY -H "Authorization: Bearer $CTOK" --data-binary @fw1.bin "$TU/v1/status"
+http "the report" 200 "" -H "Authorization: Bearer $CTOK" --data-binary @r1.cose "$TU/v1/status"
+http "the same report again: a replay" 409 SECUP_E_REPLAY -H "Authorization: Bearer $CTOK" --data-binary @r1.cose "$TU/v1/status"
+ok "up-to-date: no newer manifest is known" test "$(state_of cam-1)" = up-to-date
+ok "the inventory shows sequence 1" bash -c "'$TRK' admin t consumer show cam-1 --json | grep -q '\"sequence\": 1'"
+
+# ---- notifications from the server: a newer manifest makes the device obsolete ----
+$PY - "$PWD/s/server.json" "$PWD/t/tls/cert.pem" <<'EOF'
+import json, sys
+c = json.load(open(sys.argv[1])); c["notify"] = {"retry-initial": 1, "retry-max": 2, "ca-file": sys.argv[2]}
+json.dump(c, open(sys.argv[1], "w"), indent=2)
+EOF
+ATOK=$("$SRV" admin s author add alice --key author.pub.pem 2>/dev/null)
+"$SRV" admin s author grant alice --vendor-domain example.com --class cam-v2 >/dev/null 2>&1
+TTOK=$("$SRV" admin s tracker add trk1 2>/dev/null)
+"$SRV" run s 2>server.log &
+spid=$!
+for _ in $(seq 100); do [ -s s/server.port ] && break; sleep 0.05; done
+SU="https://127.0.0.1:$(cat s/server.port)"
+http "the tracker subscribes at the server" 201 "" -H "Authorization: Bearer $TTOK" -d "{\"url\": \"$TU/v1/notify\"}" "$SU/v1/subscriptions"
+head -c 200000 /dev/urandom > fw2.bin
+"$A" create -q --key author.pem --image fw2.bin --seq 2 --vendor-domain example.com --class cam-v2 --uri https://x/fw2.bin --out v2.suit
+check "the Author uploads sequence 2" 0 "" "$A" upload --server "$SU" --insecure --token "$ATOK" --quiet v2.suit --payload fw2.bin
+for _ in $(seq 100); do "$TRK" admin t manifest list --json | grep -q '"sequence": 2' && break; sleep 0.05; done
+ok "the tracker learned of sequence 2 from the signed notification" bash -c "'$TRK' admin t manifest list --json | grep -q '\"sequence\": 2'"
+ok "cam-1 is now obsolete" test "$(state_of cam-1)" = obsolete
+ok "listed by state" bash -c "'$TRK' admin t consumer list --state obsolete | grep -q '^cam-1 '"
+ok "cam-2 never reported" bash -c "'$TRK' admin t consumer list --state never-seen | grep -q '^cam-2 '"
+ok "the notification names where the manifest is" bash -c "'$TRK' admin t manifest list --json | grep -q '\"uri\": \"$SU/v1/images/'"
+http "a notification from an unknown server" 422 SECUP_E_KEY_UNKNOWN --data-binary @r1.cose "$TU/v1/notify"
+$PY - <<'EOF'
+import cbor2
+# a notification claiming to come from fw1 but signed by nobody the tracker knows
+prot = cbor2.dumps({1: -9})
+p = cbor2.dumps({1: 1, 2: "fw1", 3: 99, 4: 1, 5: b"\x11" * 16, 6: b"\x22" * 16, 7: b"\x81\x41\x00", 8: 99, 9: "https://x/m", 10: [-16, b"\x00" * 32]})
+open("forged.cose", "wb").write(cbor2.dumps(cbor2.CBORTag(18, [prot, {4: b"fw1"}, p, b"\x00" * 64])))
+EOF
+http "a forged notification" 422 SECUP_E_SIG --data-binary @forged.cose "$TU/v1/notify"
+ok "the forged one taught the tracker nothing" bash -c "! '$TRK' admin t manifest list --json | grep -q '\"sequence\": 99'"
+
+# ---- the device updates and reports again ----
+"$AG" --config dev.json install v2.suit --payload fw2.bin >/dev/null && "$AG" --config dev.json boot >/dev/null
+"$AG" --config dev.json report --out r2.cose >/dev/null
+http "the newer report" 200 "" -H "Authorization: Bearer $CTOK" --data-binary @r2.cose "$TU/v1/status"
+ok "cam-1 is up-to-date again" test "$(state_of cam-1)" = up-to-date
+http "the older report after the newer one: refused" 409 SECUP_E_REPLAY -H "Authorization: Bearer $CTOK" --data-binary @r1.cose "$TU/v1/status"
+ok "the history holds both reports" test "$("$TRK" admin t consumer show cam-1 --json | $PY -c "import json,sys; print(len(json.load(sys.stdin)['reports']))")" = 2
+sleep 4
+ok "silent for longer than unreachable-after: unreachable" test "$(state_of cam-1)" = unreachable
+check "remove a consumer" 0 "" "$TRK" admin t consumer remove cam-2
+check "remove it again" 4 SECUP_E_NOENT "$TRK" admin t consumer remove cam-2
+
+echo "tracker ($([ -n "$DB_URL" ] && echo PostgreSQL || echo SQLite)): $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
