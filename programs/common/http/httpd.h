@@ -114,6 +114,18 @@ void httpd_req_accept_body(struct httpd_req *req, uint64_t max_body,
 void httpd_req_accept_multipart(struct httpd_req *req, uint64_t max_body,
                                 const struct httpd_body_ops *ops, void *ctx);
 
+/* Long polls. Instead of answering, the handler may park the request; later, from any
+ * thread, httpd_req_wake() makes the server call ops->wake() on one of its threads, which
+ * must answer then. A parked request holds no thread. The application wakes every parked
+ * request exactly once (at the latest at its own deadline, and before httpd_stop());
+ * ops->cleanup() follows as for every request. */
+struct httpd_park_ops {
+    void (*wake)(void *ctx, struct httpd_req *req);
+    void (*cleanup)(void *ctx, bool completed);
+};
+void httpd_req_park(struct httpd_req *req, const struct httpd_park_ops *ops, void *ctx);
+void httpd_req_wake(struct httpd_req *req);
+
 /* Adds a header to the response that follows (at most 16 per response). */
 void httpd_set_header(struct httpd_req *req, const char *name, const char *value);
 

@@ -15,6 +15,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -74,7 +75,7 @@ struct httpd {
     struct conn *conns;
 };
 
-enum req_state { REQ_NEW, REQ_ANSWERED, REQ_BODY, REQ_DRAIN, REQ_DONE };
+enum req_state { REQ_NEW, REQ_ANSWERED, REQ_BODY, REQ_DRAIN, REQ_DONE, REQ_PARKED };
 
 struct httpd_req {
     struct httpd *d;
@@ -108,6 +109,10 @@ struct httpd_req {
     struct secup_err part_err;  /* set by the post-processor iterator */
 
     bool deferred;  /* answered with the head; queued at the next call (keep-alive) */
+    /* a parked request (long poll): suspended until httpd_req_wake() */
+    const struct httpd_park_ops *park_ops;
+    void *park_ctx;
+    _Atomic bool woken;
     bool cert_checked, has_cert;
     char cert_sha256[65];
 };
@@ -391,6 +396,30 @@ static void req_cleanup(struct httpd_req *r, bool completed)
         if (r->ops->cleanup)
             r->ops->cleanup(r->ctx, completed);
     }
+    if (r->park_ops && !r->cleanup_done) {
+        r->cleanup_done = true;
+        if (r->park_ops->cleanup)
+            r->park_ops->cleanup(r->park_ctx, completed);
+    }
+}
+
+void httpd_req_park(struct httpd_req *req, const struct httpd_park_ops *ops, void *ctx)
+{
+    if (req->answered || req->state != REQ_NEW)
+        return;
+    req->park_ops = ops;
+    req->park_ctx = ctx;
+    req->state = REQ_PARKED;
+    /* suspended before the application can hand the request to another thread, so a
+     * wake can never come before the suspension */
+    MHD_suspend_connection(req->mc);
+}
+
+void httpd_req_wake(struct httpd_req *req)
+{
+    bool expected = false;
+    if (atomic_compare_exchange_strong(&req->woken, &expected, true))
+        MHD_resume_connection(req->mc);
 }
 
 static void set_answer(struct httpd_req *r, unsigned status, struct MHD_Response *resp,
@@ -879,6 +908,8 @@ static enum MHD_Result on_head(struct httpd_req *r, const char *method)
 
     d->handler(d->app, r);
 
+    if (r->state == REQ_PARKED)
+        return MHD_YES; /* suspended: answered when woken */
     if (r->state == REQ_BODY && !r->answered) {
         conn_set_phase(d, r->c, PHASE_BODY);
         r->in_body = true;
@@ -943,6 +974,14 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *mc, const cha
         if (n > 0)
             return body_chunk(r, upload_data, n);
         return body_end(r);
+    case REQ_PARKED:
+        if (!atomic_load(&r->woken))
+            return MHD_YES;
+        r->state = REQ_ANSWERED;
+        r->completed = true;
+        if (r->park_ops && r->park_ops->wake)
+            r->park_ops->wake(r->park_ctx, r);
+        return queue_answer(r);
     default:
         if (r->deferred && n == 0) {
             r->deferred = false;
@@ -1188,7 +1227,7 @@ secup_rc httpd_start(const struct httpd_config *cfg, httpd_handler_fn handler, v
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     unsigned threads = cfg->threads ? cfg->threads : (unsigned)(cpus > 0 ? cpus * 2 : 2);
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
-                     MHD_USE_ERROR_LOG;
+                     MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
     if (d->tls)
         flags |= MHD_USE_TLS;
     if (ss.ss_family == AF_INET6)

@@ -11,6 +11,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <setjmp.h>
 #include <spawn.h>
 #include <stdarg.h>
@@ -315,6 +316,37 @@ struct fixture {
 
 static struct fixture *fx;
 
+/* Long polls: a parked request is woken by another thread after a short while. */
+static void park_wake(void *ctx, struct httpd_req *req)
+{
+    (void)ctx;
+    httpd_respond(req, 200, "text/plain", "woken", 5);
+}
+
+static void park_cleanup(void *ctx, bool completed)
+{
+    (void)ctx;
+    (void)completed;
+}
+
+static const struct httpd_park_ops park_ops = { park_wake, park_cleanup };
+
+static void *waker(void *arg)
+{
+    struct timespec ts = { 3, 0 };
+    nanosleep(&ts, NULL);
+    httpd_req_wake(arg);
+    return NULL;
+}
+
+static void park_request(struct httpd_req *req)
+{
+    httpd_req_park(req, &park_ops, NULL);
+    pthread_t t;
+    if (pthread_create(&t, NULL, waker, req) == 0)
+        pthread_detach(t);
+}
+
 static void app_handler(void *app, struct httpd_req *req)
 {
     struct fixture *f = app;
@@ -334,6 +366,8 @@ static void app_handler(void *app, struct httpd_req *req)
         httpd_respond_error(req, rc, "refused for the test (%s)", path + 7);
     } else if (strcmp(path, "/notjson") == 0) {
         httpd_respond(req, 502, "text/plain", "bad gateway", 11);
+    } else if (strcmp(path, "/park") == 0) {
+        park_request(req);
     } else if (strcmp(path, "/etag") == 0) {
         static const char etag[] = "\"v1\"";
         httpd_set_header(req, "ETag", etag);
@@ -701,6 +735,62 @@ static void test_http_get_json_over_tls_decodes_path_and_query(void **state)
         assert_int_equal(get_tls(bare[i], NULL, &resp, &err), SECUP_OK);
         assert_int_equal(resp.status, 200);
         httpc_response_free(&resp);
+    }
+}
+
+struct park_client {
+    long status;
+    char body[16];
+};
+
+static _Atomic int parks_answered;
+
+static void *park_client_main(void *arg)
+{
+    struct park_client *pc = arg;
+    char url[256];
+    url_of(url, sizeof(url), false, fx->plain_port, "/park");
+    struct httpc_config cfg = { 0 };
+    struct httpc_request req = { .url = url };
+    struct httpc_response resp;
+    struct secup_err err;
+    if (httpc_perform(&cfg, &req, &resp, &err) == SECUP_OK) {
+        pc->status = resp.status;
+        snprintf(pc->body, sizeof(pc->body), "%s", resp.body ? (const char *)resp.body : "");
+        httpc_response_free(&resp);
+    }
+    atomic_fetch_add(&parks_answered, 1);
+    return NULL;
+}
+
+/* Parked requests hold no server thread: with 2 threads, 20 parked requests still leave
+ * the server answering others, and every parked one is answered when woken. */
+static void test_http_parked_requests_hold_no_thread_and_are_answered_when_woken(void **state)
+{
+    (void)state;
+    enum { N = 20 };
+    pthread_t t[N];
+    struct park_client pc[N];
+    memset(pc, 0, sizeof(pc));
+    for (int i = 0; i < N; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, park_client_main, &pc[i]), 0);
+    struct timespec ts = { 0, 100 * 1000 * 1000 };
+    nanosleep(&ts, NULL);
+    char url[256];
+    url_of(url, sizeof(url), false, fx->plain_port, "/json?name=meanwhile");
+    struct httpc_config cfg = { 0 };
+    struct httpc_request req = { .url = url };
+    struct httpc_response resp;
+    struct secup_err err;
+    assert_int_equal(httpc_perform(&cfg, &req, &resp, &err), SECUP_OK);
+    assert_int_equal(resp.status, 200);
+    httpc_response_free(&resp);
+    /* answered while all 20 were still parked (they are woken only after 3 s) */
+    assert_int_equal(atomic_load(&parks_answered), 0);
+    for (int i = 0; i < N; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(pc[i].status, 200);
+        assert_string_equal(pc[i].body, "woken");
     }
 }
 
@@ -1467,6 +1557,7 @@ int main(void)
         cmocka_unit_test(test_http_etag_matches_table),
         cmocka_unit_test(test_http_status_for_rc_table),
         cmocka_unit_test(test_http_get_json_over_tls_decodes_path_and_query),
+        cmocka_unit_test(test_http_parked_requests_hold_no_thread_and_are_answered_when_woken),
         cmocka_unit_test(test_http_error_answers_map_to_result_codes),
         cmocka_unit_test(test_http_bad_request_targets_get_400),
         cmocka_unit_test(test_http_if_none_match_gives_304_with_etag),
