@@ -3,6 +3,7 @@
 #define SECUP_SECUP_H
 
 #include "secup/bytes.h"
+#include "secup/command.h"
 #include "secup/cose.h"
 #include "secup/encrypt.h"
 #include "secup/err.h"

@@ -13,7 +13,12 @@
 
 #define SECUP_STATUS_MAX_COMPONENTS 16
 #define SECUP_STATUS_MAX_TEXT 256
-#define SECUP_STATUS_MAX_SIZE 8192 /* bytes of a signed report */
+#define SECUP_STATUS_MAX_SIZE 8192 /* bytes of a report's payload */
+/* A tracker's aggregate (key 8): at most this many of its consumers' signed reports, each
+ * at most the size a signed report may have. The whole payload still stays within
+ * SECUP_STATUS_MAX_SIZE, so a tracker splits a large aggregate across several reports. */
+#define SECUP_STATUS_MAX_AGGREGATE 32
+#define SECUP_STATUS_MAX_SIGNED_SIZE (SECUP_STATUS_MAX_SIZE + 256)
 
 struct secup_status_component {
     struct secup_bytes id;        /* the SUIT component identifier, CBOR-encoded */
@@ -37,6 +42,15 @@ struct secup_status {
     struct secup_bytes last_reason;
     uint64_t last_time;
     bool safe_mode;
+    /* key 8, a tracker's aggregate: its consumers' own signed reports (COSE_Sign1 bytes),
+     * as received. Decoding does not parse or verify them: the receiver verifies each with
+     * secup_status_verify() and the key of the reporter it names. */
+    bool has_aggregate;           /* present (possibly empty) */
+    uint32_t n_aggregate;
+    struct secup_bytes aggregate[SECUP_STATUS_MAX_AGGREGATE];
+    /* key 9, freshness: the id of the last command the reporter has seen */
+    bool has_last_command;
+    uint8_t last_command[16];
 };
 
 /* Encodes the report's payload (the CBOR map) into buf; *len receives the size needed
@@ -46,7 +60,9 @@ SECUP_API SECUP_NODISCARD secup_rc secup_status_encode(const struct secup_status
                                                        struct secup_err *err);
 
 /* Decodes a payload. Views point into in. Every field checked: SECUP_E_CBOR, _TYPE,
- * _MISSING, _DUPLICATE, _UNKNOWN_KEY, _VALUE, _LIMIT_*. */
+ * _MISSING, _DUPLICATE, _UNKNOWN_KEY, _VALUE (an empty aggregated report, a last command
+ * id other than 16 bytes), _LIMIT_* (_LIMIT_ITEMS: more than SECUP_STATUS_MAX_AGGREGATE
+ * aggregated reports; _LIMIT_BYTES: one larger than SECUP_STATUS_MAX_SIGNED_SIZE). */
 SECUP_API SECUP_NODISCARD secup_rc secup_status_decode(struct secup_status *st,
                                                        struct secup_bytes in,
                                                        struct secup_err *err);

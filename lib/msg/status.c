@@ -34,9 +34,17 @@ secup_rc secup_status_encode(const struct secup_status *st, uint8_t *buf, size_t
     if (st->n_components > SECUP_STATUS_MAX_COMPONENTS)
         return secup_err_set(err, SECUP_E_LIMIT_COMPONENTS, "status with %u components",
                              st->n_components);
+    if (st->n_aggregate > SECUP_STATUS_MAX_AGGREGATE || (st->n_aggregate && !st->has_aggregate))
+        return secup_err_set(err, SECUP_E_ARG, "status with %u aggregated reports",
+                             st->n_aggregate);
+    for (uint32_t i = 0; i < st->n_aggregate; i++)
+        if (st->aggregate[i].len == 0 || st->aggregate[i].len > SECUP_STATUS_MAX_SIGNED_SIZE)
+            return secup_err_set(err, SECUP_E_ARG, "aggregated report %u of %zu bytes", i,
+                                 st->aggregate[i].len);
     struct secup_cbor_writer w;
     secup_cbor_writer_init(&w, buf, cap);
-    secup_cbor_put_map(&w, 6 + (st->has_last ? 1 : 0));
+    secup_cbor_put_map(&w, 6 + (st->has_last ? 1 : 0) + (st->has_aggregate ? 1 : 0) +
+                               (st->has_last_command ? 1 : 0));
     secup_cbor_put_uint(&w, 1);
     secup_cbor_put_uint(&w, 1);
     secup_cbor_put_uint(&w, 2);
@@ -65,6 +73,16 @@ secup_rc secup_status_encode(const struct secup_status *st, uint8_t *buf, size_t
     }
     secup_cbor_put_uint(&w, 7);
     secup_cbor_put_bool(&w, st->safe_mode);
+    if (st->has_aggregate) {
+        secup_cbor_put_uint(&w, 8);
+        secup_cbor_put_array(&w, st->n_aggregate);
+        for (uint32_t i = 0; i < st->n_aggregate; i++)
+            secup_cbor_put_bstr(&w, st->aggregate[i]);
+    }
+    if (st->has_last_command) {
+        secup_cbor_put_uint(&w, 9);
+        secup_cbor_put_bstr(&w, secup_bytes_of(st->last_command, sizeof(st->last_command)));
+    }
     *len = w.len;
     return secup_cbor_writer_finish(&w, err);
 }
@@ -157,6 +175,45 @@ static secup_rc decode_last(struct secup_cbor_reader *r, struct secup_status *st
     return rc;
 }
 
+static secup_rc decode_aggregate(struct secup_cbor_reader *r, struct secup_status *st,
+                                 struct secup_err *err)
+{
+    uint64_t m = 0;
+    secup_rc rc = secup_cbor_read_array(r, &m, "aggregate", err);
+    if (rc == SECUP_OK && m > SECUP_STATUS_MAX_AGGREGATE)
+        rc = secup_err_set(err, SECUP_E_LIMIT_ITEMS, "aggregate of %llu reports",
+                           (unsigned long long)m);
+    for (uint64_t k = 0; rc == SECUP_OK && k < m; k++) {
+        struct secup_bytes *b = &st->aggregate[k];
+        rc = secup_cbor_read_bstr(r, b, "aggregated report", err);
+        if (rc == SECUP_OK && b->len > SECUP_STATUS_MAX_SIGNED_SIZE)
+            rc = secup_err_set(err, SECUP_E_LIMIT_BYTES, "aggregated report %llu of %zu bytes",
+                               (unsigned long long)k, b->len);
+        if (rc == SECUP_OK && b->len == 0)
+            rc = secup_err_set(err, SECUP_E_VALUE, "aggregated report %llu is empty",
+                               (unsigned long long)k);
+    }
+    if (rc == SECUP_OK) {
+        st->has_aggregate = true;
+        st->n_aggregate = (uint32_t)m;
+    }
+    return rc;
+}
+
+static secup_rc decode_last_command(struct secup_cbor_reader *r, struct secup_status *st,
+                                    struct secup_err *err)
+{
+    struct secup_bytes b;
+    secup_rc rc = secup_cbor_read_bstr(r, &b, "last command id", err);
+    if (rc == SECUP_OK && b.len != sizeof(st->last_command))
+        rc = secup_err_set(err, SECUP_E_VALUE, "last command id is %zu bytes, not 16", b.len);
+    if (rc == SECUP_OK) {
+        memcpy(st->last_command, b.ptr, sizeof(st->last_command));
+        st->has_last_command = true;
+    }
+    return rc;
+}
+
 secup_rc secup_status_decode(struct secup_status *st, struct secup_bytes in, struct secup_err *err)
 {
     struct secup_cbor_reader r;
@@ -200,9 +257,10 @@ secup_rc secup_status_decode(struct secup_status *st, struct secup_bytes in, str
         }
         case 6: rc = decode_last(&r, st, err); break;
         case 7: rc = secup_cbor_read_bool(&r, &st->safe_mode, "safe mode", err); break;
+        case 8: rc = decode_aggregate(&r, st, err); break;
+        case 9: rc = decode_last_command(&r, st, err); break;
         default:
-            /* 8 (a tracker's aggregate) and 9 (freshness) arrive with the tracker */
-            rc = secup_err_set(err, SECUP_E_UNKNOWN_KEY, "status: key %lld is not supported",
+            rc = secup_err_set(err, SECUP_E_UNKNOWN_KEY, "status: key %lld is not defined",
                                (long long)key);
         }
     }
@@ -242,8 +300,8 @@ secup_rc secup_status_verify(struct secup_bytes signed_report, const struct secu
     struct secup_bytes payload;
     struct secup_bytes kid;
     memset(st, 0, sizeof(*st));
-    secup_rc rc = secup_msg_verify_attached(signed_report, SECUP_STATUS_MAX_SIZE + 256, "status",
-                                            key, &payload, &kid, err);
+    secup_rc rc = secup_msg_verify_attached(signed_report, SECUP_STATUS_MAX_SIGNED_SIZE,
+                                            "status", key, &payload, &kid, err);
     if (rc == SECUP_OK)
         rc = secup_status_decode(st, payload, err);
     if (rc == SECUP_OK && !secup_bytes_equal(kid, st->reporter)) {
