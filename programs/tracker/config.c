@@ -13,7 +13,8 @@
 #define MAX_CONFIG (64 * 1024)
 
 static const char *const top_keys[] = { "id", "listen", "tls", "database", "signing-key",
-                                        "unreachable-after", "http", NULL };
+                                        "unreachable-after", "command-ttl", "freshness-ttl",
+                                        "max-wait", "http", NULL };
 static const char *const tls_keys[] = { "cert", "key", NULL };
 static const char *const http_keys[] = { "threads", "timeout", "connection-limit", NULL };
 
@@ -22,6 +23,9 @@ static secup_rc set_dir(const char *dir, struct trk_config *cfg, struct secup_er
     memset(cfg, 0, sizeof(*cfg));
     snprintf(cfg->listen, sizeof(cfg->listen), "127.0.0.1:8543");
     cfg->unreachable_after = 3600;
+    cfg->command_ttl = 86400;
+    cfg->freshness_ttl = 600;
+    cfg->max_wait = 60;
     cfg->timeout = 30;
     cfg->connection_limit = 4096;
     int n = snprintf(cfg->dir, sizeof(cfg->dir), "%s", dir);
@@ -48,6 +52,12 @@ static secup_rc parse(struct jconf *c, json_t *root, struct trk_config *cfg)
     if (rc == SECUP_OK)
         rc = jconf_uint(c, root, "unreachable-after", 1, 365 * 86400, &cfg->unreachable_after,
                         false);
+    if (rc == SECUP_OK)
+        rc = jconf_uint(c, root, "command-ttl", 60, 30 * 86400, &cfg->command_ttl, false);
+    if (rc == SECUP_OK)
+        rc = jconf_uint(c, root, "freshness-ttl", 10, 86400, &cfg->freshness_ttl, false);
+    if (rc == SECUP_OK)
+        rc = jconf_uint(c, root, "max-wait", 0, 3600, &cfg->max_wait, false);
     json_t *s = json_object_get(root, "tls");
     if (rc == SECUP_OK && s) {
         rc = jconf_keys(c, s, "tls", tls_keys);

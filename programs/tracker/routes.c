@@ -231,6 +231,16 @@ static void status_done(struct body *b, struct httpd_req *req)
         if (rc == SECUP_OK)
             rc = trk_report_store(db, c.id, (int64_t)st.counter, (int64_t)st.time, st.safe_mode,
                                   cj, lj, hex, &err);
+        char lid_hex[2 * 64 + 1] = "", lcode[64] = "";
+        if (st.has_last) {
+            secup_hex_encode(st.last_id.len <= 64 ? st.last_id : secup_bytes_of(st.last_id.ptr, 64),
+                             lid_hex, sizeof(lid_hex));
+            snprintf(lcode, sizeof(lcode), "%.*s", (int)st.last_code.len,
+                     (const char *)st.last_code.ptr);
+        }
+        if (rc == SECUP_OK)
+            rc = trk_commands_settle(db, c.id, cj, st.has_last ? lid_hex : NULL,
+                                     st.has_last ? lcode : NULL, now, &err);
         if (rc == SECUP_OK)
             rc = db_commit(db, &err);
         else
@@ -298,6 +308,8 @@ static void notify_done(struct body *b, struct httpd_req *req)
             db_rollback(db);
         if (rc == SECUP_OK)
             trk_log("server '%s': sequence %" PRIu64 " at %s", server, n.seq, uri);
+        if (rc == SECUP_OK)
+            trk_wake_all(b->t); /* waiting consumers may have something to install now */
     }
     db_pool_put(b->t->pool, db);
     if (rc != SECUP_OK) {
@@ -323,6 +335,7 @@ void trk_handle(void *app, struct httpd_req *req)
     static const char *const reg[] = { "v1", "register" };
     static const char *const status[] = { "v1", "status" };
     static const char *const notify[] = { "v1", "notify" };
+    static const char *const commands[] = { "v1", "commands" };
     if (req_match(&r, "GET", 2, health)) {
         json_t *o = json_pack("{s:s, s:s}", "status", "ok", "tracker", t->cfg.id);
         httpd_respond_json(req, 200, o);
@@ -331,6 +344,8 @@ void trk_handle(void *app, struct httpd_req *req)
         accept_body(t, req, register_done);
     } else if (req_match(&r, "POST", 2, status)) {
         accept_body(t, req, status_done);
+    } else if (req_match(&r, "GET", 2, commands)) {
+        trk_commands_get(t, req);
     } else if (req_match(&r, "POST", 2, notify)) {
         accept_body(t, req, notify_done);
     } else {

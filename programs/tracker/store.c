@@ -13,7 +13,7 @@ static const char schema[] =
     " token_hash TEXT NOT NULL UNIQUE, vendor TEXT NOT NULL, class TEXT NOT NULL,"
     " region TEXT, attrs TEXT, created BIGINT NOT NULL, last_seen BIGINT NOT NULL DEFAULT 0,"
     " last_counter BIGINT NOT NULL DEFAULT 0, safe_mode BIGINT NOT NULL DEFAULT 0,"
-    " components TEXT, last_result TEXT);"
+    " components TEXT, last_result TEXT, cmd_counter BIGINT NOT NULL DEFAULT 0);"
     "CREATE TABLE IF NOT EXISTS enrolments ("
     " token_hash TEXT PRIMARY KEY, vendor TEXT NOT NULL, class TEXT NOT NULL,"
     " uses_left BIGINT NOT NULL, created BIGINT NOT NULL);"
@@ -27,6 +27,12 @@ static const char schema[] =
     " digest TEXT PRIMARY KEY, server TEXT NOT NULL, vendor TEXT NOT NULL, class TEXT NOT NULL,"
     " component TEXT NOT NULL, seq BIGINT NOT NULL, uri TEXT NOT NULL, received BIGINT NOT NULL);"
     "CREATE INDEX IF NOT EXISTS manifests_newest ON manifests (vendor, class, component, seq);"
+    "CREATE TABLE IF NOT EXISTS commands ("
+    " id TEXT PRIMARY KEY, consumer TEXT NOT NULL REFERENCES consumers(id) ON DELETE CASCADE,"
+    " counter BIGINT NOT NULL, action BIGINT NOT NULL, digest TEXT, seq BIGINT, component TEXT,"
+    " issued BIGINT NOT NULL, expires BIGINT NOT NULL, state TEXT NOT NULL, body TEXT NOT NULL,"
+    " result TEXT);"
+    "CREATE INDEX IF NOT EXISTS commands_open ON commands (consumer, state);"
     "CREATE TABLE IF NOT EXISTS events ("
     " time BIGINT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, object TEXT,"
     " detail TEXT);";
@@ -395,4 +401,158 @@ secup_rc trk_manifest_list(struct db *db, json_t **out, struct secup_err *err)
     }
     *out = list;
     return SECUP_OK;
+}
+
+/* ---- commands ---- */
+
+secup_rc trk_next_counter(struct db *db, const char *consumer, int64_t *counter,
+                          struct secup_err *err)
+{
+    struct db_value v[] = { DB_TEXT_V(consumer) };
+    return db_query_int(db, "UPDATE consumers SET cmd_counter = cmd_counter + 1 WHERE id = $1"
+                            " RETURNING cmd_counter",
+                        v, 1, counter, err);
+}
+
+secup_rc trk_command_add(struct db *db, const struct trk_command *c, struct secup_err *err)
+{
+    struct db_value v[] = { DB_TEXT_V(c->id), DB_TEXT_V(c->consumer), DB_INT_V(c->counter),
+                            DB_INT_V(c->action), DB_TEXT_V(c->digest[0] ? c->digest : NULL),
+                            DB_INT_V(c->seq), DB_TEXT_V(c->component[0] ? c->component : NULL),
+                            DB_INT_V(c->issued), DB_INT_V(c->expires), DB_TEXT_V(c->state),
+                            DB_TEXT_V(c->body_hex) };
+    return db_exec(db, "INSERT INTO commands (id, consumer, counter, action, digest, seq,"
+                       " component, issued, expires, state, body) VALUES ($1, $2, $3, $4, $5,"
+                       " $6, $7, $8, $9, $10, $11)",
+                   v, 11, NULL, NULL, NULL, err);
+}
+
+static bool command_row(void *ctx, size_t n, const char *const *v)
+{
+    struct trk_command *c = ctx;
+    if (n < 11)
+        return false;
+    copy(c->id, sizeof(c->id), v[0]);
+    copy(c->consumer, sizeof(c->consumer), v[1]);
+    c->counter = to_i64(v[2]);
+    c->action = to_i64(v[3]);
+    copy(c->digest, sizeof(c->digest), v[4]);
+    c->seq = to_i64(v[5]);
+    copy(c->component, sizeof(c->component), v[6]);
+    c->issued = to_i64(v[7]);
+    c->expires = to_i64(v[8]);
+    copy(c->state, sizeof(c->state), v[9]);
+    copy(c->body_hex, sizeof(c->body_hex), v[10]);
+    return false;
+}
+
+secup_rc trk_command_open(struct db *db, const char *consumer, int64_t now_,
+                          struct trk_command *c, bool *found, struct secup_err *err)
+{
+    memset(c, 0, sizeof(*c));
+    struct db_value v[] = { DB_TEXT_V(consumer), DB_INT_V(now_) };
+    secup_rc rc = db_exec(db, "SELECT id, consumer, counter, action, digest, seq, component,"
+                              " issued, expires, state, body FROM commands WHERE consumer = $1"
+                              " AND state = 'issued' AND expires > $2 ORDER BY counter DESC"
+                              " LIMIT 1",
+                          v, 2, command_row, c, NULL, err);
+    *found = rc == SECUP_OK && c->id[0];
+    return rc;
+}
+
+/* What the last report says about the open commands of a consumer: an install whose
+ * sequence now runs is done; one the device reports as failed is failed; expired ones
+ * expire. */
+secup_rc trk_commands_settle(struct db *db, const char *consumer, const char *components_json,
+                             const char *last_id, const char *last_code, int64_t now_,
+                             struct secup_err *err)
+{
+    struct db_value e[] = { DB_TEXT_V(consumer), DB_INT_V(now_) };
+    secup_rc rc = db_exec(db, "UPDATE commands SET state = 'expired' WHERE consumer = $1"
+                              " AND state = 'issued' AND expires <= $2",
+                          e, 2, NULL, NULL, NULL, err);
+    if (rc == SECUP_OK && last_id && last_code && strcmp(last_code, "OK") != 0) {
+        struct db_value f[] = { DB_TEXT_V(last_code), DB_TEXT_V(consumer), DB_TEXT_V(last_id) };
+        rc = db_exec(db, "UPDATE commands SET state = 'failed', result = $1 WHERE consumer = $2"
+                         " AND state = 'issued' AND (id = $3 OR digest = $3)",
+                     f, 3, NULL, NULL, NULL, err);
+    }
+    json_t *comps = components_json ? json_loads(components_json, 0, NULL) : NULL;
+    size_t i;
+    json_t *c;
+    json_array_foreach(comps, i, c) {
+        if (rc != SECUP_OK)
+            break;
+        const char *id = json_string_value(json_object_get(c, "id"));
+        json_int_t seq = json_integer_value(json_object_get(c, "sequence"));
+        struct db_value d[] = { DB_TEXT_V(consumer), DB_TEXT_V(id), DB_INT_V(seq) };
+        rc = db_exec(db, "UPDATE commands SET state = 'done', result = 'OK' WHERE consumer = $1"
+                         " AND state IN ('issued', 'failed') AND component = $2 AND seq <= $3",
+                     d, 3, NULL, NULL, NULL, err);
+    }
+    json_decref(comps);
+    return rc;
+}
+
+struct manifest_pick {
+    struct trk_need *need;
+    bool hit;
+};
+
+static bool manifest_pick_row(void *ctx, size_t n, const char *const *v)
+{
+    struct manifest_pick *m = ctx;
+    if (n < 4)
+        return false;
+    copy(m->need->digest, sizeof(m->need->digest), v[0]);
+    m->need->seq = to_i64(v[1]);
+    copy(m->need->uri, sizeof(m->need->uri), v[2]);
+    copy(m->need->component, sizeof(m->need->component), v[3]);
+    m->hit = true;
+    return false;
+}
+
+/* The first component of the consumer that runs an older sequence than the newest known
+ * manifest for it, and that manifest; *found false when the consumer is up to date. A
+ * manifest the consumer already failed to install is not offered again. */
+secup_rc trk_needed_install(struct db *db, const char *consumer, struct trk_need *need,
+                            bool *found, struct secup_err *err)
+{
+    *found = false;
+    memset(need, 0, sizeof(*need));
+    char vendor[33] = "", cls[33] = "";
+    char comps_text[16384] = "";
+    struct two t = { vendor, cls };
+    struct db_value v[] = { DB_TEXT_V(consumer) };
+    secup_rc rc = db_exec(db, "SELECT vendor, class FROM consumers WHERE id = $1", v, 1, two_row,
+                          &t, NULL, err);
+    if (rc == SECUP_OK) {
+        rc = db_query_text(db, "SELECT COALESCE(components, '[]') FROM consumers WHERE id = $1",
+                           v, 1, comps_text, sizeof(comps_text), err);
+    }
+    if (rc != SECUP_OK)
+        return rc;
+    json_t *comps = json_loads(comps_text, 0, NULL);
+    size_t i;
+    json_t *c;
+    json_array_foreach(comps, i, c) {
+        const char *id = json_string_value(json_object_get(c, "id"));
+        json_int_t seq = json_integer_value(json_object_get(c, "sequence"));
+        if (!id)
+            continue;
+        struct manifest_pick m = { need, false };
+        struct db_value q[] = { DB_TEXT_V(vendor), DB_TEXT_V(cls), DB_TEXT_V(id), DB_INT_V(seq),
+                                DB_TEXT_V(consumer) };
+        rc = db_exec(db, "SELECT digest, seq, uri, component FROM manifests WHERE vendor = $1"
+                         " AND class = $2 AND component = $3 AND seq > $4 AND NOT EXISTS"
+                         " (SELECT 1 FROM commands k WHERE k.consumer = $5 AND k.digest ="
+                         " manifests.digest AND k.state = 'failed') ORDER BY seq DESC LIMIT 1",
+                     q, 5, manifest_pick_row, &m, NULL, err);
+        if (rc != SECUP_OK || m.hit) {
+            *found = m.hit;
+            break;
+        }
+    }
+    json_decref(comps);
+    return rc;
 }

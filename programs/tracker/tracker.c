@@ -36,6 +36,7 @@ secup_rc trk_run(const char *dir, struct secup_err *err)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    pthread_mutex_init(&t->park_lock, NULL);
     secup_rc rc = trk_config_load(dir, &t->cfg, err);
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     unsigned threads = t->cfg.threads ? (unsigned)t->cfg.threads
@@ -59,6 +60,8 @@ secup_rc trk_run(const char *dir, struct secup_err *err)
         hc.timeout_s = (unsigned)t->cfg.timeout;
         rc = httpd_start(&hc, trk_handle, t, &t->httpd, err);
     }
+    if (rc == SECUP_OK && pthread_create(&t->ticker, NULL, trk_ticker, t) == 0)
+        t->ticker_started = true;
     if (rc == SECUP_OK) {
         trk_log("serving %s on %s (port %u, %s, %u threads)", t->cfg.id, t->cfg.listen,
                 httpd_port(t->httpd), t->cfg.cert[0] ? "TLS" : "plain HTTP", threads);
@@ -74,11 +77,22 @@ secup_rc trk_run(const char *dir, struct secup_err *err)
         trk_log("signal %d: stopping", sig);
         unlink(portfile);
     }
-    if (t->httpd)
+    /* parked long polls are answered before the server stops */
+    pthread_mutex_lock(&t->park_lock);
+    t->stopping = true;
+    pthread_mutex_unlock(&t->park_lock);
+    trk_wake_all(t);
+    if (t->ticker_started)
+        pthread_join(t->ticker, NULL);
+    if (t->httpd) {
+        struct timespec ts = { 0, 200 * 1000 * 1000 };
+        nanosleep(&ts, NULL); /* let the woken polls be answered */
         httpd_stop(t->httpd);
+    }
     if (t->pool)
         db_pool_close(t->pool);
     secup_key_free(t->sign_key);
+    pthread_mutex_destroy(&t->park_lock);
     free(t);
     return rc;
 }

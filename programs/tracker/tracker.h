@@ -29,6 +29,9 @@ struct trk_config {
     char db_url[TRK_PATH];
     char signing_key[TRK_PATH];
     uint64_t unreachable_after; /* seconds without a report */
+    uint64_t command_ttl;       /* seconds an install command stays valid */
+    uint64_t freshness_ttl;     /* seconds a "nothing to do" statement stays valid */
+    uint64_t max_wait;          /* the longest long poll, seconds */
     uint64_t threads;
     uint64_t timeout;
     uint64_t connection_limit;
@@ -103,6 +106,40 @@ secup_rc trk_manifest_add(struct db *db, const char *server, int64_t counter, co
                           const char *vendor, const char *class_id, const char *component,
                           int64_t seq, const char *uri, struct secup_err *err);
 secup_rc trk_manifest_list(struct db *db, json_t **out, struct secup_err *err);
+
+/* ---- commands ---- */
+
+struct trk_command {
+    char id[33];                /* hex of the 16-byte command id */
+    char consumer[TRK_ID_MAX + 1];
+    int64_t counter;
+    int64_t action;
+    char digest[TRK_HEX_ID];    /* install: the manifest digest */
+    int64_t seq;
+    char component[513];        /* hex of the CBOR component id */
+    int64_t issued, expires;
+    char state[16];             /* issued, done, failed, expired */
+    char body_hex[2 * 4400 + 1];/* the signed command */
+};
+
+struct trk_need {
+    char digest[TRK_HEX_ID];
+    int64_t seq;
+    char uri[1025];
+    char component[513];
+};
+
+secup_rc trk_next_counter(struct db *db, const char *consumer, int64_t *counter,
+                          struct secup_err *err);
+secup_rc trk_command_add(struct db *db, const struct trk_command *c, struct secup_err *err);
+/* The newest issued, unexpired command of a consumer. */
+secup_rc trk_command_open(struct db *db, const char *consumer, int64_t now,
+                          struct trk_command *c, bool *found, struct secup_err *err);
+secup_rc trk_commands_settle(struct db *db, const char *consumer, const char *components_json,
+                             const char *last_id, const char *last_code, int64_t now,
+                             struct secup_err *err);
+secup_rc trk_needed_install(struct db *db, const char *consumer, struct trk_need *need,
+                            bool *found, struct secup_err *err);
 
 /* ---- the process ---- */
 secup_rc trk_run(const char *dir, struct secup_err *err);

@@ -2,15 +2,39 @@
 #ifndef SECUP_TRACKER_TRK_H
 #define SECUP_TRACKER_TRK_H
 
+#include <pthread.h>
+
 #include "http/httpd.h"
 #include "tracker.h"
+
+/* A consumer's long poll, parked until a manifest arrives or its deadline passes. */
+struct trk_parked {
+    struct trk_parked *next;
+    struct trk *t;
+    struct httpd_req *req;
+    char consumer[TRK_ID_MAX + 1];
+    uint64_t deadline_ms;
+    bool listed;  /* still in the registry (not yet woken) */
+};
 
 struct trk {
     struct trk_config cfg;
     struct db_pool *pool;
     struct httpd *httpd;
     struct secup_key *sign_key;
+    pthread_mutex_t park_lock;
+    struct trk_parked *parked;
+    pthread_t ticker;
+    bool ticker_started;
+    bool stopping;
 };
+
+/* GET /v1/commands?wait=S (commands.c). */
+void trk_commands_get(struct trk *t, struct httpd_req *req);
+/* Wakes every parked long poll (a manifest arrived, or the tracker stops). */
+void trk_wake_all(struct trk *t);
+/* Wakes long polls whose deadline passed; the ticker thread. */
+void *trk_ticker(void *arg);
 
 void trk_handle(void *app, struct httpd_req *req);
 void trk_log(const char *fmt, ...) SECUP_PRINTF(1, 2);

@@ -154,11 +154,55 @@ EOF
 http "a forged notification" 422 SECUP_E_SIG --data-binary @forged.cose "$TU/v1/notify"
 ok "the forged one taught the tracker nothing" bash -c "! '$TRK' admin t manifest list --json | grep -q '\"sequence\": 99'"
 
+# ---- commands: the obsolete device is told to install, signed by the tracker ----
+cat > cmd.py <<'EOF'
+import sys, cbor2
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+m = cbor2.loads(open(sys.argv[1], "rb").read())
+assert m.tag == 18, "not a COSE_Sign1"
+prot, unprot, payload, sig = m.value
+key = serialization.load_pem_public_key(open(sys.argv[2], "rb").read())
+tbs = cbor2.dumps(["Signature1", prot, b"", payload])
+r, s = int.from_bytes(sig[:32], "big"), int.from_bytes(sig[32:], "big")
+key.verify(encode_dss_signature(r, s), tbs, ec.ECDSA(hashes.SHA256()))
+c = cbor2.loads(payload)
+print(c[8], c[3], c[4], c[5], c.get(11, "-"), c.get(9, "-"), (c.get(13) or ["-"])[0], c[10][1].hex() if 10 in c else "-")
+EOF
+cmdinfo() { $PY cmd.py "$1" t/tracker-key.pub.pem; }
+http "commands without a token" 401 SECUP_E_AUTH "$TU/v1/commands"
+http "a wait over the limit" 400 SECUP_E_HTTP -H "Authorization: Bearer $CTOK" "$TU/v1/commands?wait=100000"
+http "cam-1 asks what to do" 200 "" -H "Authorization: Bearer $CTOK" "$TU/v1/commands?wait=0"
+cp resp.body c1.cose
+read -r action issuer target counter1 seq muri puri digest <<<"$(cmdinfo c1.cose)"
+ok "an install, signed by the tracker, for cam-1" test "$action $issuer $target" = "1 trk1 cam-1"
+ok "of sequence 2, at the server" test "$seq" = 2
+ok "the manifest and payload are the server's" bash -c "[[ '$muri' == $SU/v1/images/$digest/manifest ]] && [[ '$puri' == $SU/v1/images/$digest/payload ]]"
+http "asking again gives the same command" 200 "" -H "Authorization: Bearer $CTOK" "$TU/v1/commands"
+ok "the very same bytes (not a second install)" cmp -s resp.body c1.cose
+DTOK=$("$SRV" admin s device add cam-1 --vendor-domain example.com --class cam-v2 2>/dev/null)
+http "the manifest the command names is at the server" 200 "" -H "Authorization: Bearer $DTOK" "$muri"
+ok "and is the package the Author uploaded" cmp -s resp.body v2.suit
+
 # ---- the device updates and reports again ----
 "$AG" --config dev.json install v2.suit --payload fw2.bin >/dev/null && "$AG" --config dev.json boot >/dev/null
 "$AG" --config dev.json report --out r2.cose >/dev/null
 http "the newer report" 200 "" -H "Authorization: Bearer $CTOK" --data-binary @r2.cose "$TU/v1/status"
 ok "cam-1 is up-to-date again" test "$(state_of cam-1)" = up-to-date
+http "the install settled: nothing to do now" 200 "" -H "Authorization: Bearer $CTOK" "$TU/v1/commands?wait=0"
+read -r action issuer target counter2 rest <<<"$(cmdinfo resp.body)"
+ok "a signed 'nothing to do' statement with a newer counter" test "$action" = 2 -a "$counter2" -gt "$counter1"
+# a long poll is answered as soon as a newer manifest arrives
+curl -sk -o lp.body -w '%{http_code}' -H "Authorization: Bearer $CTOK" "$TU/v1/commands?wait=20" > lp.code &
+lpid=$!
+sleep 1
+head -c 200000 /dev/urandom > fw3.bin
+"$A" create -q --key author.pem --image fw3.bin --seq 3 --vendor-domain example.com --class cam-v2 --uri https://x/fw3.bin --out v3.suit
+"$A" upload --server "$SU" --insecure --token "$ATOK" --quiet v3.suit --payload fw3.bin >/dev/null
+wait "$lpid"
+ok "the long poll was answered" test "$(cat lp.code)" = 200
+ok "with an install of sequence 3" test "$(cmdinfo lp.body | cut -d' ' -f1,5)" = "1 3"
 http "the older report after the newer one: refused" 409 SECUP_E_REPLAY -H "Authorization: Bearer $CTOK" --data-binary @r1.cose "$TU/v1/status"
 ok "the history holds both reports" test "$("$TRK" admin t consumer show cam-1 --json | $PY -c "import json,sys; print(len(json.load(sys.stdin)['reports']))")" = 2
 sleep 4
