@@ -22,7 +22,11 @@ static void usage(void)
            "               states: up-to-date, obsolete, failed, unreachable, never-seen\n"
            "  consumer show NAME                    one consumer and its report history\n"
            "  consumer remove NAME\n"
-           "  manifest list                         manifests learned from notifications\n");
+           "  manifest list                         manifests learned from notifications\n"
+           "  rollout create NAME --digest HEX [--canary N] [--max-failures PCT]\n"
+           "               [--consumers a,b,...]    roll a known manifest out in two waves\n"
+           "  rollout list\n"
+           "  rollout pause|resume|cancel NAME\n");
 }
 
 static void print_json(const json_t *o)
@@ -64,12 +68,16 @@ int trk_admin(int argc, char **argv)
         { "vendor", required_argument, NULL, 'V' },   { "class", required_argument, NULL, 'C' },
         { "class-id", required_argument, NULL, 'I' }, { "uses", required_argument, NULL, 'u' },
         { "state", required_argument, NULL, 's' },    { "help", no_argument, NULL, 'h' },
+        { "digest", required_argument, NULL, 'g' },   { "canary", required_argument, NULL, 'c' },
+        { "max-failures", required_argument, NULL, 'm' },
+        { "consumers", required_argument, NULL, 'n' },
         { NULL, 0, NULL, 0 },
     };
     bool json = false;
     const char *key = NULL, *domain = NULL, *vhex = NULL, *cname = NULL, *chex = NULL,
                *state = NULL;
-    uint64_t uses = 1;
+    uint64_t uses = 1, canary = 0, max_failures = 20;
+    const char *digest = NULL, *consumers = NULL;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "jh", lopts, NULL)) != -1) {
@@ -81,6 +89,16 @@ int trk_admin(int argc, char **argv)
         case 'C': cname = optarg; break;
         case 'I': chex = optarg; break;
         case 's': state = optarg; break;
+        case 'g': digest = optarg; break;
+        case 'n': consumers = optarg; break;
+        case 'c':
+            if (!cli_parse_u64(optarg, &canary) || canary > 1000000)
+                return cli_usage("admin", "--canary must be 0 to 1000000");
+            break;
+        case 'm':
+            if (!cli_parse_u64(optarg, &max_failures) || max_failures > 100)
+                return cli_usage("admin", "--max-failures is a percentage, 0 to 100");
+            break;
         case 'u':
             if (!cli_parse_u64(optarg, &uses) || uses == 0 || uses > 1000000)
                 return cli_usage("admin", "--uses must be 1 to 1000000");
@@ -182,6 +200,52 @@ int trk_admin(int argc, char **argv)
             out = json_pack("{s:b}", "ok", 1);
     } else if (strcmp(object, "manifest") == 0 && strcmp(verb, "list") == 0) {
         rc = trk_manifest_list(db, &out, &err);
+    } else if (strcmp(object, "rollout") == 0 && strcmp(verb, "create") == 0 && arg) {
+        char names[4096];
+        const char *only[256];
+        size_t n_only = 0;
+        if (!req_valid_name(arg))
+            rc = secup_err_set(&err, SECUP_E_USAGE, "rollout name '%s' must be A-Z a-z 0-9 . _ -", arg);
+        else if (!digest || !req_is_hex(digest, 64))
+            rc = secup_err_set(&err, SECUP_E_USAGE, "--digest is the manifest digest, 64 hex digits");
+        if (rc == SECUP_OK && consumers) {
+            snprintf(names, sizeof(names), "%s", consumers);
+            for (char *p = names; p && *p && n_only < 256;) {
+                char *comma = strchr(p, ',');
+                if (comma)
+                    *comma = '\0';
+                if (*p)
+                    only[n_only++] = p;
+                p = comma ? comma + 1 : NULL;
+            }
+        }
+        json_t *targets = NULL;
+        if (rc == SECUP_OK)
+            rc = db_begin(db, &err);
+        if (rc == SECUP_OK) {
+            rc = trk_rollout_create(db, arg, digest, (int64_t)canary, (int64_t)max_failures, only,
+                                    n_only, &targets, &err);
+            if (rc == SECUP_OK)
+                rc = trk_event(db, "admin", "rollout", arg, digest, &err);
+            if (rc == SECUP_OK)
+                rc = db_commit(db, &err);
+            else
+                db_rollback(db);
+        }
+        if (rc == SECUP_OK)
+            out = json_pack("{s:s, s:o, s:I}", "rollout", arg, "targets", targets, "canary",
+                            (json_int_t)canary);
+    } else if (strcmp(object, "rollout") == 0 && strcmp(verb, "list") == 0) {
+        rc = trk_rollout_list(db, &out, &err);
+    } else if (strcmp(object, "rollout") == 0 && arg &&
+               (strcmp(verb, "pause") == 0 || strcmp(verb, "resume") == 0 ||
+                strcmp(verb, "cancel") == 0)) {
+        const char *to = verb[0] == 'p' ? "paused" : verb[0] == 'r' ? "resume" : "cancelled";
+        rc = trk_rollout_set_state(db, arg, to, &err);
+        if (rc == SECUP_OK)
+            rc = trk_event(db, "admin", verb, arg, NULL, &err);
+        if (rc == SECUP_OK)
+            out = json_pack("{s:b, s:s, s:s}", "ok", 1, "rollout", arg, "done", verb);
     } else {
         status = cli_usage("admin", "unknown command '%s %s' (see --help)", object, verb);
     }

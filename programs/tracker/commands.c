@@ -55,6 +55,8 @@ static secup_rc issue(struct trk *t, struct db *db, const char *consumer,
             return secup_err_set(err, SECUP_E_VALUE, "stored manifest digest is malformed");
         m.has_seq = true;
         m.seq = (uint64_t)need->seq;
+        if (need->rollout[0])
+            m.rollout = secup_bytes_of(need->rollout, strlen(need->rollout));
         /* a Firmware Server serves the payload beside the manifest */
         size_t ul = strlen(need->uri);
         static const char suffix[] = "/manifest";
@@ -64,6 +66,9 @@ static secup_rc issue(struct trk *t, struct db *db, const char *consumer,
             m.uris[0] = secup_bytes_of(payload_uri, strlen(payload_uri));
             m.n_uris = 1;
         }
+    } else if (action == SECUP_COMMAND_CANCEL) {
+        m.expires_at = (uint64_t)now + t->cfg.command_ttl;
+        m.rollout = secup_bytes_of(need->rollout, strlen(need->rollout));
     } else {
         m.expires_at = (uint64_t)now + t->cfg.freshness_ttl;
     }
@@ -112,8 +117,18 @@ static secup_rc decide(struct trk *t, const char *consumer, bool allow_nothing, 
         if (!secup_hex_decode(open.body_hex, out, cap, &n))
             rc = secup_err_set(err, SECUP_E_DB, "stored command is malformed");
         *len = n;
-    } else if (rc == SECUP_OK) {
-        rc = trk_needed_install(db, consumer, &need, &found, err);
+    }
+    bool withdrawn = false;
+    if (rc == SECUP_OK && !found) {
+        /* a cancelled rollout's install is withdrawn first: the consumer is told */
+        memset(&need, 0, sizeof(need));
+        rc = trk_command_withdrawn(db, consumer, need.rollout, sizeof(need.rollout), &withdrawn,
+                                   err);
+        if (rc == SECUP_OK && withdrawn)
+            rc = issue(t, db, consumer, SECUP_COMMAND_CANCEL, &need, out, cap, len, err);
+    }
+    if (rc == SECUP_OK && !found && !withdrawn) {
+        rc = trk_needed_install(db, consumer, t->cfg.auto_update, &need, &found, err);
         if (rc == SECUP_OK && found)
             rc = issue(t, db, consumer, SECUP_COMMAND_INSTALL, &need, out, cap, len, err);
         else if (rc == SECUP_OK && allow_nothing)

@@ -14,7 +14,7 @@
 
 static const char *const top_keys[] = { "id", "listen", "tls", "database", "signing-key",
                                         "unreachable-after", "command-ttl", "freshness-ttl",
-                                        "max-wait", "http", NULL };
+                                        "max-wait", "auto-update", "http", NULL };
 static const char *const tls_keys[] = { "cert", "key", NULL };
 static const char *const http_keys[] = { "threads", "timeout", "connection-limit", NULL };
 
@@ -26,6 +26,7 @@ static secup_rc set_dir(const char *dir, struct trk_config *cfg, struct secup_er
     cfg->command_ttl = 86400;
     cfg->freshness_ttl = 600;
     cfg->max_wait = 60;
+    cfg->auto_update = true;
     cfg->timeout = 30;
     cfg->connection_limit = 4096;
     int n = snprintf(cfg->dir, sizeof(cfg->dir), "%s", dir);
@@ -58,6 +59,8 @@ static secup_rc parse(struct jconf *c, json_t *root, struct trk_config *cfg)
         rc = jconf_uint(c, root, "freshness-ttl", 10, 86400, &cfg->freshness_ttl, false);
     if (rc == SECUP_OK)
         rc = jconf_uint(c, root, "max-wait", 0, 3600, &cfg->max_wait, false);
+    if (rc == SECUP_OK)
+        rc = jconf_bool(c, root, "auto-update", &cfg->auto_update);
     json_t *s = json_object_get(root, "tls");
     if (rc == SECUP_OK && s) {
         rc = jconf_keys(c, s, "tls", tls_keys);

@@ -242,6 +242,8 @@ static void status_done(struct body *b, struct httpd_req *req)
             rc = trk_commands_settle(db, c.id, cj, st.has_last ? lid_hex : NULL,
                                      st.has_last ? lcode : NULL, now, &err);
         if (rc == SECUP_OK)
+            rc = trk_rollouts_advance(db, &err);
+        if (rc == SECUP_OK)
             rc = db_commit(db, &err);
         else
             db_rollback(db);

@@ -33,6 +33,14 @@ static const char schema[] =
     " issued BIGINT NOT NULL, expires BIGINT NOT NULL, state TEXT NOT NULL, body TEXT NOT NULL,"
     " result TEXT);"
     "CREATE INDEX IF NOT EXISTS commands_open ON commands (consumer, state);"
+    "CREATE TABLE IF NOT EXISTS rollouts ("
+    " id TEXT PRIMARY KEY, digest TEXT NOT NULL, vendor TEXT NOT NULL, class TEXT NOT NULL,"
+    " component TEXT NOT NULL, seq BIGINT NOT NULL, state TEXT NOT NULL, wave BIGINT NOT NULL,"
+    " max_failure_pct BIGINT NOT NULL, created BIGINT NOT NULL, reason TEXT);"
+    "CREATE TABLE IF NOT EXISTS rollout_targets ("
+    " rollout TEXT NOT NULL REFERENCES rollouts(id) ON DELETE CASCADE,"
+    " consumer TEXT NOT NULL REFERENCES consumers(id) ON DELETE CASCADE, wave BIGINT NOT NULL,"
+    " PRIMARY KEY (rollout, consumer));"
     "CREATE TABLE IF NOT EXISTS events ("
     " time BIGINT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, object TEXT,"
     " detail TEXT);";
@@ -515,8 +523,8 @@ static bool manifest_pick_row(void *ctx, size_t n, const char *const *v)
 /* The first component of the consumer that runs an older sequence than the newest known
  * manifest for it, and that manifest; *found false when the consumer is up to date. A
  * manifest the consumer already failed to install is not offered again. */
-secup_rc trk_needed_install(struct db *db, const char *consumer, struct trk_need *need,
-                            bool *found, struct secup_err *err)
+secup_rc trk_needed_install(struct db *db, const char *consumer, bool auto_update,
+                            struct trk_need *need, bool *found, struct secup_err *err)
 {
     *found = false;
     memset(need, 0, sizeof(*need));
@@ -542,12 +550,29 @@ secup_rc trk_needed_install(struct db *db, const char *consumer, struct trk_need
             continue;
         struct manifest_pick m = { need, false };
         struct db_value q[] = { DB_TEXT_V(vendor), DB_TEXT_V(cls), DB_TEXT_V(id), DB_INT_V(seq),
-                                DB_TEXT_V(consumer) };
+                                DB_TEXT_V(consumer), DB_INT_V(auto_update ? 1 : 0) };
+        /* a manifest under a rollout goes only to targets of an open wave of an active
+         * rollout; one without a rollout goes to everyone when auto-update is on */
         rc = db_exec(db, "SELECT digest, seq, uri, component FROM manifests WHERE vendor = $1"
                          " AND class = $2 AND component = $3 AND seq > $4 AND NOT EXISTS"
                          " (SELECT 1 FROM commands k WHERE k.consumer = $5 AND k.digest ="
-                         " manifests.digest AND k.state = 'failed') ORDER BY seq DESC LIMIT 1",
-                     q, 5, manifest_pick_row, &m, NULL, err);
+                         " manifests.digest AND k.state = 'failed') AND ("
+                         " (CAST($6 AS BIGINT) = 1 AND NOT EXISTS (SELECT 1 FROM rollouts r"
+                         "  WHERE r.digest = manifests.digest))"
+                         " OR EXISTS (SELECT 1 FROM rollouts r JOIN rollout_targets g"
+                         "  ON g.rollout = r.id WHERE r.digest = manifests.digest"
+                         "  AND r.state = 'active' AND g.consumer = $5 AND g.wave <= r.wave))"
+                         " ORDER BY seq DESC LIMIT 1",
+                     q, 6, manifest_pick_row, &m, NULL, err);
+        if (rc == SECUP_OK && m.hit) {
+            struct db_value rq[] = { DB_TEXT_V(need->digest), DB_TEXT_V(consumer) };
+            char rid[TRK_ID_MAX + 1] = "";
+            if (db_query_text(db, "SELECT r.id FROM rollouts r JOIN rollout_targets g"
+                                  " ON g.rollout = r.id WHERE r.digest = $1 AND g.consumer = $2"
+                                  " AND r.state = 'active'",
+                              rq, 2, rid, sizeof(rid), err) == SECUP_OK)
+                snprintf(need->rollout, sizeof(need->rollout), "%s", rid);
+        }
         if (rc != SECUP_OK || m.hit) {
             *found = m.hit;
             break;
@@ -555,4 +580,294 @@ secup_rc trk_needed_install(struct db *db, const char *consumer, struct trk_need
     }
     json_decref(comps);
     return rc;
+}
+
+/* ---- rollouts ---- */
+
+static bool target_row(void *ctx, size_t n, const char *const *v)
+{
+    json_t *list = ctx;
+    if (n >= 1)
+        json_array_append_new(list, json_string(v[0]));
+    return true;
+}
+
+secup_rc trk_rollout_create(struct db *db, const char *id, const char *digest, int64_t canary,
+                            int64_t max_failure_pct, const char *const *only, size_t n_only,
+                            json_t **targets, struct secup_err *err)
+{
+    /* the manifest it rolls out: known, and its class and component */
+    char vendor[33] = "", cls[33] = "";
+    char comp[513] = "";
+    int64_t seq = 0;
+    struct two t = { vendor, cls };
+    struct db_value d[] = { DB_TEXT_V(digest) };
+    secup_rc rc = db_exec(db, "SELECT vendor, class FROM manifests WHERE digest = $1", d, 1,
+                          two_row, &t, NULL, err);
+    if (rc == SECUP_OK && !vendor[0])
+        return secup_err_set(err, SECUP_E_NOENT, "the tracker knows no manifest %.64s", digest);
+    if (rc == SECUP_OK)
+        rc = db_query_text(db, "SELECT component FROM manifests WHERE digest = $1", d, 1, comp,
+                           sizeof(comp), err);
+    if (rc == SECUP_OK)
+        rc = db_query_int(db, "SELECT seq FROM manifests WHERE digest = $1", d, 1, &seq, err);
+    if (rc != SECUP_OK)
+        return rc;
+    /* the targets: consumers of that class that run an older sequence of the component */
+    json_t *cand = json_array();
+    struct db_value q[] = { DB_TEXT_V(vendor), DB_TEXT_V(cls) };
+    rc = db_exec(db, "SELECT id FROM consumers WHERE vendor = $1 AND class = $2 ORDER BY id", q, 2,
+                 target_row, cand, NULL, err);
+    json_t *list = json_array();
+    size_t i;
+    json_t *c;
+    json_array_foreach(cand, i, c) {
+        if (rc != SECUP_OK)
+            break;
+        const char *cid = json_string_value(c);
+        bool listed = n_only == 0;
+        for (size_t k = 0; k < n_only && !listed; k++)
+            listed = strcmp(only[k], cid) == 0;
+        if (!listed)
+            continue;
+        /* another active or paused rollout of the same component has it: refused, so that
+         * a consumer never gets two installs (the first rollout wins) */
+        char other[TRK_ID_MAX + 1] = "";
+        struct db_value o[] = { DB_TEXT_V(cid), DB_TEXT_V(comp) };
+        secup_rc r2 = db_query_text(db, "SELECT r.id FROM rollouts r JOIN rollout_targets g"
+                                        " ON g.rollout = r.id WHERE g.consumer = $1"
+                                        " AND r.component = $2 AND r.state IN ('active', 'paused')",
+                                    o, 2, other, sizeof(other), err);
+        if (r2 == SECUP_OK) {
+            rc = secup_err_set(err, SECUP_E_EXISTS,
+                               "consumer '%s' is already in rollout '%s' of this component", cid,
+                               other);
+            break;
+        }
+        if (r2 != SECUP_E_NOENT) {
+            rc = r2;
+            break;
+        }
+        json_array_append(list, c);
+    }
+    json_decref(cand);
+    if (rc == SECUP_OK && n_only && json_array_size(list) != n_only)
+        rc = secup_err_set(err, SECUP_E_VALUE,
+                           "%zu of the %zu consumers named are not of the manifest's class",
+                           n_only - json_array_size(list), n_only);
+    if (rc == SECUP_OK && json_array_size(list) == 0)
+        rc = secup_err_set(err, SECUP_E_VALUE, "no consumer of the manifest's class to roll out to");
+    struct db_value r[] = { DB_TEXT_V(id), DB_TEXT_V(digest), DB_TEXT_V(vendor), DB_TEXT_V(cls),
+                            DB_TEXT_V(comp), DB_INT_V(seq), DB_INT_V(canary > 0 ? 1 : 2),
+                            DB_INT_V(max_failure_pct), DB_INT_V(now()) };
+    if (rc == SECUP_OK)
+        rc = db_exec(db, "INSERT INTO rollouts (id, digest, vendor, class, component, seq, state,"
+                         " wave, max_failure_pct, created) VALUES ($1, $2, $3, $4, $5, $6,"
+                         " 'active', $7, $8, $9)",
+                     r, 9, NULL, NULL, NULL, err);
+    if (rc == SECUP_E_EXISTS && err->msg[0] && !strstr(err->msg, "already in rollout"))
+        secup_err_set(err, SECUP_E_EXISTS, "a rollout named '%s' exists", id);
+    json_array_foreach(list, i, c) {
+        if (rc != SECUP_OK)
+            break;
+        struct db_value g[] = { DB_TEXT_V(id), DB_TEXT_V(json_string_value(c)),
+                                DB_INT_V((int64_t)i < canary ? 1 : 2) };
+        rc = db_exec(db, "INSERT INTO rollout_targets (rollout, consumer, wave) VALUES ($1, $2, $3)",
+                     g, 3, NULL, NULL, NULL, err);
+    }
+    if (rc != SECUP_OK) {
+        json_decref(list);
+        return rc;
+    }
+    *targets = list;
+    return SECUP_OK;
+}
+
+secup_rc trk_rollout_set_state(struct db *db, const char *id, const char *to,
+                               struct secup_err *err)
+{
+    /* the transitions: pause from active, resume from paused, cancel from any live state */
+    const char *from[3] = { "active", "active", "active" };
+    const char *target = to;
+    if (strcmp(to, "resume") == 0) {
+        from[0] = from[1] = from[2] = "paused";
+        target = "active";
+    } else if (strcmp(to, "cancelled") == 0) {
+        from[1] = "paused";
+        from[2] = "halted";
+    } else if (strcmp(to, "paused") != 0) {
+        return secup_err_set(err, SECUP_E_ARG, "no rollout transition to '%s'", to);
+    }
+    int64_t changes = 0;
+    struct db_value v[] = { DB_TEXT_V(target), DB_TEXT_V(id), DB_TEXT_V(from[0]),
+                            DB_TEXT_V(from[1]), DB_TEXT_V(from[2]) };
+    secup_rc rc = db_exec(db, "UPDATE rollouts SET state = $1 WHERE id = $2"
+                              " AND state IN ($3, $4, $5)",
+                          v, 5, NULL, NULL, &changes, err);
+    if (rc == SECUP_OK && changes == 0)
+        rc = secup_err_set(err, SECUP_E_STATE, "rollout '%s' does not exist or cannot go to %s", id,
+                           target);
+    if (rc == SECUP_OK && strcmp(to, "cancelled") == 0) {
+        /* its install commands not yet settled are withdrawn; their consumers are told */
+        struct db_value c[] = { DB_TEXT_V(id) };
+        rc = db_exec(db, "UPDATE commands SET state = 'withdrawn', result = $1"
+                         " WHERE state = 'issued'"
+                         " AND digest = (SELECT digest FROM rollouts WHERE id = $1)"
+                         " AND consumer IN (SELECT consumer FROM rollout_targets WHERE rollout = $1)",
+                     c, 1, NULL, NULL, NULL, err);
+    }
+    return rc;
+}
+
+secup_rc trk_command_withdrawn(struct db *db, const char *consumer, char *rollout, size_t cap,
+                               bool *found, struct secup_err *err)
+{
+    *found = false;
+    struct db_value v[] = { DB_TEXT_V(consumer) };
+    secup_rc rc = db_query_text(db, "SELECT result FROM commands WHERE consumer = $1"
+                                    " AND state = 'withdrawn' LIMIT 1",
+                                v, 1, rollout, cap, err);
+    if (rc == SECUP_E_NOENT)
+        return SECUP_OK;
+    if (rc == SECUP_OK) {
+        *found = true;
+        rc = db_exec(db, "UPDATE commands SET state = 'cancel-sent' WHERE consumer = $1"
+                         " AND state = 'withdrawn'",
+                     v, 1, NULL, NULL, NULL, err);
+    }
+    return rc;
+}
+
+struct counts {
+    int64_t total, done, failed;
+};
+
+static bool counts_row(void *ctx, size_t n, const char *const *v)
+{
+    struct counts *c = ctx;
+    if (n >= 3) {
+        c->total = to_i64(v[0]);
+        c->done = to_i64(v[1]);
+        c->failed = to_i64(v[2]);
+    }
+    return false;
+}
+
+static secup_rc wave_counts(struct db *db, const char *rollout, int64_t wave, struct counts *c,
+                            struct secup_err *err)
+{
+    memset(c, 0, sizeof(*c));
+    struct db_value v[] = { DB_TEXT_V(rollout), DB_INT_V(wave) };
+    return db_exec(db, "SELECT COUNT(*),"
+                       " SUM(CASE WHEN EXISTS (SELECT 1 FROM commands k JOIN rollouts r"
+                       "  ON r.id = g.rollout WHERE k.consumer = g.consumer AND k.digest = r.digest"
+                       "  AND k.state = 'done') THEN 1 ELSE 0 END),"
+                       " SUM(CASE WHEN EXISTS (SELECT 1 FROM commands k JOIN rollouts r"
+                       "  ON r.id = g.rollout WHERE k.consumer = g.consumer AND k.digest = r.digest"
+                       "  AND k.state = 'failed') THEN 1 ELSE 0 END)"
+                       " FROM rollout_targets g WHERE g.rollout = $1 AND g.wave = $2",
+                   v, 2, counts_row, c, NULL, err);
+}
+
+struct rl {
+    char id[TRK_ID_MAX + 1];
+    int64_t wave, max_pct;
+};
+
+static bool rl_row(void *ctx, size_t n, const char *const *v)
+{
+    struct rl *list = ctx;
+    if (n < 3)
+        return false;
+    for (size_t i = 0; i < 64; i++) {
+        if (!list[i].id[0]) {
+            copy(list[i].id, sizeof(list[i].id), v[0]);
+            list[i].wave = to_i64(v[1]);
+            list[i].max_pct = to_i64(v[2]);
+            return i + 1 < 64;
+        }
+    }
+    return false;
+}
+
+secup_rc trk_rollouts_advance(struct db *db, struct secup_err *err)
+{
+    struct rl list[64];
+    memset(list, 0, sizeof(list));
+    secup_rc rc = db_exec(db, "SELECT id, wave, max_failure_pct FROM rollouts"
+                              " WHERE state = 'active' ORDER BY created LIMIT 64",
+                          NULL, 0, rl_row, list, NULL, err);
+    for (size_t i = 0; rc == SECUP_OK && i < 64 && list[i].id[0]; i++) {
+        struct counts c;
+        rc = wave_counts(db, list[i].id, list[i].wave, &c, err);
+        if (rc != SECUP_OK || c.total == 0)
+            continue;
+        /* halt as soon as the failures alone exceed the bound */
+        if (c.failed * 100 > list[i].max_pct * c.total) {
+            char why[160];
+            snprintf(why, sizeof(why), "wave %" PRId64 ": %" PRId64 " of %" PRId64 " failed (bound %" PRId64 "%%)",
+                     list[i].wave, c.failed, c.total, list[i].max_pct);
+            struct db_value h[] = { DB_TEXT_V(why), DB_TEXT_V(list[i].id) };
+            rc = db_exec(db, "UPDATE rollouts SET state = 'halted', reason = $1 WHERE id = $2", h,
+                         2, NULL, NULL, NULL, err);
+            if (rc == SECUP_OK)
+                rc = trk_event(db, "tracker", "halt", list[i].id, why, err);
+            continue;
+        }
+        if (c.done + c.failed < c.total)
+            continue; /* the wave is still running */
+        struct db_value w[] = { DB_TEXT_V(list[i].id) };
+        if (list[i].wave == 1)
+            rc = db_exec(db, "UPDATE rollouts SET wave = 2 WHERE id = $1", w, 1, NULL, NULL,
+                         NULL, err);
+        else
+            rc = db_exec(db, "UPDATE rollouts SET state = 'completed' WHERE id = $1", w, 1, NULL,
+                         NULL, NULL, err);
+        if (rc == SECUP_OK)
+            rc = trk_event(db, "tracker", list[i].wave == 1 ? "next-wave" : "completed",
+                           list[i].id, NULL, err);
+    }
+    return rc;
+}
+
+static bool rollout_json_row(void *ctx, size_t n, const char *const *v)
+{
+    if (n < 9)
+        return false;
+    json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:s, s:I, s:I, s:I}", "id", v[0], "digest", v[1],
+                          "class", v[2], "sequence", (json_int_t)to_i64(v[3]), "state", v[4],
+                          "wave", (json_int_t)to_i64(v[5]), "max_failure_pct",
+                          (json_int_t)to_i64(v[6]), "created", (json_int_t)to_i64(v[7]));
+    if (v[8])
+        json_object_set_new(o, "reason", json_string(v[8]));
+    json_array_append_new(ctx, o);
+    return true;
+}
+
+secup_rc trk_rollout_list(struct db *db, json_t **out, struct secup_err *err)
+{
+    json_t *list = json_array();
+    secup_rc rc = db_exec(db, "SELECT id, digest, class, seq, state, wave, max_failure_pct,"
+                              " created, reason FROM rollouts ORDER BY created, id",
+                          NULL, 0, rollout_json_row, list, NULL, err);
+    size_t i;
+    json_t *o;
+    json_array_foreach(list, i, o) {
+        if (rc != SECUP_OK)
+            break;
+        const char *id = json_string_value(json_object_get(o, "id"));
+        for (int64_t w = 1; w <= 2 && rc == SECUP_OK; w++) {
+            struct counts c;
+            rc = wave_counts(db, id, w, &c, err);
+            json_object_set_new(o, w == 1 ? "wave1" : "wave2",
+                                json_pack("{s:I, s:I, s:I}", "targets", (json_int_t)c.total, "done",
+                                          (json_int_t)c.done, "failed", (json_int_t)c.failed));
+        }
+    }
+    if (rc != SECUP_OK) {
+        json_decref(list);
+        return rc;
+    }
+    *out = list;
+    return SECUP_OK;
 }

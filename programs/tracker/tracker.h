@@ -32,6 +32,7 @@ struct trk_config {
     uint64_t command_ttl;       /* seconds an install command stays valid */
     uint64_t freshness_ttl;     /* seconds a "nothing to do" statement stays valid */
     uint64_t max_wait;          /* the longest long poll, seconds */
+    bool auto_update;           /* manifests without a rollout go to every obsolete consumer */
     uint64_t threads;
     uint64_t timeout;
     uint64_t connection_limit;
@@ -123,6 +124,7 @@ struct trk_command {
 };
 
 struct trk_need {
+    char rollout[TRK_ID_MAX + 1]; /* the rollout it is part of, or "" */
     char digest[TRK_HEX_ID];
     int64_t seq;
     char uri[1025];
@@ -138,8 +140,30 @@ secup_rc trk_command_open(struct db *db, const char *consumer, int64_t now,
 secup_rc trk_commands_settle(struct db *db, const char *consumer, const char *components_json,
                              const char *last_id, const char *last_code, int64_t now,
                              struct secup_err *err);
-secup_rc trk_needed_install(struct db *db, const char *consumer, struct trk_need *need,
-                            bool *found, struct secup_err *err);
+secup_rc trk_needed_install(struct db *db, const char *consumer, bool auto_update,
+                            struct trk_need *need, bool *found, struct secup_err *err);
+
+/* ---- rollouts ---- */
+
+/* Creates a rollout of a known manifest to the consumers of its class that run an older
+ * sequence (or to those of only[] when n_only > 0): the first `canary` of them (by name)
+ * form wave 1, the rest wave 2 (all in one wave when canary is 0). A consumer already in
+ * an active or paused rollout of the same component refuses the new one (SECUP_E_EXISTS).
+ * *targets receives the names. */
+secup_rc trk_rollout_create(struct db *db, const char *id, const char *digest, int64_t canary,
+                            int64_t max_failure_pct, const char *const *only, size_t n_only,
+                            json_t **targets, struct secup_err *err);
+/* to: "paused" (from active), "resume" (from paused), "cancelled" (from active, paused or
+ * halted: its unsettled install commands are withdrawn). SECUP_E_STATE otherwise. */
+secup_rc trk_rollout_set_state(struct db *db, const char *id, const char *to,
+                               struct secup_err *err);
+/* A withdrawn install of the consumer (its rollout id in rollout), marked as told. */
+secup_rc trk_command_withdrawn(struct db *db, const char *consumer, char *rollout, size_t cap,
+                               bool *found, struct secup_err *err);
+/* Opens the next wave of rollouts whose wave is settled, halts those whose failures
+ * exceed their bound, completes finished ones. */
+secup_rc trk_rollouts_advance(struct db *db, struct secup_err *err);
+secup_rc trk_rollout_list(struct db *db, json_t **out, struct secup_err *err);
 
 /* ---- the process ---- */
 secup_rc trk_run(const char *dir, struct secup_err *err);

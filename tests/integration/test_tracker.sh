@@ -10,6 +10,7 @@ A=$(realpath "${3:?}")
 AG=$(realpath "${4:?}")
 DB_URL=${5:-}
 SECUP_TEST_NAME=tracker
+SG=$(dirname "$(realpath "$0")")/statusgen.py
 # shellcheck source=tests/integration/check.sh
 . "$(dirname "$0")/check.sh"
 if [ "$DB_URL" = pg ]; then
@@ -209,6 +210,79 @@ sleep 4
 ok "silent for longer than unreachable-after: unreachable" test "$(state_of cam-1)" = unreachable
 check "remove a consumer" 0 "" "$TRK" admin t consumer remove cam-2
 check "remove it again" 4 SECUP_E_NOENT "$TRK" admin t consumer remove cam-2
+
+# ---- rollouts: waves, a conflict, pause and resume, cancel, halting ----
+DOOR=$("$TRK" admin t enrolment add --vendor-domain example.com --class door --uses 5 2>/dev/null)
+"$SRV" admin s author grant alice --vendor-domain example.com --class door >/dev/null 2>&1
+declare -A DT CNT
+for d in d1 d2 d3 d4 d5; do
+    $PY "$SG" key $d.pem
+    reg $d $d.pub.pem > reg-$d.json
+    curl -sk -o r.json -H "Authorization: Bearer $DOOR" --data-binary @reg-$d.json "$TU/v1/register"
+    DT[$d]=$(json r.json "d['token']")
+    CNT[$d]=1
+    $PY "$SG" report $d.pem $d 1 1 > rep.cose
+    curl -sk -o /dev/null -H "Authorization: Bearer ${DT[$d]}" --data-binary @rep.cose "$TU/v1/status"
+done
+rep() { # device seq [cmdid code]: a new signed report from a simulated door
+    CNT[$1]=$((CNT[$1] + 1))
+    $PY "$SG" report "$1.pem" "$1" "${CNT[$1]}" "$2" "${3:-}" "${4:-}" > rep.cose
+    http "$1 reports sequence $2${4:+ ($4)}" 200 "" -H "Authorization: Bearer ${DT[$1]}" --data-binary @rep.cose "$TU/v1/status"
+}
+poll() { curl -sk -o "$1.cmd" -H "Authorization: Bearer ${DT[$1]}" "$TU/v1/commands?wait=0"; $PY "$SG" command "$1.cmd"; }
+# the manifest is created under a rollout at once (auto-update would give it to all)
+$PY - "$PWD/t/tracker.json" "$(cat t/tracker.port)" <<'EOF'
+import json, sys
+c = json.load(open(sys.argv[1])); c["auto-update"] = False
+c["listen"] = "127.0.0.1:" + sys.argv[2]  # the port the server notifies
+json.dump(c, open(sys.argv[1], "w"), indent=2)
+EOF
+kill "$tpid"; wait "$tpid" 2>/dev/null; rm -f t/tracker.port
+"$TRK" run t 2>>tracker.log &
+tpid=$!
+for _ in $(seq 100); do [ -s t/tracker.port ] && break; sleep 0.05; done
+TU="https://127.0.0.1:$(cat t/tracker.port)"
+"$A" create -q --key author.pem --image fw2.bin --seq 2 --vendor-domain example.com --class door --uri https://x/d2.bin --out door2.suit
+"$A" upload --server "$SU" --insecure --token "$ATOK" --quiet door2.suit --payload fw2.bin >/dev/null
+DD=""
+for _ in $(seq 100); do
+    DD=$("$TRK" admin t manifest list --json | $PY -c "import json,sys; l=[m['digest'] for m in json.load(sys.stdin) if m['class']!='644cf27a855e5bf5bfb30dbf6e2af57e']; print(l[0] if l else '')")
+    [ -n "$DD" ] && break; sleep 0.05
+done
+ok "without auto-update and without a rollout: nothing to install" test "$(poll d1 | cut -d' ' -f1)" = 2
+check "a rollout of an unknown manifest" 4 SECUP_E_NOENT "$TRK" admin t rollout create r0 --digest "$(printf '%064d' 0)"
+check "create rollout r1: canary 2, at most 50% failures" 0 "" "$TRK" admin t rollout create r1 --digest "$DD" --canary 2 --max-failures 50
+check "a second rollout for the same consumers" 4 SECUP_E_EXISTS "$TRK" admin t rollout create r2 --digest "$DD" --consumers d1
+read -r a1 s1 q1 r1 rest <<<"$(poll d1)"
+ok "d1 (canary) gets the install, tagged with the rollout" test "$a1 $q1 $r1" = "1 2 r1"
+ok "d2 (canary) too" test "$(poll d2 | cut -d' ' -f1,4)" = "1 r1"
+ok "d3 waits for the second wave" test "$(poll d3 | cut -d' ' -f1)" = 2
+C2=$($PY -c "import cbor2; print(cbor2.loads(cbor2.loads(open('d2.cmd','rb').read()).value[2])[2].hex())")
+rep d1 2
+rep d2 1 "$C2" SECUP_E_DIGEST
+ok "one of two canaries failed: at the bound, the second wave opens" bash -c "'$TRK' admin t rollout list --json | grep -q '\"wave\": 2'"
+check "pause" 0 "" "$TRK" admin t rollout pause r1
+ok "paused: d3 gets nothing" test "$(poll d3 | cut -d' ' -f1)" = 2
+check "pause twice" 2 SECUP_E_STATE "$TRK" admin t rollout pause r1
+check "resume" 0 "" "$TRK" admin t rollout resume r1
+ok "resumed: d3 gets the install" test "$(poll d3 | cut -d' ' -f1,4)" = "1 r1"
+check "cancel" 0 "" "$TRK" admin t rollout cancel r1
+ok "cancelled: d3 is told to cancel r1" test "$(poll d3 | cut -d' ' -f1,4)" = "4 r1"
+ok "and d4 gets nothing" test "$(poll d4 | cut -d' ' -f1)" = 2
+"$A" create -q --key author.pem --image fw3.bin --seq 3 --vendor-domain example.com --class door --uri https://x/d3.bin --out door3.suit
+"$A" upload --server "$SU" --insecure --token "$ATOK" --quiet door3.suit --payload fw3.bin >/dev/null
+DD3=""
+for _ in $(seq 100); do
+    DD3=$("$TRK" admin t manifest list --json | $PY -c "import json,sys; l=[m['digest'] for m in json.load(sys.stdin) if m['sequence']==3 and m['class']!='644cf27a855e5bf5bfb30dbf6e2af57e']; print(l[0] if l else '')")
+    [ -n "$DD3" ] && break; sleep 0.05
+done
+check "rollout r3 of sequence 3: one canary, no failure allowed" 0 "" "$TRK" admin t rollout create r3 --digest "$DD3" --canary 1 --max-failures 0 --consumers d4,d5
+ok "d4 (canary) gets sequence 3" test "$(poll d4 | cut -d" " -f1,3)" = "1 3"
+C4=$($PY -c "import cbor2; print(cbor2.loads(cbor2.loads(open('d4.cmd','rb').read()).value[2])[2].hex())")
+rep d4 1 "$C4" SECUP_E_TAG
+ok "its failure halts r3" bash -c "'$TRK' admin t rollout list --json | grep -q '\"state\": \"halted\"'"
+ok "halted: d5 never gets it" test "$(poll d5 | cut -d' ' -f1)" = 2
+ok "the rollout list gives the reason" bash -c "'$TRK' admin t rollout list --json | grep -q '1 of 1 failed'"
 
 echo "tracker ($([ -n "$DB_URL" ] && echo PostgreSQL || echo SQLite)): $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
