@@ -19,7 +19,7 @@ static void usage(void)
            "               [--uses N]              a token consumers register with (printed once)\n"
            "  server add NAME --key PUB.pem         believe signed notifications of this server\n"
            "  consumer list [--state S] [--class-id HEX]\n"
-           "               states: up-to-date, obsolete, failed, unreachable, never-seen\n"
+           "               states: up-to-date, obsolete, updating, failed, unreachable, never-seen\n"
            "  consumer show NAME                    one consumer and its report history\n"
            "  consumer remove NAME\n"
            "  manifest list                         manifests learned from notifications\n"

@@ -241,6 +241,12 @@ static const char *judge(struct inv *in, const char *const *v, json_t *comps, js
         return "failed"; /* safe mode: no verified image */
     const char *code = json_string_value(json_object_get(last, "code"));
     bool failed = code && strcmp(code, "OK") != 0;
+    int64_t open_installs = 0;
+    struct db_value q[] = { DB_TEXT_V(v[0]), DB_INT_V(in->now) };
+    if (db_query_int(in->db, "SELECT COUNT(*) FROM commands WHERE consumer = $1"
+                             " AND state = 'issued' AND expires > $2",
+                     q, 2, &open_installs, in->err) == SECUP_OK && open_installs > 0)
+        return "updating"; /* told to install, not settled yet */
     size_t i;
     json_t *c;
     json_array_foreach(comps, i, c) {

@@ -182,6 +182,7 @@ ok "of sequence 2, at the server" test "$seq" = 2
 ok "the manifest and payload are the server's" bash -c "[[ '$muri' == $SU/v1/images/$digest/manifest ]] && [[ '$puri' == $SU/v1/images/$digest/payload ]]"
 http "asking again gives the same command" 200 "" -H "Authorization: Bearer $CTOK" "$TU/v1/commands"
 ok "the very same bytes (not a second install)" cmp -s resp.body c1.cose
+ok "cam-1 is updating" test "$(state_of cam-1)" = updating
 DTOK=$("$SRV" admin s device add cam-1 --vendor-domain example.com --class cam-v2 2>/dev/null)
 http "the manifest the command names is at the server" 200 "" -H "Authorization: Bearer $DTOK" "$muri"
 ok "and is the package the Author uploaded" cmp -s resp.body v2.suit
