@@ -14,7 +14,11 @@
 
 static const char *const top_keys[] = { "id", "listen", "tls", "database", "signing-key",
                                         "unreachable-after", "command-ttl", "freshness-ttl",
-                                        "max-wait", "auto-update", "http", NULL };
+                                        "max-wait", "auto-update", "http", "upstream",
+                                        "server", "trust", NULL };
+static const char *const up_keys[] = { "url", "id", "key", "ca-file", "enrolment-token-file",
+                                       "poll-wait", NULL };
+static const char *const srv_keys[] = { "token-file", "ca-file", NULL };
 static const char *const tls_keys[] = { "cert", "key", NULL };
 static const char *const http_keys[] = { "threads", "timeout", "connection-limit", NULL };
 
@@ -27,6 +31,7 @@ static secup_rc set_dir(const char *dir, struct trk_config *cfg, struct secup_er
     cfg->freshness_ttl = 600;
     cfg->max_wait = 60;
     cfg->auto_update = true;
+    cfg->up_wait = 30;
     cfg->timeout = 30;
     cfg->connection_limit = 4096;
     int n = snprintf(cfg->dir, sizeof(cfg->dir), "%s", dir);
@@ -69,6 +74,52 @@ static secup_rc parse(struct jconf *c, json_t *root, struct trk_config *cfg)
         if (rc == SECUP_OK)
             rc = jconf_path(c, s, "key", cfg->key, sizeof(cfg->key), true);
     }
+    s = json_object_get(root, "upstream");
+    if (rc == SECUP_OK && s) {
+        rc = jconf_keys(c, s, "upstream", up_keys);
+        if (rc == SECUP_OK)
+            rc = jconf_str(c, s, "url", cfg->up_url, sizeof(cfg->up_url), true);
+        if (rc == SECUP_OK)
+            rc = jconf_str(c, s, "id", cfg->up_id, sizeof(cfg->up_id), true);
+        if (rc == SECUP_OK)
+            rc = jconf_path(c, s, "key", cfg->up_key, sizeof(cfg->up_key), true);
+        if (rc == SECUP_OK)
+            rc = jconf_path(c, s, "ca-file", cfg->up_ca, sizeof(cfg->up_ca), false);
+        if (rc == SECUP_OK)
+            rc = jconf_path(c, s, "enrolment-token-file", cfg->up_enrol, sizeof(cfg->up_enrol),
+                            false);
+        if (rc == SECUP_OK)
+            rc = jconf_uint(c, s, "poll-wait", 0, 3600, &cfg->up_wait, false);
+    }
+    s = json_object_get(root, "server");
+    if (rc == SECUP_OK && s) {
+        rc = jconf_keys(c, s, "server", srv_keys);
+        if (rc == SECUP_OK)
+            rc = jconf_path(c, s, "token-file", cfg->server_token, sizeof(cfg->server_token),
+                            false);
+        if (rc == SECUP_OK)
+            rc = jconf_path(c, s, "ca-file", cfg->server_ca, sizeof(cfg->server_ca), false);
+    }
+    s = json_object_get(root, "trust");
+    if (rc == SECUP_OK && s) {
+        if (!json_is_array(s) || json_array_size(s) > 8)
+            rc = secup_err_set(c->err, SECUP_E_VALUE, "'%s': \"trust\" is a list of at most 8 key files",
+                               c->file);
+        size_t i;
+        json_t *k;
+        json_array_foreach(s, i, k) {
+            if (rc != SECUP_OK)
+                break;
+            json_t *wrap = json_pack("{s:O}", "key", k);
+            rc = jconf_path(c, wrap, "key", cfg->trust[i], sizeof(cfg->trust[i]), true);
+            json_decref(wrap);
+            cfg->n_trust = i + 1;
+        }
+    }
+    if (rc == SECUP_OK && cfg->up_url[0] && cfg->n_trust == 0)
+        rc = secup_err_set(c->err, SECUP_E_VALUE,
+                           "'%s': a tracker with an upstream needs \"trust\": the Author keys it "
+                           "verifies manifests with", c->file);
     s = json_object_get(root, "http");
     if (rc == SECUP_OK && s) {
         rc = jconf_keys(c, s, "http", http_keys);

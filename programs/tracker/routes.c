@@ -243,6 +243,21 @@ static void status_done(struct body *b, struct httpd_req *req)
                                      st.has_last ? lcode : NULL, now, &err);
         if (rc == SECUP_OK)
             rc = trk_rollouts_advance(db, &err);
+        /* a downstream tracker's aggregate: its consumers' reports, kept as received */
+        for (uint32_t i = 0; rc == SECUP_OK && c.kind == TRK_TRACKER && st.has_aggregate &&
+                             i < st.n_aggregate; i++) {
+            struct secup_bytes who2;
+            struct secup_err e2;
+            if (secup_status_peek_reporter(st.aggregate[i], &who2, &e2) != SECUP_OK ||
+                who2.len == 0 || who2.len > TRK_ID_MAX)
+                continue;
+            char rep[TRK_ID_MAX + 1];
+            memcpy(rep, who2.ptr, who2.len);
+            rep[who2.len] = '\0';
+            static _Thread_local char agg_hex[2 * (SECUP_STATUS_MAX_SIZE + 256) + 1];
+            secup_hex_encode(st.aggregate[i], agg_hex, sizeof(agg_hex));
+            rc = trk_aggregate_put(db, c.id, rep, agg_hex, &err);
+        }
         if (rc == SECUP_OK)
             rc = db_commit(db, &err);
         else

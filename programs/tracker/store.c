@@ -41,6 +41,10 @@ static const char schema[] =
     " rollout TEXT NOT NULL REFERENCES rollouts(id) ON DELETE CASCADE,"
     " consumer TEXT NOT NULL REFERENCES consumers(id) ON DELETE CASCADE, wave BIGINT NOT NULL,"
     " PRIMARY KEY (rollout, consumer));"
+    "CREATE TABLE IF NOT EXISTS kv (name TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS aggregates ("
+    " tracker TEXT NOT NULL REFERENCES consumers(id) ON DELETE CASCADE, reporter TEXT NOT NULL,"
+    " body TEXT NOT NULL, received BIGINT NOT NULL, PRIMARY KEY (tracker, reporter));"
     "CREATE TABLE IF NOT EXISTS events ("
     " time BIGINT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, object TEXT,"
     " detail TEXT);";
@@ -320,6 +324,13 @@ static bool report_row(void *ctx, size_t n, const char *const *v)
     return true;
 }
 
+static bool body_row(void *ctx, size_t n, const char *const *v)
+{
+    if (n >= 1 && v[0])
+        json_array_append_new(ctx, json_string(v[0]));
+    return true;
+}
+
 secup_rc trk_consumer_show(struct db *db, const char *id, int64_t now_, int64_t unreachable_after,
                            json_t **out, struct secup_err *err)
 {
@@ -338,9 +349,23 @@ secup_rc trk_consumer_show(struct db *db, const char *id, int64_t now_, int64_t 
         json_decref(hist);
         return rc;
     }
+    json_t *agg = json_array();
+    if (rc == SECUP_OK)
+        rc = db_exec(db, "SELECT reporter FROM aggregates WHERE tracker = $1 ORDER BY reporter",
+                     v, 1, body_row, agg, NULL, err);
+    if (rc != SECUP_OK) {
+        json_decref(in.list);
+        json_decref(hist);
+        json_decref(agg);
+        return rc;
+    }
     json_t *o = json_incref(json_array_get(in.list, 0));
     json_decref(in.list);
     json_object_set_new(o, "reports", hist);
+    if (json_array_size(agg))
+        json_object_set_new(o, "aggregate", agg); /* a downstream tracker's consumers */
+    else
+        json_decref(agg);
     *out = o;
     return SECUP_OK;
 }
@@ -876,4 +901,103 @@ secup_rc trk_rollout_list(struct db *db, json_t **out, struct secup_err *err)
     }
     *out = list;
     return SECUP_OK;
+}
+
+/* ---- cascading ---- */
+
+secup_rc trk_kv_get(struct db *db, const char *name, char *out, size_t cap, struct secup_err *err)
+{
+    struct db_value v[] = { DB_TEXT_V(name) };
+    return db_query_text(db, "SELECT value FROM kv WHERE name = $1", v, 1, out, cap, err);
+}
+
+secup_rc trk_kv_set(struct db *db, const char *name, const char *value, struct secup_err *err)
+{
+    struct db_value v[] = { DB_TEXT_V(name), DB_TEXT_V(value) };
+    return db_exec(db, "INSERT INTO kv (name, value) VALUES ($1, $2)"
+                       " ON CONFLICT (name) DO UPDATE SET value = $2",
+                   v, 2, NULL, NULL, NULL, err);
+}
+
+static bool comps_row(void *ctx, size_t n, const char *const *v)
+{
+    if (n < 1 || !v[0])
+        return true;
+    json_t *acc = ctx;
+    json_t *comps = json_loads(v[0], 0, NULL);
+    size_t i;
+    json_t *c;
+    json_array_foreach(comps, i, c) {
+        const char *id = json_string_value(json_object_get(c, "id"));
+        json_int_t seq = json_integer_value(json_object_get(c, "sequence"));
+        if (!id)
+            continue;
+        json_t *have = json_object_get(acc, id);
+        if (!have || json_integer_value(have) > seq)
+            json_object_set_new(acc, id, json_integer(seq));
+    }
+    json_decref(comps);
+    return true;
+}
+
+secup_rc trk_fleet_components(struct db *db, const char *vendor, const char *class_id,
+                              json_t **out, struct secup_err *err)
+{
+    json_t *acc = json_object();
+    struct db_value v[] = { DB_TEXT_V(vendor), DB_TEXT_V(class_id) };
+    secup_rc rc = db_exec(db, "SELECT components FROM consumers WHERE vendor = $1 AND class = $2"
+                              " AND components IS NOT NULL",
+                          v, 2, comps_row, acc, NULL, err);
+    json_t *list = json_array();
+    const char *k;
+    json_t *val;
+    json_object_foreach(acc, k, val)
+        json_array_append_new(list, json_pack("{s:s, s:O}", "id", k, "sequence", val));
+    json_decref(acc);
+    if (rc != SECUP_OK) {
+        json_decref(list);
+        return rc;
+    }
+    *out = list;
+    return SECUP_OK;
+}
+
+
+secup_rc trk_latest_reports(struct db *db, size_t max, json_t **out, struct secup_err *err)
+{
+    json_t *list = json_array();
+    struct db_value v[] = { DB_INT_V((int64_t)max) };
+    secup_rc rc = db_exec(db, "SELECT r.body FROM reports r JOIN consumers c ON c.id = r.consumer"
+                              " AND r.counter = c.last_counter ORDER BY c.last_seen DESC LIMIT $1",
+                          v, 1, body_row, list, NULL, err);
+    if (rc != SECUP_OK) {
+        json_decref(list);
+        return rc;
+    }
+    *out = list;
+    return SECUP_OK;
+}
+
+secup_rc trk_manifest_put(struct db *db, const char *source, const char *digest,
+                          const char *vendor, const char *class_id, const char *component,
+                          int64_t seq, const char *uri, struct secup_err *err)
+{
+    struct db_value v[] = { DB_TEXT_V(digest), DB_TEXT_V(source), DB_TEXT_V(vendor),
+                            DB_TEXT_V(class_id), DB_TEXT_V(component), DB_INT_V(seq),
+                            DB_TEXT_V(uri), DB_INT_V(now()) };
+    return db_exec(db, "INSERT INTO manifests (digest, server, vendor, class, component, seq,"
+                       " uri, received) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+                       " ON CONFLICT DO NOTHING",
+                   v, 8, NULL, NULL, NULL, err);
+}
+
+secup_rc trk_aggregate_put(struct db *db, const char *tracker, const char *reporter,
+                           const char *body_hex, struct secup_err *err)
+{
+    struct db_value v[] = { DB_TEXT_V(tracker), DB_TEXT_V(reporter), DB_TEXT_V(body_hex),
+                            DB_INT_V(now()) };
+    return db_exec(db, "INSERT INTO aggregates (tracker, reporter, body, received)"
+                       " VALUES ($1, $2, $3, $4) ON CONFLICT (tracker, reporter)"
+                       " DO UPDATE SET body = $3, received = $4",
+                   v, 4, NULL, NULL, NULL, err);
 }

@@ -62,6 +62,9 @@ secup_rc trk_run(const char *dir, struct secup_err *err)
     }
     if (rc == SECUP_OK && pthread_create(&t->ticker, NULL, trk_ticker, t) == 0)
         t->ticker_started = true;
+    if (rc == SECUP_OK && t->cfg.up_url[0] &&
+        pthread_create(&t->upstream, NULL, trk_upstream, t) == 0)
+        t->upstream_started = true;
     if (rc == SECUP_OK) {
         trk_log("serving %s on %s (port %u, %s, %u threads)", t->cfg.id, t->cfg.listen,
                 httpd_port(t->httpd), t->cfg.cert[0] ? "TLS" : "plain HTTP", threads);
@@ -84,6 +87,8 @@ secup_rc trk_run(const char *dir, struct secup_err *err)
     trk_wake_all(t);
     if (t->ticker_started)
         pthread_join(t->ticker, NULL);
+    if (t->upstream_started)
+        pthread_join(t->upstream, NULL); /* its long poll ends within poll-wait + 30 s */
     if (t->httpd) {
         struct timespec ts = { 0, 200 * 1000 * 1000 };
         nanosleep(&ts, NULL); /* let the woken polls be answered */

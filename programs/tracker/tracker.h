@@ -33,6 +33,17 @@ struct trk_config {
     uint64_t freshness_ttl;     /* seconds a "nothing to do" statement stays valid */
     uint64_t max_wait;          /* the longest long poll, seconds */
     bool auto_update;           /* manifests without a rollout go to every obsolete consumer */
+    /* cascading: the upstream tracker this one obeys (empty url: none) */
+    char up_url[1024];
+    char up_id[TRK_ID_MAX + 1];
+    char up_key[TRK_PATH];        /* the upstream's public signing key */
+    char up_ca[TRK_PATH];
+    char up_enrol[TRK_PATH];      /* file with the enrolment token for the upstream */
+    uint64_t up_wait;
+    char server_token[TRK_PATH];  /* file with this tracker's token at the Firmware Server */
+    char server_ca[TRK_PATH];
+    char trust[8][TRK_PATH];      /* Author keys: manifests are verified before they count */
+    size_t n_trust;
     uint64_t threads;
     uint64_t timeout;
     uint64_t connection_limit;
@@ -164,6 +175,27 @@ secup_rc trk_command_withdrawn(struct db *db, const char *consumer, char *rollou
  * exceed their bound, completes finished ones. */
 secup_rc trk_rollouts_advance(struct db *db, struct secup_err *err);
 secup_rc trk_rollout_list(struct db *db, json_t **out, struct secup_err *err);
+
+/* ---- cascading (upstream.c) ---- */
+
+/* Small persistent values of the upstream link (token, counters). */
+secup_rc trk_kv_get(struct db *db, const char *name, char *out, size_t cap, struct secup_err *err);
+secup_rc trk_kv_set(struct db *db, const char *name, const char *value, struct secup_err *err);
+/* For a downstream tracker's own report: per component of the consumers of vendor/class,
+ * the oldest sequence they run (JSON array of {id, sequence}). */
+secup_rc trk_fleet_components(struct db *db, const char *vendor, const char *class_id,
+                              json_t **out, struct secup_err *err);
+/* The newest signed reports of the consumers (at most max), for an aggregate. */
+secup_rc trk_latest_reports(struct db *db, size_t max, json_t **out, struct secup_err *err);
+
+/* A manifest learned from the upstream tracker (verified by this tracker first). */
+secup_rc trk_manifest_put(struct db *db, const char *source, const char *digest,
+                          const char *vendor, const char *class_id, const char *component,
+                          int64_t seq, const char *uri, struct secup_err *err);
+/* A downstream tracker's aggregate: its consumers' own signed reports, kept as received
+ * (this tracker does not know their keys). */
+secup_rc trk_aggregate_put(struct db *db, const char *tracker, const char *reporter,
+                           const char *body_hex, struct secup_err *err);
 
 /* ---- the process ---- */
 secup_rc trk_run(const char *dir, struct secup_err *err);

@@ -26,6 +26,8 @@ struct trk {
     struct trk_parked *parked;
     pthread_t ticker;
     bool ticker_started;
+    pthread_t upstream;
+    bool upstream_started;
     bool stopping;
 };
 
@@ -33,6 +35,8 @@ struct trk {
 void trk_commands_get(struct trk *t, struct httpd_req *req);
 /* Wakes every parked long poll (a manifest arrived, or the tracker stops). */
 void trk_wake_all(struct trk *t);
+/* The link to the upstream tracker (upstream.c): register, report, obey. */
+void *trk_upstream(void *arg);
 /* Wakes long polls whose deadline passed; the ticker thread. */
 void *trk_ticker(void *arg);
 

@@ -9,7 +9,10 @@ second implementation of PROTOCOL.md.
       result naming that command (CODE "OK" or a result-code name)
   statusgen.py command FILE                    prints "action counter seq rollout" of a
                                                signed command (not verified)
+  statusgen.py sign-command KEY.pem ISSUER TARGET COUNTER ACTION [URI DIGEST_HEX SEQ] > cmd.cose
+      a secup-command signed with KEY (P-256), valid for an hour
 """
+import os
 import hashlib
 import sys
 import time
@@ -48,6 +51,23 @@ def report(keyfile, ident, counter, seq, cmd=None, code=None):
     sys.stdout.buffer.write(cbor2.dumps(cbor2.CBORTag(18, [prot, {4: ident.encode()}, payload, sig])))
 
 
+def sign_command(keyfile, issuer, target, counter, action, uri=None, digest=None, seq=None):
+    k = serialization.load_pem_private_key(open(keyfile, "rb").read(), None)
+    now = int(time.time())
+    c = {1: 1, 2: os.urandom(16), 3: issuer, 4: target, 5: counter, 6: now, 7: now + 3600,
+         8: action}
+    if uri:
+        c[9] = uri
+        c[10] = [-16, bytes.fromhex(digest)]
+        c[11] = seq
+    payload = cbor2.dumps(c)
+    prot = cbor2.dumps({1: -9})
+    tbs = cbor2.dumps(["Signature1", prot, b"", payload])
+    r, s = decode_dss_signature(k.sign(tbs, ec.ECDSA(hashes.SHA256())))
+    sig = r.to_bytes(32, "big") + s.to_bytes(32, "big")
+    sys.stdout.buffer.write(cbor2.dumps(cbor2.CBORTag(18, [prot, {4: issuer.encode()}, payload, sig])))
+
+
 def command(path):
     m = cbor2.loads(open(path, "rb").read())
     c = cbor2.loads(m.value[2])
@@ -62,3 +82,7 @@ if __name__ == "__main__":
         report(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), *extra)
     elif sys.argv[1] == "command":
         command(sys.argv[2])
+    elif sys.argv[1] == "sign-command":
+        a = sys.argv[2:]
+        sign_command(a[0], a[1], a[2], int(a[3]), int(a[4]),
+                     *(a[5:7] + [int(a[7])] if len(a) >= 8 else []))

@@ -1,0 +1,383 @@
+/* Cascading (X.secup-iot §8.2, requirement 4B): a tracker started with an upstream
+ * registers there as a downstream tracker, reports its fleet upward (signed, with its
+ * consumers' own signed reports as the aggregate), long-polls for commands, obeys only
+ * commands its upstream signed for it, and for an install verifies the manifest itself
+ * (the Author's signature against its own trust anchors) before its consumers are offered
+ * it; commands for them are then judged and signed by this tracker. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "http/httpc.h"
+#include "secup/command.h"
+#include "secup/cose.h"
+#include "secup/file.h"
+#include "secup/manifest.h"
+#include "secup/policy.h"
+#include "secup/status.h"
+#include "trk.h"
+
+#define MAX_ENVELOPE (1024 * 1024)
+#define AGGREGATE_MAX 16
+
+static bool stopping(struct trk *t)
+{
+    pthread_mutex_lock(&t->park_lock);
+    bool s = t->stopping;
+    pthread_mutex_unlock(&t->park_lock);
+    return s;
+}
+
+static void nap(struct trk *t, unsigned seconds)
+{
+    for (unsigned i = 0; i < seconds * 10 && !stopping(t); i++) {
+        struct timespec ts = { 0, 100 * 1000 * 1000 };
+        nanosleep(&ts, NULL);
+    }
+}
+
+static secup_rc read_token(const char *path, char *out, size_t cap, struct secup_err *err)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    secup_rc rc = secup_file_read(path, 1024, &buf, &len, err);
+    if (rc != SECUP_OK)
+        return rc;
+    while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == ' '))
+        len--;
+    if (len == 0 || len >= cap)
+        rc = secup_err_set(err, SECUP_E_VALUE, "'%s' holds no token", path);
+    else {
+        memcpy(out, buf, len);
+        out[len] = '\0';
+    }
+    secup_file_free(buf, len);
+    return rc;
+}
+
+static struct httpc_config up_cfg(const struct trk *t)
+{
+    struct httpc_config c = { 0 };
+    c.ca_file = t->cfg.up_ca[0] ? t->cfg.up_ca : NULL;
+    c.timeout_s = (unsigned)t->cfg.up_wait + 30;
+    return c;
+}
+
+static secup_rc kv(struct trk *t, const char *name, char *out, size_t cap, struct secup_err *err)
+{
+    struct db *db = db_pool_get(t->pool);
+    secup_rc rc = trk_kv_get(db, name, out, cap, err);
+    db_pool_put(t->pool, db);
+    return rc;
+}
+
+static secup_rc kv_set(struct trk *t, const char *name, const char *value, struct secup_err *err)
+{
+    struct db *db = db_pool_get(t->pool);
+    secup_rc rc = trk_kv_set(db, name, value, err);
+    db_pool_put(t->pool, db);
+    return rc;
+}
+
+/* Registers with the upstream once; the token, vendor and class are kept in the store. */
+static secup_rc ensure_registered(struct trk *t, char token[128], struct secup_err *err)
+{
+    struct secup_err none;
+    if (kv(t, "up.token", token, 128, &none) == SECUP_OK)
+        return SECUP_OK;
+    if (!t->cfg.up_enrol[0])
+        return secup_err_set(err, SECUP_E_AUTH, "not registered upstream and no enrolment token");
+    char enrol[128];
+    secup_rc rc = read_token(t->cfg.up_enrol, enrol, sizeof(enrol), err);
+    char pub[TRK_PATH + 16];
+    snprintf(pub, sizeof(pub), "%.*s.pub.pem", (int)(strlen(t->cfg.signing_key) - 4),
+             t->cfg.signing_key);
+    uint8_t *pem = NULL;
+    size_t pem_len = 0;
+    if (rc == SECUP_OK)
+        rc = secup_file_read(pub, 64 * 1024, &pem, &pem_len, err);
+    if (rc != SECUP_OK)
+        return rc;
+    json_t *body = json_pack("{s:s, s:s, s:s%}", "id", t->cfg.id, "kind", "tracker", "key",
+                             (const char *)pem, pem_len);
+    secup_file_free(pem, pem_len);
+    char *text = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    char url[1100];
+    snprintf(url, sizeof(url), "%s/v1/register", t->cfg.up_url);
+    struct httpc_config hc = up_cfg(t);
+    struct httpc_request rq = { .method = "POST", .url = url, .bearer = enrol,
+                                .body = (const uint8_t *)text, .body_len = text ? strlen(text) : 0,
+                                .content_type = "application/json" };
+    struct httpc_response resp;
+    memset(&resp, 0, sizeof(resp));
+    rc = text ? httpc_perform(&hc, &rq, &resp, err) : secup_err_set(err, SECUP_E_NOMEM, "body");
+    free(text);
+    if (rc == SECUP_OK && resp.status != 201)
+        rc = httpc_response_error(&resp, err);
+    json_t *o = rc == SECUP_OK ? json_loadb((const char *)resp.body, resp.body_len, 0, NULL) : NULL;
+    const char *tok = json_string_value(json_object_get(o, "token"));
+    const char *vendor = json_string_value(json_object_get(o, "vendor"));
+    const char *cls = json_string_value(json_object_get(o, "class"));
+    if (rc == SECUP_OK && (!tok || !vendor || !cls || strlen(tok) >= 128))
+        rc = secup_err_set(err, SECUP_E_NET, "upstream registration answer lacks token or class");
+    if (rc == SECUP_OK)
+        rc = kv_set(t, "up.vendor", vendor, err);
+    if (rc == SECUP_OK)
+        rc = kv_set(t, "up.class", cls, err);
+    if (rc == SECUP_OK)
+        rc = kv_set(t, "up.token", tok, err);
+    if (rc == SECUP_OK) {
+        snprintf(token, 128, "%s", tok);
+        trk_log("registered at upstream '%s' (class %s)", t->cfg.up_id, cls);
+    }
+    json_decref(o);
+    httpc_response_free(&resp);
+    return rc;
+}
+
+static uint64_t next_counter(struct trk *t, const char *name, struct secup_err *err)
+{
+    char v[32] = "0";
+    struct secup_err none; /* no counter yet: 0 */
+    (void)kv(t, name, v, sizeof(v), &none);
+    uint64_t n = strtoull(v, NULL, 10) + 1;
+    snprintf(v, sizeof(v), "%" PRIu64, n);
+    return kv_set(t, name, v, err) == SECUP_OK ? n : 0;
+}
+
+/* Our own signed report upward: the oldest sequence our consumers of the enrolled class run
+ * per component, and their latest signed reports as the aggregate. */
+static secup_rc report_up(struct trk *t, const char *token, struct secup_err *err)
+{
+    char vendor[33] = "", cls[33] = "";
+    secup_rc rc = kv(t, "up.vendor", vendor, sizeof(vendor), err);
+    if (rc == SECUP_OK)
+        rc = kv(t, "up.class", cls, sizeof(cls), err);
+    json_t *comps = NULL, *reports = NULL;
+    struct db *db = db_pool_get(t->pool);
+    if (rc == SECUP_OK)
+        rc = trk_fleet_components(db, vendor, cls, &comps, err);
+    if (rc == SECUP_OK)
+        rc = trk_latest_reports(db, AGGREGATE_MAX, &reports, err);
+    db_pool_put(t->pool, db);
+    if (rc != SECUP_OK) {
+        json_decref(comps);
+        return rc;
+    }
+    static _Thread_local struct secup_status st;
+    static _Thread_local uint8_t ids[SECUP_STATUS_MAX_COMPONENTS][256];
+    static _Thread_local uint8_t agg[AGGREGATE_MAX][SECUP_STATUS_MAX_SIZE + 256];
+    memset(&st, 0, sizeof(st));
+    st.reporter = secup_bytes_of(t->cfg.id, strlen(t->cfg.id));
+    st.counter = next_counter(t, "up.report_counter", err);
+    st.time = (uint64_t)time(NULL);
+    size_t i;
+    json_t *c;
+    json_array_foreach(comps, i, c) {
+        if (st.n_components >= SECUP_STATUS_MAX_COMPONENTS)
+            break;
+        size_t n = 0;
+        if (!secup_hex_decode(json_string_value(json_object_get(c, "id")), ids[st.n_components],
+                              sizeof(ids[0]), &n))
+            continue;
+        struct secup_status_component *sc = &st.components[st.n_components++];
+        sc->id = secup_bytes_of(ids[st.n_components - 1], n);
+        sc->seq = (uint64_t)json_integer_value(json_object_get(c, "sequence"));
+        /* a fleet summary: no slot, no single image (the digest is all zero) */
+    }
+    st.has_aggregate = true;
+    json_array_foreach(reports, i, c) {
+        size_t n = 0;
+        uint32_t k = st.n_aggregate;
+        if (k < AGGREGATE_MAX && secup_hex_decode(json_string_value(c), agg[k], sizeof(agg[0]), &n)) {
+            st.aggregate[k] = secup_bytes_of(agg[k], n);
+            st.n_aggregate = k + 1;
+        }
+    }
+    json_decref(comps);
+    json_decref(reports);
+    static _Thread_local uint8_t out[SECUP_STATUS_MAX_SIZE + 512];
+    size_t len = 0;
+    rc = secup_status_sign(&st, t->sign_key, out, sizeof(out), &len, err);
+    if (rc == SECUP_E_LIMIT_SIZE || rc == SECUP_E_BUF_SMALL) {
+        st.n_aggregate = 0; /* too many to carry: report without them */
+        rc = secup_status_sign(&st, t->sign_key, out, sizeof(out), &len, err);
+    }
+    if (rc != SECUP_OK)
+        return rc;
+    char url[1100];
+    snprintf(url, sizeof(url), "%s/v1/status", t->cfg.up_url);
+    struct httpc_config hc = up_cfg(t);
+    struct httpc_request rq = { .method = "POST", .url = url, .bearer = token, .body = out,
+                                .body_len = len, .content_type = "application/cose" };
+    struct httpc_response resp;
+    memset(&resp, 0, sizeof(resp));
+    rc = httpc_perform(&hc, &rq, &resp, err);
+    if (rc == SECUP_OK && resp.status != 200)
+        rc = httpc_response_error(&resp, err);
+    httpc_response_free(&resp);
+    return rc;
+}
+
+/* The manifest an install command names, fetched and verified here before any consumer of
+ * this tracker is offered it: the digest the command names, an Author this tracker
+ * trusts, the sequence number the command says. */
+static secup_rc adopt_manifest(struct trk *t, const struct secup_command_msg *c,
+                               struct secup_err *err)
+{
+    char url[SECUP_COMMAND_MAX_TEXT + 1], token[128] = "";
+    snprintf(url, sizeof(url), "%.*s", (int)c->manifest_uri.len,
+             (const char *)c->manifest_uri.ptr);
+    secup_rc rc = t->cfg.server_token[0]
+                      ? read_token(t->cfg.server_token, token, sizeof(token), err)
+                      : SECUP_OK;
+    struct httpc_config hc = { 0 };
+    hc.ca_file = t->cfg.server_ca[0] ? t->cfg.server_ca : NULL;
+    hc.timeout_s = 60;
+    struct httpc_request rq = { .url = url, .bearer = token[0] ? token : NULL,
+                                .max_response = MAX_ENVELOPE };
+    struct httpc_response resp;
+    memset(&resp, 0, sizeof(resp));
+    if (rc == SECUP_OK)
+        rc = httpc_perform(&hc, &rq, &resp, err);
+    if (rc == SECUP_OK && resp.status != 200)
+        rc = httpc_response_error(&resp, err);
+    struct secup_envelope *env = rc == SECUP_OK ? calloc(1, sizeof(*env)) : NULL;
+    struct secup_trust *trust = NULL;
+    if (rc == SECUP_OK && !env)
+        rc = secup_err_set(err, SECUP_E_NOMEM, "envelope");
+    if (rc == SECUP_OK)
+        rc = secup_envelope_decode(env, secup_bytes_of(resp.body, resp.body_len), NULL, err);
+    if (rc == SECUP_OK && (env->digest.bytes.len != 32 ||
+                           memcmp(env->digest.bytes.ptr, c->digest, 32) != 0))
+        rc = secup_err_set(err, SECUP_E_DIGEST, "the manifest at %s is not the one the command names",
+                           url);
+    if (rc == SECUP_OK)
+        rc = secup_trust_new(&trust, err);
+    for (size_t i = 0; rc == SECUP_OK && i < t->cfg.n_trust; i++) {
+        struct secup_key *k = NULL;
+        rc = secup_key_load_pem(&k, t->cfg.trust[i], err);
+        if (rc == SECUP_OK)
+            rc = secup_trust_add(trust, k, "author", err);
+        if (rc != SECUP_OK)
+            secup_key_free(k);
+    }
+    if (rc == SECUP_OK)
+        rc = secup_envelope_verify(env, trust, NULL, err);
+    if (rc == SECUP_OK && env->manifest.sequence_number != c->seq)
+        rc = secup_err_set(err, SECUP_E_VALUE, "the manifest has sequence %" PRIu64 ", the command %" PRIu64,
+                           env->manifest.sequence_number, c->seq);
+    uint8_t v[16], k16[16], comp[512];
+    size_t comp_len = 0;
+    if (rc == SECUP_OK)
+        rc = secup_manifest_audience(&env->manifest, 0, v, k16, err);
+    if (rc == SECUP_OK)
+        rc = secup_component_id_encode(&env->manifest.components[0], comp, sizeof(comp), &comp_len,
+                                       err);
+    if (rc == SECUP_OK) {
+        char vh[33], ch[33], comph[1025], dh[65];
+        secup_hex_encode(secup_bytes_of(v, 16), vh, sizeof(vh));
+        secup_hex_encode(secup_bytes_of(k16, 16), ch, sizeof(ch));
+        secup_hex_encode(secup_bytes_of(comp, comp_len), comph, sizeof(comph));
+        secup_hex_encode(secup_bytes_of(c->digest, 32), dh, sizeof(dh));
+        char source[TRK_ID_MAX + 16];
+        snprintf(source, sizeof(source), "upstream:%s", t->cfg.up_id);
+        struct db *db = db_pool_get(t->pool);
+        rc = trk_manifest_put(db, source, dh, vh, ch, comph, (int64_t)c->seq, url, err);
+        db_pool_put(t->pool, db);
+        if (rc == SECUP_OK)
+            trk_log("upstream '%s': install sequence %" PRIu64 " (%.16s), verified here", t->cfg.up_id,
+                    c->seq, dh);
+    }
+    secup_trust_free(trust);
+    free(env);
+    httpc_response_free(&resp);
+    return rc;
+}
+
+/* One long poll at the upstream and what follows from it. */
+static secup_rc poll_up(struct trk *t, const char *token, bool *report, struct secup_err *err)
+{
+    char url[1100];
+    snprintf(url, sizeof(url), "%s/v1/commands?wait=%" PRIu64, t->cfg.up_url, t->cfg.up_wait);
+    struct httpc_config hc = up_cfg(t);
+    struct httpc_request rq = { .url = url, .bearer = token, .max_response = SECUP_COMMAND_MAX_SIZE + 512 };
+    struct httpc_response resp;
+    memset(&resp, 0, sizeof(resp));
+    secup_rc rc = httpc_perform(&hc, &rq, &resp, err);
+    if (rc == SECUP_OK && resp.status == 204) {
+        httpc_response_free(&resp);
+        return SECUP_OK;
+    }
+    if (rc == SECUP_OK && resp.status != 200)
+        rc = httpc_response_error(&resp, err);
+    struct secup_bytes in = secup_bytes_of(resp.body, resp.body_len);
+    struct secup_bytes issuer;
+    struct secup_command_msg c;
+    struct secup_key *k = NULL;
+    if (rc == SECUP_OK)
+        rc = secup_command_peek_issuer(in, &issuer, err);
+    if (rc == SECUP_OK && (issuer.len != strlen(t->cfg.up_id) ||
+                           memcmp(issuer.ptr, t->cfg.up_id, issuer.len) != 0))
+        rc = secup_err_set(err, SECUP_E_KEY_UNKNOWN, "a command from '%.*s', not from upstream '%s'",
+                           (int)issuer.len, (const char *)issuer.ptr, t->cfg.up_id);
+    if (rc == SECUP_OK)
+        rc = secup_key_load_pem(&k, t->cfg.up_key, err);
+    if (rc == SECUP_OK)
+        rc = secup_command_verify(in, k, &c, err);
+    secup_key_free(k);
+    char last[32] = "0";
+    struct secup_err none; /* no counter yet: 0 */
+    (void)kv(t, "up.counter", last, sizeof(last), &none);
+    if (rc == SECUP_OK)
+        rc = secup_command_accept(&c, t->cfg.id, (uint64_t)time(NULL), strtoull(last, NULL, 10),
+                                  300, err);
+    if (rc != SECUP_OK) {
+        httpc_response_free(&resp);
+        return rc;
+    }
+    if (c.action == SECUP_COMMAND_INSTALL)
+        rc = adopt_manifest(t, &c, err);
+    else if (c.action == SECUP_COMMAND_REPORT)
+        *report = true;
+    /* acted on (or refused on its merits): the counter moves only now */
+    snprintf(last, sizeof(last), "%" PRIu64, c.counter);
+    secup_rc r2 = kv_set(t, "up.counter", last, err);
+    if (rc == SECUP_OK && c.action == SECUP_COMMAND_INSTALL) {
+        trk_wake_all(t); /* waiting consumers may have something to install now */
+        *report = true;
+    }
+    httpc_response_free(&resp);
+    return rc != SECUP_OK ? rc : r2;
+}
+
+void *trk_upstream(void *arg)
+{
+    struct trk *t = arg;
+    unsigned backoff = 1;
+    char token[128];
+    while (!stopping(t)) {
+        struct secup_err err;
+        secup_err_clear(&err);
+        secup_rc rc = ensure_registered(t, token, &err);
+        if (rc == SECUP_OK)
+            rc = report_up(t, token, &err);
+        bool report = false;
+        if (rc == SECUP_OK)
+            rc = poll_up(t, token, &report, &err);
+        if (rc == SECUP_OK && report)
+            rc = report_up(t, token, &err);
+        if (rc == SECUP_OK) {
+            backoff = 1;
+            continue;
+        }
+        trk_log("upstream '%s': %s [%s]; again in %u s", t->cfg.up_id, err.msg,
+                secup_rc_name(rc), backoff);
+        nap(t, backoff);
+        backoff = backoff < 60 ? backoff * 2 : 60;
+    }
+    return NULL;
+}
