@@ -116,11 +116,15 @@ static secup_rc answer_error(const struct httpc_response *resp, const char *what
     return rc;
 }
 
-/* Transport failures, 408, 429 and 5xx are worth another attempt; other answers are not. */
-static bool is_transient(secup_rc rc, long status)
+/* Worth another attempt: a transport failure (no answer, a cut, a stall) ... */
+static bool is_transient_transport(secup_rc rc)
 {
-    if (status == 0)
-        return rc == SECUP_E_NET || rc == SECUP_E_TIMEOUT || rc == SECUP_E_UNAVAILABLE;
+    return rc == SECUP_E_NET || rc == SECUP_E_TIMEOUT || rc == SECUP_E_UNAVAILABLE;
+}
+
+/* ... or an answer saying "later"; other answers are final. */
+static bool is_transient_status(long status)
+{
     return status == 408 || status == 429 || status >= 500;
 }
 
@@ -313,7 +317,7 @@ static bool sink_file(void *ctx, const uint8_t *p, size_t n, struct secup_err *e
 }
 
 /* One attempt at a payload download into fd, resuming after what it holds. */
-static secup_rc fetch_file_once(struct online *o, const char *url, int fd, long *status,
+static secup_rc fetch_file_once(struct online *o, const char *url, int fd, bool *again,
                                 struct secup_err *err)
 {
     struct stat sb;
@@ -329,7 +333,7 @@ static secup_rc fetch_file_once(struct online *o, const char *url, int fd, long 
     if (s.offset > 0)
         say("resuming '%s' at byte %llu", url, (unsigned long long)s.offset);
     secup_rc rc = httpc_perform(&o->server_http, &req, &resp, err);
-    *status = resp.status;
+    *again = rc != SECUP_OK && is_transient_transport(rc);
     /* keep what arrived for the next attempt, durably */
     if (fsync(fd) != 0 && rc == SECUP_OK)
         rc = secup_err_set(err, SECUP_E_IO, "download file: fsync: %s", strerror(errno));
@@ -339,7 +343,9 @@ static secup_rc fetch_file_once(struct online *o, const char *url, int fd, long 
             rc = secup_err_set(err, SECUP_E_IO, "cannot truncate the partial download");
         else
             rc = secup_err_set(err, SECUP_E_NET, "'%s': the partial download does not fit; starting again", url);
+        *again = true;
     } else if (rc == SECUP_OK && (resp.status < 200 || resp.status >= 300)) {
+        *again = is_transient_status(resp.status);
         rc = answer_error(&resp, url, err);
     }
     httpc_response_free(&resp);
@@ -348,15 +354,15 @@ static secup_rc fetch_file_once(struct online *o, const char *url, int fd, long 
 
 /* One attempt at a small download into memory. */
 static secup_rc fetch_mem_once(struct online *o, const char *url, uint64_t max,
-                               struct httpc_response *resp, struct secup_err *err)
+                               struct httpc_response *resp, bool *again, struct secup_err *err)
 {
     struct httpc_request req = { .url = url, .bearer = token_for(o, url), .max_response = max };
     secup_rc rc = httpc_perform(&o->server_http, &req, resp, err);
+    *again = rc != SECUP_OK && is_transient_transport(rc);
     if (rc == SECUP_OK && resp->status != 200) {
-        long status = resp->status;
+        *again = is_transient_status(resp->status);
         rc = answer_error(resp, url, err);
         httpc_response_free(resp);
-        resp->status = status;
     }
     return rc;
 }
@@ -370,18 +376,16 @@ static secup_rc fetch(struct online *o, char (*urls)[AGENT_URL_MAX], uint32_t n_
     secup_rc rc = SECUP_E_NET;
     for (uint32_t attempt = 1;; attempt++) {
         const char *url = urls[(attempt - 1) % n_urls];
-        long status = 0;
-        if (fd >= 0) {
-            rc = fetch_file_once(o, url, fd, &status, err);
-        } else {
-            rc = fetch_mem_once(o, url, max, mem, err);
-            status = mem->status;
-        }
+        bool again = false;
+        if (fd >= 0)
+            rc = fetch_file_once(o, url, fd, &again, err);
+        else
+            rc = fetch_mem_once(o, url, max, mem, &again, err);
         if (rc == SECUP_OK)
             return SECUP_OK;
         if (stop_requested)
             return secup_err_set(err, SECUP_E_STATE, "stopped during a download");
-        if (!is_transient(rc, status) || attempt >= o->cfg->attempts)
+        if (!again || attempt >= o->cfg->attempts)
             return rc;
         say("attempt %u of %u failed: %s [%s]; again in %u s", attempt, o->cfg->attempts, err->msg,
             secup_rc_name(rc), delay);
