@@ -1,5 +1,6 @@
 /* Signed status reports: round trip, both signature algorithms, every byte flipped and
- * every truncation refused, the kid bound to the reporter. */
+ * every truncation refused, the kid bound to the reporter, a tracker's aggregate (key 8)
+ * and the last command seen (key 9). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -138,9 +139,24 @@ static void test_status_malformed_payloads_are_named(void **state)
         { "a1181e00", SECUP_E_UNKNOWN_KEY },          /* {30: 0} */
         { "a10201", SECUP_E_TYPE },                   /* reporter not text */
         { "80", SECUP_E_TYPE },                       /* not a map */
+        { "a10a00", SECUP_E_UNKNOWN_KEY },            /* {10: 0} */
+        { "a10880", SECUP_E_MISSING },                /* {8: []}, nothing else */
+        { "a10801", SECUP_E_TYPE },                   /* aggregate not an array */
+        { "a1089821", SECUP_E_LIMIT_ITEMS },          /* 33 aggregated reports */
+        { "a1088140", SECUP_E_VALUE },                /* an empty aggregated report */
+        { "a1088101", SECUP_E_TYPE },                 /* an aggregated report not bstr */
+        { "a108816161", SECUP_E_TYPE },               /* ... nor text */
+        { "a108814a", SECUP_E_CBOR },                 /* a truncated one */
+        { "a20880" "0880", SECUP_E_DUPLICATE },       /* {8: [], 8: []} */
+        { "a10901", SECUP_E_TYPE },                   /* last command id not bstr */
+        { "a10940", SECUP_E_VALUE },                  /* last command id empty */
+        { "a1094f000000000000000000000000000000", SECUP_E_VALUE }, /* of 15 bytes */
+        { "a10951" "0000000000000000000000000000000000", SECUP_E_VALUE }, /* of 17 */
+        { "a20950" "00000000000000000000000000000000" "0950"
+          "00000000000000000000000000000000", SECUP_E_DUPLICATE }, /* twice */
     };
     for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
-        uint8_t in[32];
+        uint8_t in[64];
         size_t n = 0;
         struct secup_status st;
         struct secup_err err;
@@ -152,6 +168,128 @@ static void test_status_malformed_payloads_are_named(void **state)
     }
 }
 
+/* A tracker's report: its own state, its consumers' signed reports as received, and the
+ * id of the last command it saw. */
+static void test_status_aggregate_and_freshness_round_trip(void **state)
+{
+    (void)state;
+    struct secup_key *dev = NULL;
+    struct secup_key *dev2 = NULL;
+    struct secup_key *trk = NULL;
+    struct secup_err err;
+    assert_int_equal(secup_key_generate(&dev, SECUP_KEY_P256, &err), SECUP_OK);
+    assert_int_equal(secup_key_generate(&dev2, SECUP_KEY_P256, &err), SECUP_OK);
+    assert_int_equal(secup_key_generate(&trk, SECUP_KEY_ED25519, &err), SECUP_OK);
+    static uint8_t reports[3][1024];
+    size_t report_len[3] = { 0 };
+    static const char *const devices[] = { "cam-0001", "cam-0002", "cam-0003" };
+    for (size_t i = 0; i < 3; i++) {
+        struct secup_status d = sample();
+        d.reporter = secup_bytes_of(devices[i], strlen(devices[i]));
+        d.counter = 100 + i;
+        assert_int_equal(secup_status_sign(&d, dev, reports[i], sizeof(reports[i]),
+                                           &report_len[i], &err),
+                         SECUP_OK);
+    }
+    struct secup_status st = sample();
+    st.reporter = secup_bytes_of("trk-eu", 6);
+    st.has_aggregate = true;
+    st.n_aggregate = 3;
+    for (size_t i = 0; i < 3; i++)
+        st.aggregate[i] = secup_bytes_of(reports[i], report_len[i]);
+    st.has_last_command = true;
+    for (int i = 0; i < 16; i++)
+        st.last_command[i] = (uint8_t)(0xe0 + i);
+
+    static uint8_t buf[SECUP_STATUS_MAX_SIGNED_SIZE];
+    size_t n = 0;
+    assert_int_equal(secup_status_sign(&st, trk, buf, sizeof(buf), &n, &err), SECUP_OK);
+    struct secup_status got;
+    assert_int_equal(secup_status_verify(secup_bytes_of(buf, n), trk, &got, &err), SECUP_OK);
+    assert_true(got.has_aggregate);
+    assert_int_equal(got.n_aggregate, 3);
+    assert_true(got.has_last_command);
+    assert_memory_equal(got.last_command, st.last_command, 16);
+    for (size_t i = 0; i < 3; i++) {
+        assert_true(secup_bytes_equal(got.aggregate[i], st.aggregate[i]));
+        /* each aggregated report is verified on its own, with its reporter's key */
+        struct secup_bytes who;
+        struct secup_status inner;
+        assert_int_equal(secup_status_peek_reporter(got.aggregate[i], &who, &err), SECUP_OK);
+        assert_true(secup_bytes_equal(who, secup_bytes_of(devices[i], strlen(devices[i]))));
+        assert_int_equal(secup_status_verify(got.aggregate[i], dev, &inner, &err), SECUP_OK);
+        assert_int_equal(inner.counter, 100 + i);
+        assert_int_equal(secup_status_verify(got.aggregate[i], dev2, &inner, &err), SECUP_E_SIG);
+    }
+    /* the payload re-encodes to the same bytes */
+    static uint8_t p1[SECUP_STATUS_MAX_SIZE];
+    static uint8_t p2[SECUP_STATUS_MAX_SIZE];
+    size_t l1 = 0;
+    size_t l2 = 0;
+    assert_int_equal(secup_status_encode(&st, p1, sizeof(p1), &l1, &err), SECUP_OK);
+    assert_int_equal(secup_status_decode(&got, secup_bytes_of(p1, l1), &err), SECUP_OK);
+    assert_int_equal(secup_status_encode(&got, p2, sizeof(p2), &l2, &err), SECUP_OK);
+    assert_int_equal(l1, l2);
+    assert_memory_equal(p1, p2, l1);
+
+    /* an empty aggregate is kept as present; absent fields stay absent */
+    st.n_aggregate = 0;
+    st.has_last_command = false;
+    assert_int_equal(secup_status_encode(&st, p1, sizeof(p1), &l1, &err), SECUP_OK);
+    assert_int_equal(secup_status_decode(&got, secup_bytes_of(p1, l1), &err), SECUP_OK);
+    assert_true(got.has_aggregate);
+    assert_int_equal(got.n_aggregate, 0);
+    assert_false(got.has_last_command);
+    st.has_aggregate = false;
+    assert_int_equal(secup_status_encode(&st, p2, sizeof(p2), &l2, &err), SECUP_OK);
+    assert_int_equal(l2 + 2, l1); /* key 8 and [] */
+    assert_int_equal(secup_status_decode(&got, secup_bytes_of(p2, l2), &err), SECUP_OK);
+    assert_false(got.has_aggregate);
+
+    /* the encoder refuses what the decoder would refuse */
+    st.has_aggregate = true;
+    st.n_aggregate = SECUP_STATUS_MAX_AGGREGATE + 1;
+    assert_int_equal(secup_status_encode(&st, p1, sizeof(p1), &l1, &err), SECUP_E_ARG);
+    st.n_aggregate = 1;
+    st.aggregate[0] = secup_bytes_of("", 0);
+    assert_int_equal(secup_status_encode(&st, p1, sizeof(p1), &l1, &err), SECUP_E_ARG);
+    st.has_aggregate = false;
+    st.aggregate[0] = secup_bytes_of(reports[0], report_len[0]);
+    assert_int_equal(secup_status_encode(&st, p1, sizeof(p1), &l1, &err), SECUP_E_ARG);
+    secup_key_free(dev);
+    secup_key_free(dev2);
+    secup_key_free(trk);
+}
+
+/* The aggregate is bounded by the payload size too: a report whose aggregate would not fit
+ * in SECUP_STATUS_MAX_SIZE is not signed, and a larger payload is not decoded. */
+static void test_status_aggregate_is_bounded_by_the_payload_size(void **state)
+{
+    (void)state;
+    static uint8_t blob[3000];
+    memset(blob, 0x42, sizeof(blob));
+    struct secup_status st = sample();
+    st.has_aggregate = true;
+    st.n_aggregate = 3;
+    for (size_t i = 0; i < 3; i++)
+        st.aggregate[i] = secup_bytes_of(blob, sizeof(blob));
+    struct secup_key *key = NULL;
+    struct secup_err err;
+    assert_int_equal(secup_key_generate(&key, SECUP_KEY_ED25519, &err), SECUP_OK);
+    static uint8_t buf[4 * SECUP_STATUS_MAX_SIZE];
+    size_t n = 0;
+    assert_int_not_equal(secup_status_sign(&st, key, buf, sizeof(buf), &n, &err), SECUP_OK);
+    assert_int_equal(secup_status_encode(&st, buf, sizeof(buf), &n, &err), SECUP_OK);
+    assert_true(n > SECUP_STATUS_MAX_SIZE);
+    struct secup_status got;
+    assert_int_equal(secup_status_decode(&got, secup_bytes_of(buf, n), &err), SECUP_E_LIMIT_SIZE);
+    st.n_aggregate = 2;
+    assert_int_equal(secup_status_sign(&st, key, buf, sizeof(buf), &n, &err), SECUP_OK);
+    assert_int_equal(secup_status_verify(secup_bytes_of(buf, n), key, &got, &err), SECUP_OK);
+    assert_int_equal(got.n_aggregate, 2);
+    secup_key_free(key);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -160,6 +298,8 @@ int main(void)
         cmocka_unit_test(test_status_signed_with_ed25519_verifies_and_refuses_changes),
         cmocka_unit_test(test_status_x25519_key_cannot_sign),
         cmocka_unit_test(test_status_malformed_payloads_are_named),
+        cmocka_unit_test(test_status_aggregate_and_freshness_round_trip),
+        cmocka_unit_test(test_status_aggregate_is_bounded_by_the_payload_size),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
