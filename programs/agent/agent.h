@@ -42,6 +42,28 @@ struct agent_component {
     uint64_t slot_size;            /* capacity of each slot (file slots) */
 };
 
+/* The online mode (`secup-agent run`, programs/agent/online.c): the "tracker" and
+ * "server" sections of the configuration (docs/agent.md). */
+#define AGENT_URL_MAX 1024
+struct agent_online_config {
+    bool tracker;                       /* a "tracker" section is present */
+    char tracker_url[AGENT_URL_MAX];
+    char tracker_id[AGENT_NAME_MAX];    /* the issuer id every command must carry */
+    char tracker_key[AGENT_PATH_MAX];   /* its public signing key: commands verify with it */
+    char tracker_ca[AGENT_PATH_MAX];    /* "" : the system store */
+    char enrolment_token_file[AGENT_PATH_MAX];
+    uint32_t poll_wait;                 /* seconds of a long poll */
+    uint32_t report_interval;           /* seconds between unprompted reports */
+    char server_url[AGENT_URL_MAX];     /* "" : any; else the server token goes only here */
+    char server_token_file[AGENT_PATH_MAX];
+    char server_ca[AGENT_PATH_MAX];
+    uint32_t retry_initial;             /* seconds: first back-off, doubled up to retry_max */
+    uint32_t retry_max;
+    uint32_t attempts;                  /* downloads tried per command */
+    uint32_t low_speed_time;            /* seconds below 1 byte/s before a transfer aborts */
+    uint32_t transfer_timeout;          /* seconds one transfer may take; 0: no limit */
+};
+
 struct agent_config {
     char path[AGENT_PATH_MAX];     /* the configuration file itself */
     char device_id[AGENT_NAME_MAX];
@@ -64,6 +86,7 @@ struct agent_config {
     struct agent_anchor anchors[AGENT_MAX_ANCHORS];
     uint32_t n_components;
     struct agent_component components[AGENT_MAX_COMPONENTS];
+    struct agent_online_config online;
 };
 
 /* Loads and validates the JSON configuration (docs/agent.md). Every problem is reported

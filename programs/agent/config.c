@@ -6,6 +6,7 @@
 
 #include "agent.h"
 #include "jconf.h"
+#include "online.h"
 
 #define MAX_CONFIG_FILE (256 * 1024)
 
@@ -34,7 +35,8 @@ static bool valid_name(const char *s)
 }
 
 static const char *const top_keys[] = { "device", "state-dir", "bootloader", "health-check",
-                                        "boot-attempts", "limits", "trust", "components", NULL };
+                                        "boot-attempts", "limits", "trust", "components",
+                                        "tracker", "server", NULL };
 static const char *const device_keys[] = { "id", "key", "keks", "vendor-domain", "class", NULL };
 static const char *const kek_keys[] = { "kid", "key", NULL };
 static const char *const boot_keys[] = { "type", "path", NULL };
@@ -320,6 +322,9 @@ secup_rc agent_config_parse(struct agent_config *cfg, const char *text, size_t l
         rc = parse_components(&c, cfg, json_object_get(root, "components"));
     if (rc == SECUP_OK)
         rc = parse_trust(&c, cfg, json_object_get(root, "trust"));
+    if (rc == SECUP_OK)
+        rc = online_config_parse(&c, &cfg->online, json_object_get(root, "tracker"),
+                                 json_object_get(root, "server"));
 out:
     json_decref(root);
     if (rc != SECUP_OK)

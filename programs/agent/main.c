@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "online.h"
 #include "run.h"
 
 static void usage(FILE *out)
@@ -21,7 +22,8 @@ static void usage(FILE *out)
             "  rollback    abandon the trial and return to the previous slot\n"
             "  status [--json]   what runs, what is on trial, the last result, safe mode\n"
             "  report [--out FILE]   write the signed status report (default <state-dir>/status.cose)\n"
-            "  check-config      load the configuration and report what is wrong\n\n"
+            "  check-config      load the configuration and report what is wrong\n"
+            "  run [--once]      online: register, report, poll the tracker for signed commands, act\n\n"
             "Exit status: 0 ok, 1 refused, 2 usage, 3 malformed input, 4 environment.\n"
             "The configuration format is described in docs/agent.md.\n");
 }
@@ -132,6 +134,7 @@ int main(int argc, char **argv)
         { "payload", required_argument, NULL, 'p' },
         { "json", no_argument, NULL, 'j' },
         { "out", required_argument, NULL, 'o' },
+        { "once", no_argument, NULL, '1' },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 },
@@ -141,6 +144,7 @@ int main(int argc, char **argv)
     size_t n_payloads = 0;
     bool as_json = false;
     const char *out = NULL;
+    bool once = false;
     int c;
     cli_init("secup-agent");
     while ((c = getopt_long(argc, argv, "c:p:jh", opts, NULL)) != -1) {
@@ -153,6 +157,7 @@ int main(int argc, char **argv)
             break;
         case 'j': as_json = true; break;
         case 'o': out = optarg; break;
+        case '1': once = true; break;
         case 'h': usage(stdout); return 0;
         case 'V': printf("secup-agent %s\n", SECUP_VERSION_STRING); return 0;
         default: usage(stderr); return 2;
@@ -180,6 +185,8 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "check-config") == 0) {
         printf("%s: OK: device %s, %u components, %u trust anchors, bootloader %s\n", config,
                a.cfg.device_id, a.cfg.n_components, a.cfg.n_anchors, a.cfg.boot_type);
+    } else if (strcmp(cmd, "run") == 0) {
+        status = agent_online_run(&a, config, once);
     } else if (strcmp(cmd, "status") == 0) {
         status = cmd_status(&a, as_json);
     } else if (strcmp(cmd, "report") == 0) {

@@ -42,7 +42,9 @@ struct httpc_request {
     /* The response body goes to sink when set (return false to abort: SECUP_E_NET
      * unless the sink set err), else into memory up to max_response bytes (0: 1 MiB;
      * more is SECUP_E_LIMIT_BODY). Only a 2xx body reaches the sink: any other answer is
-     * kept in memory (at most 64 KiB) for httpc_response_error(). */
+     * kept in memory (at most 64 KiB) for httpc_response_error(). resp->status holds the
+     * answer's status from the first body byte on, so a sink may look at it (206 or 200
+     * for a request with resume_from). */
     bool (*sink)(void *ctx, const uint8_t *p, size_t n, struct secup_err *err);
     void *sink_ctx;
     uint64_t max_response;

@@ -115,6 +115,7 @@ static size_t on_body(char *p, size_t size, size_t nmemb, void *userdata)
     const struct httpc_request *req = x->req;
     if (!x->body_started) {
         x->body_started = true;
+        x->resp->status = x->header_status; /* a sink may look at it (httpc.h) */
         x->to_sink = req->sink && x->header_status >= 200 && x->header_status < 300;
         x->limit = x->to_sink ? 0
                    : req->sink ? ERROR_BODY_MAX

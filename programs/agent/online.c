@@ -1,0 +1,781 @@
+/* `secup-agent run`: the agent online (docs/agent.md "Online"). One cycle:
+ *   register (once: the tracker token is kept in the online state),
+ *   report (the signed status report `secup-agent report` writes),
+ *   long-poll GET /v1/commands, verify the command (issuer, signature, audience, order,
+ *   freshness: THREATS.md S7, S8), act on it, store its counter, report.
+ * An install fetches the manifest and payload from the Firmware Server (resuming with
+ * Range, retrying with capped exponential back-off), then runs the local install path,
+ * which verifies everything again, and the boot stage as a simulated reboot. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "httpc.h"
+#include "online.h"
+#include "secup/command.h"
+
+#define MAX_CLOCK_SKEW 300 /* seconds a command's issued-at may lie ahead of the device */
+#define STATUS_MAX_FILE (256 * 1024)
+#define TOKEN_FILE_MAX 4096
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+struct online {
+    struct agent *a;
+    const char *config;
+    const struct agent_online_config *cfg;
+    struct online_state os;
+    struct secup_key *tracker_key;
+    char server_token[ONLINE_TOKEN_MAX];
+    struct httpc_config tracker_http;
+    struct httpc_config server_http;
+    uint64_t fresh_until;   /* expires-at of the newest accepted command */
+    bool stale_logged;
+    uint64_t last_report;   /* time of the last report accepted by the tracker */
+    bool report_due;
+};
+
+static uint64_t now(void)
+{
+    return (uint64_t)time(NULL);
+}
+
+static void say(const char *fmt, ...) SECUP_PRINTF(1, 2);
+static void say(const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "secup-agent: run: ");
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+/* Sleeps s seconds unless a stop is requested (the signal interrupts the sleep). */
+static void pause_for(uint32_t s)
+{
+    struct timespec ts = { (time_t)s, 0 };
+    while (!stop_requested && nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+static uint32_t next_delay(const struct agent_online_config *c, uint32_t d)
+{
+    uint64_t n = (uint64_t)d * 2;
+    return n > c->retry_max ? c->retry_max : (uint32_t)n;
+}
+
+/* A token file: its first line, without surrounding white space. */
+static secup_rc read_token(const char *path, char *out, size_t cap, struct secup_err *err)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    secup_rc rc = secup_file_read(path, TOKEN_FILE_MAX, &buf, &len, err);
+    if (rc != SECUP_OK)
+        return rc;
+    size_t b = 0;
+    while (b < len && (buf[b] == ' ' || buf[b] == '\t' || buf[b] == '\r' || buf[b] == '\n'))
+        b++;
+    size_t e = b;
+    while (e < len && buf[e] > ' ' && buf[e] < 0x7f)
+        e++;
+    if (e == b || e - b >= cap)
+        rc = secup_err_set(err, SECUP_E_AUTH, "'%s' holds no usable token", path);
+    else {
+        memcpy(out, buf + b, e - b);
+        out[e - b] = '\0';
+    }
+    secup_file_free(buf, len);
+    return rc;
+}
+
+static void tracker_url(const struct online *o, const char *path, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s%s", o->cfg->tracker_url, path);
+}
+
+/* An error answer into err, prefixed with what was asked. */
+static secup_rc answer_error(const struct httpc_response *resp, const char *what,
+                             struct secup_err *err)
+{
+    secup_rc rc = httpc_response_error(resp, err);
+    secup_err_prefix(err, "%s: HTTP %ld", what, resp->status);
+    return rc;
+}
+
+/* Worth another attempt: a transport failure (no answer, a cut, a stall) ... */
+static bool is_transient_transport(secup_rc rc)
+{
+    return rc == SECUP_E_NET || rc == SECUP_E_TIMEOUT || rc == SECUP_E_UNAVAILABLE;
+}
+
+/* ... or an answer saying "later"; other answers are final. */
+static bool is_transient_status(long status)
+{
+    return status == 408 || status == 429 || status >= 500;
+}
+
+/* ---- register and report ---- */
+
+static secup_rc public_key_pem(struct online *o, char **pem, size_t *len, struct secup_err *err)
+{
+    const struct agent_config *cfg = &o->a->cfg;
+    struct secup_key *key = NULL;
+    char path[AGENT_PATH_MAX + 32];
+    uint8_t *buf = NULL;
+    if (!cfg->device_key[0])
+        return secup_err_set(err, SECUP_E_STATE, "no device key configured (device.key): the agent cannot register");
+    secup_rc rc = secup_key_load_pem(&key, cfg->device_key, err);
+    if (rc != SECUP_OK)
+        return rc;
+    enum secup_key_type t = secup_key_type(key);
+    if (t != SECUP_KEY_P256 && t != SECUP_KEY_ED25519)
+        rc = secup_err_set(err, SECUP_E_UNSUPPORTED,
+                           "the device key is %s; the tracker needs a P-256 or Ed25519 key (it signs status reports)",
+                           secup_key_type_name(t));
+    snprintf(path, sizeof(path), "%s/device.pub.pem", cfg->state_dir);
+    if (rc == SECUP_OK)
+        rc = secup_key_save_public(key, path, err);
+    secup_key_free(key);
+    if (rc == SECUP_OK)
+        rc = secup_file_read(path, 16 * 1024, &buf, len, err);
+    if (rc != SECUP_OK)
+        return rc;
+    *pem = (char *)buf;
+    return SECUP_OK;
+}
+
+static secup_rc do_register(struct online *o, struct secup_err *err)
+{
+    char enrol[ONLINE_TOKEN_MAX];
+    char url[AGENT_URL_MAX + 32];
+    char *pem = NULL;
+    size_t pem_len = 0;
+    if (!o->cfg->enrolment_token_file[0])
+        return secup_err_set(err, SECUP_E_AUTH,
+                             "no tracker token yet and no \"tracker.enrolment-token-file\" to register with");
+    secup_rc rc = read_token(o->cfg->enrolment_token_file, enrol, sizeof(enrol), err);
+    if (rc == SECUP_OK)
+        rc = public_key_pem(o, &pem, &pem_len, err);
+    if (rc != SECUP_OK)
+        return rc;
+    json_t *body = json_pack("{s:s, s:s%, s:s}", "id", o->a->cfg.device_id, "key", pem, pem_len,
+                             "kind", "device");
+    secup_file_free((uint8_t *)pem, pem_len);
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    if (!text) {
+        secup_wipe(enrol, sizeof(enrol));
+        return secup_err_set(err, SECUP_E_NOMEM, "no memory for the registration");
+    }
+    tracker_url(o, "/v1/register", url, sizeof(url));
+    struct httpc_request req = {
+        .method = "POST", .url = url, .bearer = enrol, .body = (const uint8_t *)text,
+        .body_len = strlen(text), .content_type = "application/json",
+    };
+    struct httpc_response resp;
+    rc = httpc_perform(&o->tracker_http, &req, &resp, err);
+    secup_wipe(enrol, sizeof(enrol));
+    free(text);
+    if (rc != SECUP_OK)
+        return rc;
+    if (resp.status != 201) {
+        rc = answer_error(&resp, "register", err);
+        httpc_response_free(&resp);
+        return rc;
+    }
+    json_t *root = json_loadb((const char *)resp.body, resp.body_len, 0, NULL);
+    const char *token = json_string_value(json_object_get(root, "token"));
+    if (!token || strlen(token) >= sizeof(o->os.token) || !token[0]) {
+        rc = secup_err_set(err, SECUP_E_JSON, "register: the tracker answered 201 without a usable token");
+    } else {
+        memcpy(o->os.token, token, strlen(token) + 1);
+        rc = online_state_save(&o->a->cfg, &o->os, err);
+    }
+    json_decref(root);
+    httpc_response_free(&resp);
+    if (rc == SECUP_OK)
+        say("registered with %s as %s", o->cfg->tracker_url, o->a->cfg.device_id);
+    return rc;
+}
+
+static secup_rc do_report(struct online *o, struct secup_err *err)
+{
+    char path[AGENT_PATH_MAX + 32];
+    char url[AGENT_URL_MAX + 32];
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    secup_rc rc = agent_report(o->a, NULL, err);
+    snprintf(path, sizeof(path), "%s/status.cose", o->a->cfg.state_dir);
+    if (rc == SECUP_OK)
+        rc = secup_file_read(path, STATUS_MAX_FILE, &buf, &len, err);
+    if (rc != SECUP_OK)
+        return rc;
+    tracker_url(o, "/v1/status", url, sizeof(url));
+    struct httpc_request req = {
+        .method = "POST", .url = url, .bearer = o->os.token, .body = buf, .body_len = len,
+        .content_type = "application/cose",
+    };
+    struct httpc_response resp;
+    rc = httpc_perform(&o->tracker_http, &req, &resp, err);
+    secup_file_free(buf, len);
+    if (rc != SECUP_OK)
+        return rc;
+    if (resp.status != 200)
+        rc = answer_error(&resp, "status report", err);
+    httpc_response_free(&resp);
+    if (rc == SECUP_OK) {
+        o->last_report = now();
+        o->report_due = false;
+        say("status report %llu sent", (unsigned long long)o->a->st.report_counter);
+    }
+    return rc;
+}
+
+/* ---- downloads ---- */
+
+/* The URL of a URI from a command: absolute, or a path on the configured server. */
+static secup_rc resolve(const struct online *o, struct secup_bytes uri, char *out, size_t cap,
+                        struct secup_err *err)
+{
+    if (uri.len == 0 || memchr(uri.ptr, '\0', uri.len))
+        return secup_err_set(err, SECUP_E_VALUE, "an empty URI");
+    int n;
+    if (uri.len > 0 && uri.ptr[0] == '/' && o->cfg->server_url[0])
+        n = snprintf(out, cap, "%s%.*s", o->cfg->server_url, (int)uri.len, (const char *)uri.ptr);
+    else
+        n = snprintf(out, cap, "%.*s", (int)uri.len, (const char *)uri.ptr);
+    if (n < 0 || (size_t)n >= cap)
+        return secup_err_set(err, SECUP_E_LIMIT, "a URI of %zu bytes", uri.len);
+    if (strncmp(out, "https://", 8) != 0 && strncmp(out, "http://", 7) != 0)
+        return secup_err_set(err, SECUP_E_VALUE, "'%s' is neither an http(s) URL nor a path on the configured server",
+                             out);
+    return SECUP_OK;
+}
+
+/* The server token goes only to the configured server (any URL when none is configured). */
+static const char *token_for(const struct online *o, const char *url)
+{
+    if (!o->server_token[0])
+        return NULL;
+    size_t n = strlen(o->cfg->server_url);
+    if (n == 0)
+        return o->server_token;
+    if (strncmp(url, o->cfg->server_url, n) == 0 && (url[n] == '/' || url[n] == '\0'))
+        return o->server_token;
+    return NULL;
+}
+
+struct file_sink {
+    int fd;
+    uint64_t offset;                     /* where this response's bytes go */
+    const struct httpc_response *resp;   /* its status is known when the body starts */
+    bool started;
+};
+
+static bool sink_file(void *ctx, const uint8_t *p, size_t n, struct secup_err *err)
+{
+    struct file_sink *s = ctx;
+    if (!s->started) {
+        s->started = true;
+        if (s->offset > 0 && s->resp->status != 206) {
+            /* the server ignored the Range: the whole file comes again */
+            if (ftruncate(s->fd, 0) != 0) {
+                secup_err_set(err, SECUP_E_IO, "cannot truncate the partial download");
+                return false;
+            }
+            s->offset = 0;
+        }
+    }
+    while (n > 0) {
+        ssize_t w = pwrite(s->fd, p, n, (off_t)s->offset);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            secup_err_set(err, errno == ENOSPC ? SECUP_E_NOSPACE : SECUP_E_IO,
+                          "writing the download: %s", strerror(errno));
+            return false;
+        }
+        p += w;
+        n -= (size_t)w;
+        s->offset += (uint64_t)w;
+    }
+    return !stop_requested;
+}
+
+/* One attempt at a payload download into fd, resuming after what it holds. */
+static secup_rc fetch_file_once(struct online *o, const char *url, int fd, bool *again,
+                                struct secup_err *err)
+{
+    struct stat sb;
+    if (fstat(fd, &sb) != 0)
+        return secup_err_set(err, SECUP_E_IO, "download file: %s", strerror(errno));
+    struct httpc_response resp;
+    memset(&resp, 0, sizeof(resp));
+    struct file_sink s = { fd, (uint64_t)sb.st_size, &resp, false };
+    struct httpc_request req = {
+        .url = url, .bearer = token_for(o, url), .resume_from = s.offset,
+        .sink = sink_file, .sink_ctx = &s,
+    };
+    if (s.offset > 0)
+        say("resuming '%s' at byte %llu", url, (unsigned long long)s.offset);
+    secup_rc rc = httpc_perform(&o->server_http, &req, &resp, err);
+    *again = rc != SECUP_OK && is_transient_transport(rc);
+    /* keep what arrived for the next attempt, durably */
+    if (fsync(fd) != 0 && rc == SECUP_OK)
+        rc = secup_err_set(err, SECUP_E_IO, "download file: fsync: %s", strerror(errno));
+    if (rc == SECUP_OK && resp.status == 416 && s.offset > 0) {
+        /* the partial file does not fit this resource: start again */
+        if (ftruncate(fd, 0) != 0)
+            rc = secup_err_set(err, SECUP_E_IO, "cannot truncate the partial download");
+        else
+            rc = secup_err_set(err, SECUP_E_NET, "'%s': the partial download does not fit; starting again", url);
+        *again = true;
+    } else if (rc == SECUP_OK && (resp.status < 200 || resp.status >= 300)) {
+        *again = is_transient_status(resp.status);
+        rc = answer_error(&resp, url, err);
+    }
+    httpc_response_free(&resp);
+    return rc;
+}
+
+/* One attempt at a small download into memory. */
+static secup_rc fetch_mem_once(struct online *o, const char *url, uint64_t max,
+                               struct httpc_response *resp, bool *again, struct secup_err *err)
+{
+    struct httpc_request req = { .url = url, .bearer = token_for(o, url), .max_response = max };
+    secup_rc rc = httpc_perform(&o->server_http, &req, resp, err);
+    *again = rc != SECUP_OK && is_transient_transport(rc);
+    if (rc == SECUP_OK && resp->status != 200) {
+        *again = is_transient_status(resp->status);
+        rc = answer_error(resp, url, err);
+        httpc_response_free(resp);
+    }
+    return rc;
+}
+
+/* Retries a download with capped exponential back-off: urls are mirrors, tried in turn.
+ * fd >= 0: into that file (resumed); else into *mem. */
+static secup_rc fetch(struct online *o, char (*urls)[AGENT_URL_MAX], uint32_t n_urls, int fd,
+                      uint64_t max, struct httpc_response *mem, struct secup_err *err)
+{
+    uint32_t delay = o->cfg->retry_initial;
+    secup_rc rc = SECUP_E_NET;
+    for (uint32_t attempt = 1;; attempt++) {
+        const char *url = urls[(attempt - 1) % n_urls];
+        bool again = false;
+        if (fd >= 0)
+            rc = fetch_file_once(o, url, fd, &again, err);
+        else
+            rc = fetch_mem_once(o, url, max, mem, &again, err);
+        if (rc == SECUP_OK)
+            return SECUP_OK;
+        if (stop_requested)
+            return secup_err_set(err, SECUP_E_STATE, "stopped during a download");
+        if (!again || attempt >= o->cfg->attempts)
+            return rc;
+        say("attempt %u of %u failed: %s [%s]; again in %u s", attempt, o->cfg->attempts, err->msg,
+            secup_rc_name(rc), delay);
+        pause_for(delay);
+        if (stop_requested)
+            return secup_err_set(err, SECUP_E_STATE, "stopped during a download");
+        delay = next_delay(o->cfg, delay);
+    }
+}
+
+/* ---- acting on a command ---- */
+
+static void download_dir(const struct agent *a, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/download", a->cfg.state_dir);
+}
+
+/* The result of an install that never reached the install path (a download failed, the
+ * manifest is not the one named): recorded like any refused install. */
+static void record_failure(struct agent *a, const struct secup_command_msg *c, secup_rc rc,
+                           const char *reason)
+{
+    struct state_result *l = &a->st.last;
+    struct secup_err serr;
+    snprintf(l->code, sizeof(l->code), "%s", secup_rc_name(rc));
+    snprintf(l->reason, sizeof(l->reason), "%.255s", reason);
+    l->time = now();
+    l->seq = c->seq;
+    secup_hex_encode(secup_bytes_of(c->digest, 32), l->manifest_digest, sizeof(l->manifest_digest));
+    if (state_save(&a->cfg, &a->st, &serr) != SECUP_OK)
+        say("could not record the failed install: %s", serr.msg);
+}
+
+/* Fetches the manifest and checks that it is the one the command names (the install path
+ * verifies its signature and everything else). */
+static secup_rc fetch_manifest(struct online *o, const struct secup_command_msg *c,
+                               const char *path, struct secup_err *err)
+{
+    static char urls[1][AGENT_URL_MAX];
+    struct httpc_response resp;
+    memset(&resp, 0, sizeof(resp));
+    secup_rc rc = resolve(o, c->manifest_uri, urls[0], sizeof(urls[0]), err);
+    if (rc == SECUP_OK)
+        rc = fetch(o, urls, 1, -1, o->a->cfg.max_envelope, &resp, err);
+    if (rc != SECUP_OK)
+        return rc;
+    struct secup_envelope *env = malloc(sizeof(*env));
+    if (!env) {
+        httpc_response_free(&resp);
+        return secup_err_set(err, SECUP_E_NOMEM, "no memory for the envelope");
+    }
+    struct secup_limits lim = secup_limits_default();
+    lim.max_envelope = o->a->cfg.max_envelope;
+    rc = secup_envelope_decode(env, secup_bytes_of(resp.body, resp.body_len), &lim, err);
+    if (rc != SECUP_OK) {
+        secup_err_prefix(err, "the manifest from '%s'", urls[0]);
+    } else if (env->digest.alg != -16 || env->digest.bytes.len != 32 ||
+               memcmp(env->digest.bytes.ptr, c->digest, 32) != 0) {
+        rc = secup_err_set(err, SECUP_E_DIGEST, "the manifest from '%s' is not the one the command names (digest)",
+                           urls[0]);
+    } else if (env->manifest.sequence_number != c->seq) {
+        rc = secup_err_set(err, SECUP_E_VALUE, "the manifest from '%s' has sequence number %llu, the command names %llu",
+                           urls[0], (unsigned long long)env->manifest.sequence_number,
+                           (unsigned long long)c->seq);
+    }
+    if (rc == SECUP_OK)
+        rc = secup_file_write_atomic(path, secup_bytes_of(resp.body, resp.body_len), 0600, err);
+    free(env);
+    httpc_response_free(&resp);
+    return rc;
+}
+
+/* The payload goes to download/payload; download/payload.for names the manifest digest it
+ * belongs to, so that a partial file is resumed only for the same image. */
+static secup_rc fetch_payload(struct online *o, const struct secup_command_msg *c, const char *dir,
+                              char *path, size_t cap, struct secup_err *err)
+{
+    static char urls[SECUP_COMMAND_MAX_URIS][AGENT_URL_MAX];
+    char hex[65];
+    char mark[AGENT_PATH_MAX + 32];
+    uint8_t *old = NULL;
+    size_t old_len = 0;
+    secup_rc rc = SECUP_OK;
+    for (uint32_t i = 0; rc == SECUP_OK && i < c->n_uris; i++)
+        rc = resolve(o, c->uris[i], urls[i], sizeof(urls[i]), err);
+    if (rc != SECUP_OK)
+        return rc;
+    secup_hex_encode(secup_bytes_of(c->digest, 32), hex, sizeof(hex));
+    snprintf(path, cap, "%s/payload", dir);
+    snprintf(mark, sizeof(mark), "%s/payload.for", dir);
+    bool same = secup_file_read(mark, 128, &old, &old_len, err) == SECUP_OK && old_len == 64 &&
+                memcmp(old, hex, 64) == 0;
+    secup_file_free(old, old_len);
+    if (!same) {
+        if (unlink(path) != 0 && errno != ENOENT)
+            return secup_err_set(err, SECUP_E_IO, "cannot remove '%s': %s", path, strerror(errno));
+        rc = secup_file_write_atomic(mark, secup_bytes_of(hex, 64), 0600, err);
+        if (rc != SECUP_OK)
+            return rc;
+    }
+    int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return secup_err_set(err, SECUP_E_IO, "cannot open '%s': %s", path, strerror(errno));
+    rc = fetch(o, urls, c->n_uris, fd, 0, NULL, err);
+    if (close(fd) != 0 && rc == SECUP_OK)
+        rc = secup_err_set(err, SECUP_E_IO, "closing '%s': %s", path, strerror(errno));
+    if (rc == SECUP_OK)
+        rc = secup_file_sync_dir(path, err);
+    return rc;
+}
+
+static void remove_downloads(const char *dir)
+{
+    static const char *const names[] = { "manifest.suit", "payload", "payload.for" };
+    char path[AGENT_PATH_MAX + 32];
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+        (void)unlink(path);
+    }
+}
+
+/* The install command: download, install (verifying everything again), reboot (the boot
+ * stage, simulated), and the result recorded in the state for the report. */
+static secup_rc act_install(struct online *o, const struct secup_command_msg *c,
+                            struct secup_err *err)
+{
+    char dir[AGENT_PATH_MAX];
+    char manifest[AGENT_PATH_MAX + 32];
+    char payload[AGENT_PATH_MAX + 32];
+    const char *payloads[1] = { payload };
+    download_dir(o->a, dir, sizeof(dir));
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+        return secup_err_set(err, SECUP_E_IO, "cannot create '%s': %s", dir, strerror(errno));
+    snprintf(manifest, sizeof(manifest), "%s/manifest.suit", dir);
+    say("install: sequence %llu from '%.*s'", (unsigned long long)c->seq, (int)c->manifest_uri.len,
+        (const char *)c->manifest_uri.ptr);
+    secup_rc rc = fetch_manifest(o, c, manifest, err);
+    if (rc == SECUP_OK && c->n_uris > 0)
+        rc = fetch_payload(o, c, dir, payload, sizeof(payload), err);
+    if (rc != SECUP_OK) {
+        if (!stop_requested)
+            record_failure(o->a, c, rc, err->msg);
+        return rc;
+    }
+    agent_remove_temps(o->a);
+    rc = agent_install(o->a, manifest, payloads, c->n_uris > 0 ? 1 : 0, err);
+    remove_downloads(dir);
+    if (rc != SECUP_OK)
+        return rc;
+    say("installed sequence %llu; rebooting into it (simulated: the boot stage)",
+        (unsigned long long)c->seq);
+    /* the simulated reboot: everything is read again from disk, as at a real start */
+    agent_close(o->a);
+    rc = agent_open(o->a, o->config, err);
+    if (rc != SECUP_OK)
+        return rc;
+    if (o->a->state_note[0])
+        say("%s", o->a->state_note);
+    agent_remove_temps(o->a);
+    rc = agent_boot(o->a, err);
+    if (rc == SECUP_OK)
+        say("boot: %s", o->a->st.last.reason[0] ? o->a->st.last.reason : "ok");
+    return rc;
+}
+
+/* Verifies a signed command and acts on it. Returns SECUP_OK when it was acted on (an
+ * install that failed counts: its result is reported), else the refusal. */
+static secup_rc handle_command(struct online *o, struct secup_bytes signed_cmd, bool *acted,
+                               struct secup_err *err)
+{
+    struct secup_bytes issuer;
+    static struct secup_command_msg c;
+    *acted = false;
+    secup_rc rc = secup_command_peek_issuer(signed_cmd, &issuer, err);
+    if (rc != SECUP_OK)
+        return rc;
+    size_t idn = strlen(o->cfg->tracker_id);
+    if (issuer.len != idn || memcmp(issuer.ptr, o->cfg->tracker_id, idn) != 0)
+        return secup_err_set(err, SECUP_E_AUTH, "a command issued by '%.*s', not by the configured tracker '%s'",
+                             (int)(issuer.len > 64 ? 64 : issuer.len), (const char *)issuer.ptr,
+                             o->cfg->tracker_id);
+    rc = secup_command_verify(signed_cmd, o->tracker_key, &c, err);
+    if (rc != SECUP_OK)
+        return rc;
+    uint64_t last = online_state_counter(&o->os, o->cfg->tracker_id);
+    rc = secup_command_accept(&c, o->a->cfg.device_id, now(), last, MAX_CLOCK_SKEW, err);
+    if (rc != SECUP_OK)
+        return rc;
+    const char *name = secup_command_action_name(c.action);
+    say("command %llu from %s: %s", (unsigned long long)c.counter, o->cfg->tracker_id, name);
+    if (c.expires_at > o->fresh_until) {
+        o->fresh_until = c.expires_at;
+        o->stale_logged = false;
+    }
+    secup_rc act = SECUP_OK;
+    struct secup_err aerr;
+    secup_err_clear(&aerr);
+    switch (c.action) {
+    case SECUP_COMMAND_INSTALL:
+        act = act_install(o, &c, &aerr);
+        if (act != SECUP_OK)
+            say("install failed: %s [%s]", aerr.msg, secup_rc_name(act));
+        o->report_due = true;
+        break;
+    case SECUP_COMMAND_REPORT:
+        o->report_due = true;
+        break;
+    case SECUP_COMMAND_NOTHING:
+        break;
+    case SECUP_COMMAND_CANCEL:
+        say("cancel of rollout '%.*s': nothing to cancel on the device", (int)c.rollout.len,
+            (const char *)c.rollout.ptr);
+        break;
+    }
+    if (stop_requested && act != SECUP_OK) {
+        /* interrupted, not finished: the tracker sends the command again */
+        *err = aerr;
+        return act;
+    }
+    /* acted on (an install: its result is known and recorded): only now the counter */
+    rc = online_state_set_counter(&o->os, o->cfg->tracker_id, c.counter, err);
+    if (rc == SECUP_OK)
+        rc = online_state_save(&o->a->cfg, &o->os, err);
+    if (rc != SECUP_OK)
+        return rc;
+    *acted = true;
+    if (act != SECUP_OK) {
+        *err = aerr;
+        return act;
+    }
+    return SECUP_OK;
+}
+
+/* One long poll: SECUP_OK with *got set when a command came and was handled. */
+static secup_rc poll_once(struct online *o, bool *refused, struct secup_err *err)
+{
+    char url[AGENT_URL_MAX + 64];
+    char path[48];
+    *refused = false;
+    snprintf(path, sizeof(path), "/v1/commands?wait=%u", o->cfg->poll_wait);
+    tracker_url(o, path, url, sizeof(url));
+    struct httpc_config hc = o->tracker_http;
+    hc.timeout_s = o->cfg->poll_wait + 30;
+    hc.low_speed_time_s = o->cfg->poll_wait + 30; /* a long poll is silent by design */
+    struct httpc_request req = {
+        .url = url, .bearer = o->os.token, .max_response = SECUP_COMMAND_MAX_SIZE + 1024,
+    };
+    struct httpc_response resp;
+    secup_rc rc = httpc_perform(&hc, &req, &resp, err);
+    if (rc != SECUP_OK)
+        return rc;
+    if (resp.status == 204) {
+        httpc_response_free(&resp);
+        return SECUP_OK;
+    }
+    if (resp.status != 200) {
+        rc = answer_error(&resp, "commands", err);
+        httpc_response_free(&resp);
+        return rc;
+    }
+    bool acted = false;
+    struct secup_err cerr;
+    secup_err_clear(&cerr);
+    secup_rc crc = handle_command(o, secup_bytes_of(resp.body, resp.body_len), &acted, &cerr);
+    httpc_response_free(&resp);
+    if (crc != SECUP_OK && !acted) {
+        say("command refused: %s [%s]", cerr.msg, secup_rc_name(crc));
+        *refused = true;
+    } else if (crc != SECUP_OK) {
+        *refused = true; /* acted on, but failed: reported */
+    }
+    return SECUP_OK;
+}
+
+static void check_freshness(struct online *o)
+{
+    if (o->fresh_until && now() > o->fresh_until && !o->stale_logged) {
+        say("the tracker's feed is stale: no fresh command since expires-at %llu",
+            (unsigned long long)o->fresh_until);
+        o->stale_logged = true;
+    }
+}
+
+static secup_rc online_open(struct online *o, struct secup_err *err)
+{
+    bool recovered = false;
+    secup_rc rc = online_state_load(&o->a->cfg, &o->os, &recovered, err);
+    if (rc != SECUP_OK)
+        return rc; /* the counters are lost: acting on commands could replay old ones */
+    if (recovered)
+        say("one online state copy was bad: %s", err->msg);
+    rc = secup_key_load_pem(&o->tracker_key, o->cfg->tracker_key, err);
+    if (rc != SECUP_OK) {
+        secup_err_prefix(err, "tracker.key");
+        return rc;
+    }
+    if (o->cfg->server_token_file[0]) {
+        rc = read_token(o->cfg->server_token_file, o->server_token, sizeof(o->server_token), err);
+        if (rc != SECUP_OK)
+            return rc;
+    }
+    o->tracker_http.ca_file = o->cfg->tracker_ca[0] ? o->cfg->tracker_ca : NULL;
+    o->tracker_http.timeout_s = 60;
+    o->server_http.ca_file = o->cfg->server_ca[0] ? o->cfg->server_ca : NULL;
+    o->server_http.low_speed_time_s = o->cfg->low_speed_time;
+    o->server_http.timeout_s = o->cfg->transfer_timeout;
+    return SECUP_OK;
+}
+
+/* One cycle: register if needed, report if due, poll, act. */
+static secup_rc cycle(struct online *o, bool *refused, struct secup_err *err)
+{
+    secup_rc rc = SECUP_OK;
+    *refused = false;
+    if (!o->os.token[0]) {
+        rc = do_register(o, err);
+        if (rc != SECUP_OK)
+            return rc;
+        o->report_due = true;
+    }
+    if (stop_requested)
+        return SECUP_OK;
+    if (o->report_due || now() >= o->last_report + o->cfg->report_interval) {
+        rc = do_report(o, err);
+        if (rc != SECUP_OK)
+            return rc;
+    }
+    if (stop_requested)
+        return SECUP_OK;
+    rc = poll_once(o, refused, err);
+    if (rc == SECUP_OK && o->report_due && !stop_requested)
+        rc = do_report(o, err);
+    check_freshness(o);
+    return rc;
+}
+
+int agent_online_run(struct agent *a, const char *config, bool once)
+{
+    static struct online o;
+    struct secup_err err;
+    secup_err_clear(&err);
+    memset(&o, 0, sizeof(o));
+    o.a = a;
+    o.config = config;
+    o.cfg = &a->cfg.online;
+    o.report_due = true;
+    if (!o.cfg->tracker) {
+        fprintf(stderr, "secup-agent: run: no \"tracker\" section in '%s' (docs/agent.md)\n", config);
+        return 4;
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_stop;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    agent_remove_temps(a);
+    secup_rc rc = online_open(&o, &err);
+    if (rc != SECUP_OK) {
+        fprintf(stderr, "secup-agent: run: %s [%s]\n", err.msg, secup_rc_name(rc));
+        secup_key_free(o.tracker_key);
+        return rc == SECUP_E_NOENT || rc == SECUP_E_IO ? 4 : 1;
+    }
+    say("online: device %s, tracker %s (%s)", a->cfg.device_id, o.cfg->tracker_id, o.cfg->tracker_url);
+    int status = 0;
+    uint32_t delay = o.cfg->retry_initial;
+    while (!stop_requested) {
+        bool refused = false;
+        secup_err_clear(&err);
+        rc = cycle(&o, &refused, &err);
+        if (rc != SECUP_OK)
+            say("%s [%s]", err.msg, secup_rc_name(rc));
+        if (once) {
+            status = rc != SECUP_OK ? ((int)rc >= 400 ? 4 : 1) : refused ? 1 : 0;
+            break;
+        }
+        if (rc != SECUP_OK || refused) {
+            /* the tracker unreachable, or a command it keeps sending that is refused */
+            say("again in %u s", delay);
+            pause_for(delay);
+            delay = next_delay(o.cfg, delay);
+        } else {
+            delay = o.cfg->retry_initial;
+        }
+    }
+    if (stop_requested)
+        say("stopped");
+    secup_key_free(o.tracker_key);
+    secup_wipe(o.server_token, sizeof(o.server_token));
+    secup_wipe(o.os.token, sizeof(o.os.token));
+    return status;
+}
