@@ -1010,7 +1010,7 @@ static secup_rc install_trust_update(struct install *in, const struct secup_trus
     static struct trust_update u;
     static struct trust_store next;
     if (m->n_dependencies > 0)
-        return secup_err_set(err, SECUP_E_UNSUPPORTED, "manifests with dependencies are not supported yet");
+        return secup_err_set(err, SECUP_E_UNSUPPORTED, "a trust update has no dependencies");
     if (m->n_components != 1)
         return secup_err_set(err, SECUP_E_POLICY,
                              "a trust update names the component \"%s\" and nothing else", AGENT_TRUST_COMPONENT);
