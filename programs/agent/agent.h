@@ -40,6 +40,8 @@ struct agent_component {
     char slot_path[2][AGENT_PATH_MAX];
     char slot_type[16];            /* "file" or "blockdev" */
     uint64_t slot_size;            /* capacity of each slot (file slots) */
+    bool staging;                  /* scratch storage of an install: a copy source, never
+                                    * committed, booted or confirmed (docs/agent.md) */
 };
 
 /* The online mode (`secup-agent run`, programs/agent/online.c): the "tracker" and

@@ -43,7 +43,7 @@ static const char *const boot_keys[] = { "type", "path", NULL };
 static const char *const health_keys[] = { "command", "timeout", NULL };
 static const char *const limit_keys[] = { "max-envelope", NULL };
 static const char *const trust_keys[] = { "name", "key", "components", "rotate", NULL };
-static const char *const comp_keys[] = { "name", "id", "slots", "slot-type", "slot-size", NULL };
+static const char *const comp_keys[] = { "name", "id", "slots", "slot-type", "slot-size", "staging", NULL };
 
 static secup_rc parse_keks(struct jconf *c, struct agent_config *cfg, json_t *arr)
 {
@@ -159,6 +159,11 @@ static secup_rc parse_components(struct jconf *c, struct agent_config *cfg, json
                           strcmp(comp->slot_type, "file") == 0);
         if (rc != SECUP_OK)
             return rc;
+        json_t *staging = json_object_get(o, "staging");
+        if (staging && !json_is_boolean(staging))
+            return secup_err_set(c->err, SECUP_E_VALUE, "'%s': component \"%s\": \"staging\" must be true or false",
+                                 c->file, comp->name);
+        comp->staging = json_is_true(staging);
         for (uint32_t k = 0; k < cfg->n_components; k++) {
             if (strcmp(cfg->components[k].name, comp->name) == 0 ||
                 secup_component_id_equal(&cfg->components[k].id.id, &comp->id.id))

@@ -173,12 +173,29 @@ static secup_rc view_image_match(void *ctx, const struct secup_proc_params *p,
     return rc;
 }
 
+/* One manifest being run: the root envelope, or one of its integrated dependencies. What
+ * the install wrote is kept in the root's context only (storage is shared by component
+ * identifier, SUIT.md section 3 rule 6): every context reaches it through `root`. */
 struct install {
     struct slot_view v;                    /* first: the processor's ctx is a slot_view too */
-    const struct secup_envelope *env;
+    const struct secup_envelope *env;      /* the manifest of this context */
+    struct secup_bytes raw;                /* its encoded envelope (kept beside the slots) */
+    struct install *root;                  /* the root's context (itself for the root) */
+    uint32_t signer;                       /* anchors[] index of the anchor that signed env */
+    bool is_dep;
+    /* ---- the root's context only ---- */
+    enum secup_section section;            /* the section being run (process-dependency) */
+    const struct secup_proc_identity *id;
+    const struct secup_trust *trust;       /* the anchors in force, and their anchors[] index */
+    const uint32_t *trust_index;
     uint32_t written;                      /* components whose target slot was written */
     uint8_t digest[AGENT_MAX_COMPONENTS][32];
     uint64_t size[AGENT_MAX_COMPONENTS];
+    const struct install *writer[AGENT_MAX_COMPONENTS]; /* the manifest that wrote it */
+    struct secup_envelope *dep_env[SECUP_PROC_MAX_INDEX]; /* dependencies that held integrity */
+    struct secup_bytes dep_raw[SECUP_PROC_MAX_INDEX];
+    uint32_t dep_signer[SECUP_PROC_MAX_INDEX];
+    struct install *dep_ctx[SECUP_PROC_MAX_INDEX];
     const char *const *payloads;
     size_t n_payloads;
     struct secup_key *device_key;
@@ -235,6 +252,7 @@ static secup_rc choose_key(const struct install *in, struct secup_bytes enc_info
 {
     static struct secup_enc_info info;
     const struct agent_config *cfg = &in->v.a->cfg;
+    in = in->root;
     uint8_t cek[SECUP_MAX_CEK];
     size_t cek_len = 0;
     secup_rc rc = secup_enc_info_decode(&info, enc_info, err);
@@ -278,10 +296,15 @@ static secup_rc choose_key(const struct install *in, struct secup_bytes enc_info
     return secup_err_set(err, worst, "%s", last.msg);
 }
 
+static secup_rc dep_integrity(struct install *in, const struct secup_proc_params *p,
+                              struct secup_err *err);
+
 static secup_rc op_image_match(void *ctx, const struct secup_proc_params *p, struct secup_err *err)
 {
     struct install *in = ctx;
     struct secup_digest d;
+    if (p->is_dependency) /* a dependency's image is its envelope (SUIT.md section 3 rule 4) */
+        return dep_integrity(in, p, err);
     int c = view_comp(&in->v, p, err);
     if (c < 0)
         return SECUP_E_UNSUPPORTED;
@@ -292,9 +315,10 @@ static secup_rc op_image_match(void *ctx, const struct secup_proc_params *p, str
      * exactly this digest and size, before the slot counted as written: reading 64 MiB
      * back twice more (install and validate both ask) would prove nothing new. The boot
      * stage re-reads it before it trusts it. */
-    if ((in->written & (UINT32_C(1) << c)) && d.bytes.len == 32 &&
-        memcmp(in->digest[c], d.bytes.ptr, 32) == 0 &&
-        in->size[c] == p->v[SECUP_SUIT_PARAM_IMAGE_SIZE].u)
+    const struct install *r = in->root;
+    if ((r->written & (UINT32_C(1) << c)) && d.bytes.len == 32 &&
+        memcmp(r->digest[c], d.bytes.ptr, 32) == 0 &&
+        r->size[c] == p->v[SECUP_SUIT_PARAM_IMAGE_SIZE].u)
         return SECUP_OK;
     return view_image_match(&in->v, p, err);
 }
@@ -306,13 +330,15 @@ static secup_rc payload_for(struct install *in, const struct secup_proc_params *
     struct secup_bytes uri = p->v[SECUP_SUIT_PARAM_URI].bytes;
     *file = NULL;
     if (uri.len > 0 && uri.ptr[0] == '#') {
-        if (secup_envelope_find_integrated(in->env, uri, mem))
+        if (secup_envelope_find_integrated(in->env, uri, mem) ||
+            secup_envelope_find_integrated(in->root->env, uri, mem))
             return SECUP_OK;
         return secup_err_set(err, SECUP_E_MISSING, "integrated payload '%.*s' is not in the envelope",
                              (int)uri.len, (const char *)uri.ptr);
     }
     const char *name = in->v.a->cfg.components[c].name;
     const char *path = NULL;
+    in = in->root;
     for (size_t i = 0; i < in->n_payloads; i++) {
         const char *eq = strchr(in->payloads[i], '=');
         if (eq && (size_t)(eq - in->payloads[i]) == strlen(name) &&
@@ -329,13 +355,42 @@ static secup_rc payload_for(struct install *in, const struct secup_proc_params *
     return SECUP_OK;
 }
 
+/* Where the bytes of a copy come from: the source component's slot that this install
+ * wrote, `len` bytes from offset 0. */
+struct slot_source {
+    struct secup_slot *slot;
+    uint64_t len;
+};
+
+/* Pushes a source slot's bytes through the pipeline in chunks. */
+static secup_rc pump_slot(struct secup_stream *st, const struct slot_source *from,
+                          struct secup_err *err)
+{
+    uint8_t *buf = malloc(CHUNK_IO);
+    if (!buf)
+        return secup_err_set(err, SECUP_E_NOMEM, "no memory for a copy");
+    secup_rc rc = SECUP_OK;
+    for (uint64_t off = 0; rc == SECUP_OK && off < from->len; off += CHUNK_IO) {
+        size_t n = from->len - off < CHUNK_IO ? (size_t)(from->len - off) : CHUNK_IO;
+        rc = from->slot->ops->read(from->slot, off, buf, n, err);
+        if (rc == SECUP_OK)
+            rc = secup_stream_write(st, secup_bytes_of(buf, n), err);
+    }
+    secup_wipe(buf, CHUNK_IO); /* may hold plaintext of a staged payload's neighbour */
+    free(buf);
+    return rc;
+}
+
 /* Streams one payload into the component's inactive slot: decrypt, decompress, digest.
- * The payload is in memory (inline content, integrated payload) or a file read in chunks
- * (file != NULL), so memory does not grow with the image. */
+ * The payload is in memory (inline content, integrated payload), a file read in chunks
+ * (file != NULL) or, for a copy, another component's slot (from != NULL), so memory does
+ * not grow with the image. */
 static secup_rc stream_into(struct install *in, const struct secup_proc_params *p, int c,
-                            struct secup_bytes payload, const char *file, struct secup_err *err)
+                            struct secup_bytes payload, const char *file,
+                            const struct slot_source *from, struct secup_err *err)
 {
     struct agent *a = in->v.a;
+    struct install *r = in->root;
     struct secup_digest d;
     if (!secup_proc_has(p, SECUP_SUIT_PARAM_IMAGE_DIGEST) || !secup_proc_has(p, SECUP_SUIT_PARAM_IMAGE_SIZE))
         return secup_err_set(err, SECUP_E_MISSING,
@@ -372,7 +427,7 @@ static secup_rc stream_into(struct install *in, const struct secup_proc_params *
     }
     /* Overwritten in place, not emptied first: the digest and size bound the image, and the
      * boot stage reads exactly that many bytes. */
-    rc = slot_open(&a->cfg, (uint32_t)c, in->v.slot[c], SECUP_SLOT_WRITABLE | SECUP_SLOT_CREATE,
+    rc = slot_open(&a->cfg, (uint32_t)c, r->v.slot[c], SECUP_SLOT_WRITABLE | SECUP_SLOT_CREATE,
                    &s, err);
     if (rc != SECUP_OK) {
         if (fd >= 0)
@@ -380,11 +435,14 @@ static secup_rc stream_into(struct install *in, const struct secup_proc_params *
         return rc;
     }
     /* Before the first byte: the slot is no longer a verified image, on disk too. */
-    a->st.comp[c].slot[in->v.slot[c]].valid = false;
+    a->st.comp[c].slot[r->v.slot[c]].valid = false;
+    r->written &= ~(UINT32_C(1) << c);
     struct secup_stream *st = NULL;
     rc = secup_stream_new(&st, &cfg, &s, err);
     if (rc == SECUP_OK)
-        rc = fd >= 0 ? secup_stream_pump_fd(st, fd, err) : secup_stream_write(st, payload, err);
+        rc = fd >= 0 ? secup_stream_pump_fd(st, fd, err)
+           : from    ? pump_slot(st, from, err)
+                     : secup_stream_write(st, payload, err);
     if (rc == SECUP_OK)
         rc = secup_stream_finish(st, err);
     if (fd >= 0)
@@ -394,16 +452,24 @@ static secup_rc stream_into(struct install *in, const struct secup_proc_params *
     secup_stream_free(st);
     s.ops->close(&s);
     if (rc == SECUP_OK) {
-        in->written |= UINT32_C(1) << c;
-        memcpy(in->digest[c], d.bytes.ptr, 32);
-        in->size[c] = cfg.image_size;
+        r->written |= UINT32_C(1) << c;
+        memcpy(r->digest[c], d.bytes.ptr, 32);
+        r->size[c] = cfg.image_size;
+        r->writer[c] = in;
     }
     return rc;
 }
 
+static secup_rc dep_resolve(struct install *in, const struct secup_proc_params *p,
+                            struct secup_bytes *out, struct secup_err *err);
+
 static secup_rc op_fetch(void *ctx, const struct secup_proc_params *p, struct secup_err *err)
 {
     struct install *in = ctx;
+    if (p->is_dependency) { /* an integrated dependency is in the envelope already */
+        struct secup_bytes dep;
+        return dep_resolve(in, p, &dep, err);
+    }
     int c = view_comp(&in->v, p, err);
     if (c < 0)
         return SECUP_E_UNSUPPORTED;
@@ -411,7 +477,7 @@ static secup_rc op_fetch(void *ctx, const struct secup_proc_params *p, struct se
     const char *file = NULL;
     secup_rc rc = payload_for(in, p, c, &mem, &file, err);
     if (rc == SECUP_OK)
-        rc = stream_into(in, p, c, mem, file, err);
+        rc = stream_into(in, p, c, mem, file, NULL, err);
     return rc;
 }
 
@@ -421,14 +487,302 @@ static secup_rc op_write(void *ctx, const struct secup_proc_params *p, struct se
     int c = view_comp(&in->v, p, err);
     if (c < 0)
         return SECUP_E_UNSUPPORTED;
-    return stream_into(in, p, c, p->v[SECUP_SUIT_PARAM_CONTENT].bytes, NULL, err);
+    return stream_into(in, p, c, p->v[SECUP_SUIT_PARAM_CONTENT].bytes, NULL, NULL, err);
+}
+
+/* Both components of a copy or swap: device components, distinct, and the source written
+ * by this install (its inactive slot, already checked against its digest). */
+static secup_rc pair_comps(struct install *in, const char *what, const struct secup_proc_params *dst,
+                           const struct secup_proc_params *src, int *c, int *s,
+                           struct secup_err *err)
+{
+    if (dst->is_dependency || src->is_dependency)
+        return secup_err_set(err, SECUP_E_UNSUPPORTED, "%s: a dependency is not a component with a slot", what);
+    *c = view_comp(&in->v, dst, err);
+    if (*c < 0)
+        return SECUP_E_UNSUPPORTED;
+    *s = view_comp(&in->v, src, err);
+    if (*s < 0)
+        return SECUP_E_UNSUPPORTED;
+    const struct agent_config *cfg = &in->v.a->cfg;
+    if (*c == *s)
+        return secup_err_set(err, SECUP_E_VALUE, "%s: source and destination are both component %s", what,
+                             cfg->components[*c].name);
+    if (!(in->root->written & (UINT32_C(1) << *s)))
+        return secup_err_set(err, SECUP_E_POLICY,
+                             "%s into %s: the source component %s was not written by this install (only an "
+                             "image this install wrote to an inactive slot and verified is a source)",
+                             what, cfg->components[*c].name, cfg->components[*s].name);
+    return SECUP_OK;
+}
+
+/* copy (22): the source's inactive slot, written and verified earlier in this install,
+ * goes through the pipeline (decryption with the destination's encryption-info,
+ * decompression, digest and size of the destination) into the destination's inactive
+ * slot: SUIT example 4 and the encryption draft's fetch + copy (section 9.2). */
+static secup_rc op_copy(void *ctx, const struct secup_proc_params *dst,
+                        const struct secup_proc_params *src, struct secup_err *err)
+{
+    struct install *in = ctx;
+    struct install *r = in->root;
+    int c, s;
+    secup_rc rc = pair_comps(in, "copy", dst, src, &c, &s, err);
+    if (rc != SECUP_OK)
+        return rc;
+    struct secup_slot from;
+    rc = slot_open(&in->v.a->cfg, (uint32_t)s, r->v.slot[s], 0, &from, err);
+    if (rc != SECUP_OK)
+        return rc;
+    struct slot_source source = { &from, r->size[s] };
+    rc = stream_into(in, dst, c, secup_bytes_of(NULL, 0), NULL, &source, err);
+    from.ops->close(&from);
+    if (rc != SECUP_OK)
+        secup_err_prefix(err, "copy from %s into %s", in->v.a->cfg.components[s].name,
+                         in->v.a->cfg.components[c].name);
+    return rc;
+}
+
+/* swap (31): only between two images this install wrote (both inactive slots): exchanged
+ * chunk by chunk through memory, synced, and each read back against the digest it now
+ * holds. A running slot is never a side of a swap (docs/decisions/0005). */
+static secup_rc op_swap(void *ctx, const struct secup_proc_params *dst,
+                        const struct secup_proc_params *src, struct secup_err *err)
+{
+    struct install *in = ctx;
+    struct install *r = in->root;
+    const struct agent_config *cfg = &in->v.a->cfg;
+    int c, s;
+    secup_rc rc = pair_comps(in, "swap", dst, src, &c, &s, err);
+    if (rc == SECUP_OK && !(r->written & (UINT32_C(1) << c)))
+        rc = secup_err_set(err, SECUP_E_POLICY,
+                           "swap of %s and %s: %s was not written by this install; a swap never touches "
+                           "a running slot or an image this install did not verify",
+                           cfg->components[c].name, cfg->components[s].name, cfg->components[c].name);
+    if (rc != SECUP_OK)
+        return rc;
+    struct secup_slot x, y;
+    rc = slot_open(cfg, (uint32_t)c, r->v.slot[c], SECUP_SLOT_WRITABLE, &x, err);
+    if (rc != SECUP_OK)
+        return rc;
+    rc = slot_open(cfg, (uint32_t)s, r->v.slot[s], SECUP_SLOT_WRITABLE, &y, err);
+    if (rc != SECUP_OK) {
+        x.ops->close(&x);
+        return rc;
+    }
+    uint64_t nx = r->size[c], ny = r->size[s];
+    if (ny > x.capacity || nx > y.capacity)
+        rc = secup_err_set(err, SECUP_E_LIMIT_SIZE, "swap of %s and %s: an image does not fit the other slot",
+                           cfg->components[c].name, cfg->components[s].name);
+    /* from here on neither slot holds what was verified until both are read back */
+    r->written &= ~((UINT32_C(1) << c) | (UINT32_C(1) << s));
+    uint8_t *bx = malloc(CHUNK_IO), *by = malloc(CHUNK_IO);
+    if (rc == SECUP_OK && (!bx || !by))
+        rc = secup_err_set(err, SECUP_E_NOMEM, "no memory for a swap");
+    uint64_t n = nx > ny ? nx : ny;
+    for (uint64_t off = 0; rc == SECUP_OK && off < n; off += CHUNK_IO) {
+        size_t lx = nx > off ? (size_t)(nx - off < CHUNK_IO ? nx - off : CHUNK_IO) : 0;
+        size_t ly = ny > off ? (size_t)(ny - off < CHUNK_IO ? ny - off : CHUNK_IO) : 0;
+        if (lx)
+            rc = x.ops->read(&x, off, bx, lx, err);
+        if (rc == SECUP_OK && ly)
+            rc = y.ops->read(&y, off, by, ly, err);
+        if (rc == SECUP_OK && ly)
+            rc = x.ops->write(&x, off, secup_bytes_of(by, ly), err);
+        if (rc == SECUP_OK && lx)
+            rc = y.ops->write(&y, off, secup_bytes_of(bx, lx), err);
+    }
+    if (bx)
+        secup_wipe(bx, CHUNK_IO);
+    if (by)
+        secup_wipe(by, CHUNK_IO);
+    free(bx);
+    free(by);
+    if (rc == SECUP_OK)
+        rc = x.ops->sync(&x, err);
+    if (rc == SECUP_OK)
+        rc = y.ops->sync(&y, err);
+    struct secup_digest dx = { -16, secup_bytes_of(r->digest[s], 32) };
+    struct secup_digest dy = { -16, secup_bytes_of(r->digest[c], 32) };
+    if (rc == SECUP_OK)
+        rc = secup_slot_digest_check(&x, &dx, ny, err);
+    if (rc == SECUP_OK)
+        rc = secup_slot_digest_check(&y, &dy, nx, err);
+    x.ops->close(&x);
+    y.ops->close(&y);
+    if (rc != SECUP_OK) {
+        secup_err_prefix(err, "swap of %s and %s", cfg->components[c].name, cfg->components[s].name);
+        return rc;
+    }
+    uint8_t t[32];
+    memcpy(t, r->digest[c], 32);
+    memcpy(r->digest[c], r->digest[s], 32);
+    memcpy(r->digest[s], t, 32);
+    r->size[c] = ny;
+    r->size[s] = nx;
+    const struct install *w = r->writer[c];
+    r->writer[c] = r->writer[s];
+    r->writer[s] = w;
+    r->written |= (UINT32_C(1) << c) | (UINT32_C(1) << s);
+    return SECUP_OK;
+}
+
+/* ---- dependencies (trust-domains section 5; SUIT.md section 3 rules 4-5) ---- */
+
+/* The integrated dependency envelope the uri of dependency p names ("#name"). */
+static secup_rc dep_resolve(struct install *in, const struct secup_proc_params *p,
+                            struct secup_bytes *out, struct secup_err *err)
+{
+    if (in->is_dep)
+        return secup_err_set(err, SECUP_E_UNSUPPORTED,
+                             "a dependency with dependencies of its own is not supported");
+    if (!secup_proc_has(p, SECUP_SUIT_PARAM_URI))
+        return secup_err_set(err, SECUP_E_MISSING, "dependency %u has no uri", p->index);
+    struct secup_bytes uri = p->v[SECUP_SUIT_PARAM_URI].bytes;
+    if (uri.len == 0 || uri.ptr[0] != '#')
+        return secup_err_set(err, SECUP_E_UNSUPPORTED,
+                             "dependency %u: '%.*s' is detached; only dependencies integrated in the "
+                             "envelope (\"#name\") are supported", p->index, (int)uri.len, (const char *)uri.ptr);
+    if (!secup_envelope_find_integrated(in->env, uri, out))
+        return secup_err_set(err, SECUP_E_MISSING, "dependency %u: '%.*s' is not in the envelope", p->index,
+                             (int)uri.len, (const char *)uri.ptr);
+    return SECUP_OK;
+}
+
+/* dependency-integrity (7), and image-match on a dependency: the dependency's manifest
+ * digest (SHA-256 over its bstr-wrapped manifest) must be the image-digest, its whole
+ * envelope the image-size, and it must be signed by an anchor in force. The decoded
+ * envelope is kept for process-dependency. */
+static secup_rc dep_integrity(struct install *in, const struct secup_proc_params *p,
+                              struct secup_err *err)
+{
+    struct install *r = in->root;
+    struct secup_bytes raw;
+    secup_rc rc = dep_resolve(in, p, &raw, err);
+    if (rc != SECUP_OK)
+        return rc;
+    if (!secup_proc_has(p, SECUP_SUIT_PARAM_IMAGE_DIGEST) || !secup_proc_has(p, SECUP_SUIT_PARAM_IMAGE_SIZE))
+        return secup_err_set(err, SECUP_E_MISSING, "dependency %u: integrity needs image-digest and image-size",
+                             p->index);
+    struct secup_digest d;
+    rc = secup_digest_decode(&d, p->v[SECUP_SUIT_PARAM_IMAGE_DIGEST].bytes, err);
+    if (rc != SECUP_OK)
+        return rc;
+    if (d.alg != -16 || d.bytes.len != 32)
+        return secup_err_set(err, SECUP_E_UNSUPPORTED, "dependency %u: only SHA-256 digests", p->index);
+    if (raw.len != p->v[SECUP_SUIT_PARAM_IMAGE_SIZE].u)
+        return secup_err_set(err, SECUP_E_SIZE, "dependency %u: the envelope has %zu bytes, the manifest says %llu",
+                             p->index, raw.len, (unsigned long long)p->v[SECUP_SUIT_PARAM_IMAGE_SIZE].u);
+    uint32_t k = p->index;
+    if (r->dep_env[k] && (r->dep_raw[k].ptr != raw.ptr || r->dep_raw[k].len != raw.len))
+        return secup_err_set(err, SECUP_E_VALUE, "dependency %u names two different envelopes", k);
+    if (!r->dep_env[k]) {
+        struct secup_envelope *env = malloc(sizeof(*env));
+        if (!env)
+            return secup_err_set(err, SECUP_E_NOMEM, "no memory for a dependency");
+        struct secup_limits lim = secup_limits_default();
+        lim.max_envelope = in->v.a->cfg.max_envelope;
+        rc = secup_envelope_decode(env, raw, &lim, err);
+        if (rc != SECUP_OK) {
+            free(env);
+            secup_err_prefix(err, "dependency %u", k);
+            return rc;
+        }
+        r->dep_env[k] = env;
+        r->dep_raw[k] = raw;
+    }
+    const struct secup_envelope *env = r->dep_env[k];
+    uint8_t h[32];
+    rc = secup_sha256(env->manifest_wrapped, h, err);
+    if (rc == SECUP_OK && !secup_ct_equal(secup_bytes_of(h, 32), d.bytes))
+        rc = secup_err_set(err, SECUP_E_DIGEST, "dependency %u: its manifest does not match the digest of "
+                                                "dependency-integrity", k);
+    struct secup_verify_info vi;
+    if (rc == SECUP_OK)
+        rc = secup_envelope_verify(env, r->trust, &vi, err);
+    if (rc != SECUP_OK) {
+        secup_err_prefix(err, "dependency %u", k);
+        return rc;
+    }
+    r->dep_signer[k] = r->trust_index[vi.anchor];
+    return SECUP_OK;
+}
+
+static secup_rc op_dependency_integrity(void *ctx, const struct secup_proc_params *p,
+                                        struct secup_err *err)
+{
+    return dep_integrity(ctx, p, err);
+}
+
+static secup_rc check_and_map(struct install *in, struct secup_err *err);
+static const struct secup_proc_ops install_ops;
+
+/* process-dependency (11): the dependency's shared sequence and its sequence of the
+ * section being run, for its own components, after its integrity held in this install
+ * (trust-domains 5.5.2: abort otherwise) and its own policy: vendor and class, anchor
+ * allowed for its components, sequence number above each component's floor. */
+static secup_rc op_process_dependency(void *ctx, const struct secup_proc_params *p,
+                                      struct secup_err *err)
+{
+    struct install *in = ctx;
+    struct install *r = in->root;
+    struct agent *a = in->v.a;
+    uint32_t k = p->index;
+    if (in->is_dep)
+        return secup_err_set(err, SECUP_E_UNSUPPORTED, "a dependency with dependencies of its own is not supported");
+    if (!r->dep_env[k])
+        return secup_err_set(err, SECUP_E_STATE, "process-dependency %u before its dependency-integrity held", k);
+    secup_rc rc = dep_integrity(in, p, err); /* the same envelope, the same digest, now */
+    if (rc != SECUP_OK)
+        return rc;
+    const struct secup_envelope *env = r->dep_env[k];
+    if (env->manifest.n_dependencies > 0)
+        return secup_err_set(err, SECUP_E_UNSUPPORTED, "dependency %u has dependencies of its own: not supported", k);
+    struct secup_device_policy pol;
+    memcpy(pol.vendor_id, a->cfg.vendor_id, 16);
+    memcpy(pol.class_id, a->cfg.class_id, 16);
+    pol.sequence_floor = 0; /* per component and anchor, in check_and_map */
+    rc = secup_policy_check(env, r->trust, &pol, NULL, err);
+    if (rc != SECUP_OK) {
+        secup_err_prefix(err, "dependency %u", k);
+        return rc;
+    }
+    struct install *d = r->dep_ctx[k];
+    if (!d) {
+        d = calloc(1, sizeof(*d));
+        if (!d)
+            return secup_err_set(err, SECUP_E_NOMEM, "no memory for a dependency");
+        r->dep_ctx[k] = d;
+    }
+    d->v.a = a;
+    d->env = env;
+    d->raw = r->dep_raw[k];
+    d->root = r;
+    d->signer = r->dep_signer[k];
+    d->is_dep = true;
+    rc = check_and_map(d, err);
+    struct secup_processor *proc = NULL;
+    if (rc == SECUP_OK) {
+        proc = malloc(sizeof(*proc));
+        if (!proc)
+            rc = secup_err_set(err, SECUP_E_NOMEM, "no memory for a dependency");
+    }
+    if (rc == SECUP_OK)
+        rc = secup_process(proc, &env->manifest, r->section, &install_ops, d, r->id, err);
+    free(proc);
+    if (rc != SECUP_OK)
+        secup_err_prefix(err, "dependency %u", k);
+    return rc;
 }
 
 static const struct secup_proc_ops install_ops = {
     .image_match = op_image_match,
     .component_slot = view_component_slot,
+    .dependency_integrity = op_dependency_integrity,
     .fetch = op_fetch,
     .write = op_write,
+    .copy = op_copy,
+    .swap = op_swap,
+    .process_dependency = op_process_dependency,
 };
 
 /* The trust set for verifying: to install, the anchors in force; at boot, every anchor
@@ -460,13 +814,14 @@ static secup_rc load_trust(const struct agent *a, bool installing, struct secup_
     return rc;
 }
 
-static secup_rc check_and_map(struct install *in, uint32_t signer, struct secup_err *err)
+/* Maps a manifest's components (the root's or a dependency's) to the device's, with that
+ * manifest's own checks: the anchor that signed it may sign for each component, its
+ * sequence number exceeds the component's floor for that anchor, nothing is on trial. */
+static secup_rc check_and_map(struct install *in, struct secup_err *err)
 {
     struct agent *a = in->v.a;
     const struct secup_manifest *m = &in->env->manifest;
-    const struct agent_anchor *anchor = &a->anchors[signer];
-    if (m->n_dependencies > 0)
-        return secup_err_set(err, SECUP_E_UNSUPPORTED, "manifests with dependencies are not supported yet");
+    const struct agent_anchor *anchor = &a->anchors[in->signer];
     for (uint32_t i = 0; i < SECUP_PROC_MAX_INDEX; i++)
         in->v.map[i] = -1;
     for (uint32_t i = 0; i < m->n_components; i++) {
@@ -492,6 +847,7 @@ static secup_rc check_and_map(struct install *in, uint32_t signer, struct secup_
                                  a->cfg.components[c].name);
         in->v.map[i] = c;
         in->v.slot[c] = 1 - bs.active; /* writes go to the inactive slot only */
+        in->root->v.slot[c] = in->v.slot[c];
     }
     return SECUP_OK;
 }
@@ -654,7 +1010,7 @@ static secup_rc install_trust_update(struct install *in, const struct secup_trus
     static struct trust_update u;
     static struct trust_store next;
     if (m->n_dependencies > 0)
-        return secup_err_set(err, SECUP_E_UNSUPPORTED, "manifests with dependencies are not supported yet");
+        return secup_err_set(err, SECUP_E_UNSUPPORTED, "a trust update has no dependencies");
     if (m->n_components != 1)
         return secup_err_set(err, SECUP_E_POLICY,
                              "a trust update names the component \"%s\" and nothing else", AGENT_TRUST_COMPONENT);
@@ -744,6 +1100,7 @@ secup_rc agent_install(struct agent *a, const char *envelope, const char *const 
     }
     in->v.a = a;
     in->env = env;
+    in->root = in;
     /* settle what a power cut left half done before judging "an update is on trial" */
     rc = undo_partial_commit(a, err);
     if (rc == SECUP_OK)
@@ -776,6 +1133,10 @@ secup_rc agent_install(struct agent *a, const char *envelope, const char *const 
         rc = secup_envelope_verify(env, trust, &vi, err);
     if (rc == SECUP_OK)
         signer = index[vi.anchor];
+    in->signer = signer;
+    in->raw = secup_bytes_of(buf, len);
+    in->trust = trust;
+    in->trust_index = index;
     if (rc == SECUP_OK && is_trust_update(&env->manifest)) {
         rc = install_trust_update(in, trust, signer, err);
         if (rc != SECUP_OK)
@@ -783,7 +1144,7 @@ secup_rc agent_install(struct agent *a, const char *envelope, const char *const 
         goto done;
     }
     if (rc == SECUP_OK)
-        rc = check_and_map(in, signer, err);
+        rc = check_and_map(in, err);
     if (rc == SECUP_OK && a->cfg.device_key[0]) {
         rc = secup_key_load_pem(&in->device_key, a->cfg.device_key, err);
         if (rc != SECUP_OK)
@@ -793,6 +1154,7 @@ secup_rc agent_install(struct agent *a, const char *envelope, const char *const 
         rc = load_kek(&a->cfg.keks[k], in->kek[k], &in->kek_len[k], err);
     struct secup_proc_identity id;
     device_identity(a, &id);
+    in->id = &id;
     /* The device's acceptance policy first: both identity conditions must be stated
      * (THREATS.md C2), then the Update Procedure: payload-fetch, install, validate. */
     if (rc == SECUP_OK) {
@@ -805,46 +1167,57 @@ secup_rc agent_install(struct agent *a, const char *envelope, const char *const 
     static const enum secup_section steps[] = { SECUP_SECTION_DEPENDENCY_RESOLUTION,
                                                 SECUP_SECTION_PAYLOAD_FETCH, SECUP_SECTION_INSTALL,
                                                 SECUP_SECTION_VALIDATE };
-    for (size_t i = 0; rc == SECUP_OK && i < sizeof(steps) / sizeof(steps[0]); i++)
+    for (size_t i = 0; rc == SECUP_OK && i < sizeof(steps) / sizeof(steps[0]); i++) {
+        in->section = steps[i];
         rc = secup_process(proc, &env->manifest, steps[i], &install_ops, in, &id, err);
-    if (rc == SECUP_OK && in->written == 0)
+    }
+    /* Staging components held bytes for a copy only: they are not committed. */
+    uint32_t commit = in->written;
+    for (uint32_t c = 0; c < a->cfg.n_components; c++) {
+        if (a->cfg.components[c].staging)
+            commit &= ~(UINT32_C(1) << c);
+    }
+    if (rc == SECUP_OK && commit == 0)
         rc = secup_err_set(err, SECUP_E_POLICY, "the manifest installs nothing on this device");
     if (rc != SECUP_OK)
         goto out;
 
-    /* Commit, all components or none: the state records the new slots and the bundle as
-     * pending, then each component is put on trial; a cut in between is found at boot. */
-    const char *anchor = a->anchors[signer].name;
+    /* Commit, all components or none (the root's and its dependencies'): the state records
+     * the new slots and the bundle as pending, then each component is put on trial; a cut
+     * in between is found at boot. Each slot records the manifest that wrote it: its
+     * sequence number and anchor (its floor) and, kept beside it, its envelope. */
     for (uint32_t c = 0; c < a->cfg.n_components; c++) {
-        if (!(in->written & (UINT32_C(1) << c)))
+        if (!(commit & (UINT32_C(1) << c)))
             continue;
+        const struct install *w = in->writer[c];
+        const char *anchor = a->anchors[w->signer].name;
         struct state_slot *s = &a->st.comp[c].slot[in->v.slot[c]];
         s->valid = true;
-        s->seq = seq;
+        s->seq = w->env->manifest.sequence_number;
         memcpy(s->digest, in->digest[c], 32);
         s->size = in->size[c];
         size_t an = strlen(anchor) < sizeof(s->anchor) - 1 ? strlen(anchor) : sizeof(s->anchor) - 1;
         memmove(s->anchor, anchor, an);
         s->anchor[an] = '\0';
-        secup_manifest_version_text(&env->manifest, &a->cfg.components[c].id.id, s->version,
+        secup_manifest_version_text(&w->env->manifest, &a->cfg.components[c].id.id, s->version,
                                     sizeof(s->version));
     }
     /* The envelope goes beside the slot it describes, so that the boot stage can run its
      * validate and invoke sequences; it is written before the state refers to it. */
     for (uint32_t c = 0; rc == SECUP_OK && c < a->cfg.n_components; c++) {
-        if (!(in->written & (UINT32_C(1) << c)))
+        if (!(commit & (UINT32_C(1) << c)))
             continue;
         char path[AGENT_PATH_MAX + 96];
         envelope_path(&a->cfg, c, in->v.slot[c], path, sizeof(path));
-        rc = secup_file_write_atomic(path, secup_bytes_of(buf, len), 0600, err);
+        rc = secup_file_write_atomic(path, in->writer[c]->raw, 0600, err);
     }
     if (rc != SECUP_OK)
         goto done;
-    a->st.pending = in->written;
+    a->st.pending = commit;
     record(a, SECUP_OK, "installed; trial boot pending", seq, mdigest);
     rc = state_save(&a->cfg, &a->st, err);
     for (uint32_t c = 0; rc == SECUP_OK && c < a->cfg.n_components; c++) {
-        if (!(in->written & (UINT32_C(1) << c)))
+        if (!(commit & (UINT32_C(1) << c)))
             continue;
         struct boot_state bs;
         rc = a->boot.ops->get(&a->boot, a->cfg.components[c].name, &bs, err);
@@ -869,6 +1242,10 @@ out:
         *err = keep;
     }
 done:
+    for (uint32_t k = 0; in && k < SECUP_PROC_MAX_INDEX; k++) {
+        free(in->dep_env[k]);
+        free(in->dep_ctx[k]);
+    }
     if (in)
         secup_wipe(in->kek, sizeof(in->kek));
     secup_key_free(in ? in->device_key : NULL);
@@ -901,10 +1278,22 @@ static secup_rc boot_invoke(void *ctx, const struct secup_proc_params *p, struct
     return SECUP_OK;
 }
 
+/* A dependency's components boot with the envelope kept beside their own slots (the
+ * dependency's, authenticated and run by their own invocation): nothing more here. */
+static secup_rc boot_process_dependency(void *ctx, const struct secup_proc_params *p,
+                                        struct secup_err *err)
+{
+    (void)ctx;
+    (void)p;
+    (void)err;
+    return SECUP_OK;
+}
+
 static const struct secup_proc_ops boot_ops = {
     .image_match = view_image_match,
     .component_slot = view_component_slot,
     .invoke = boot_invoke,
+    .process_dependency = boot_process_dependency,
 };
 
 /* The Invocation Procedure for the image in slot `slot` of component c: its envelope is
@@ -1186,8 +1575,8 @@ secup_rc agent_boot(struct agent *a, struct secup_err *err)
     bool usable = true;
     char why[STATE_REASON_MAX] = "";
     for (uint32_t c = 0; rc == SECUP_OK && c < a->cfg.n_components; c++) {
-        if (group & (UINT32_C(1) << c))
-            continue;
+        if ((group & (UINT32_C(1) << c)) || a->cfg.components[c].staging)
+            continue; /* a staging component holds nothing that runs */
         struct secup_err e;
         const struct state_slot *run = &a->st.comp[c].slot[bs[c].active];
         if (verify_slot(a, c, bs[c].active, &e) == SECUP_OK) {

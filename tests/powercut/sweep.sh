@@ -24,6 +24,8 @@
 #   D  as C, but the health check fails at the reboot after the cut (a cut in the middle
 #      of the confirmation must still leave both components on the same release)
 #   E  as C on a device configured with boot-attempts 1
+#   F  used, release 3 as a root manifest (firmware) with an integrated dependency (data),
+#      made by tests/integration/suit_craft.py, health ok: ends confirmed, both or neither
 # A later fault-free run installs and boots bundle release 9 (INV-7).
 #
 # Usage: sweep.sh PATH/TO/secup-agent PATH/TO/secup-author PATH/TO/libsecup_cutter.so
@@ -67,7 +69,7 @@ jobs=${SWEEP_JOBS:-$(nproc 2>/dev/null || echo 2)}
 [ "$jobs" -gt 4 ] && jobs=4
 modes=${SWEEP_MODES:-before torn unsynced}
 sample=${SWEEP_SAMPLE:-1}
-scenarios=${SWEEP_SCENARIOS:-A B C D E}
+scenarios=${SWEEP_SCENARIOS:-A B C D E F}
 show=${SWEEP_SHOW:-3}
 
 die() { echo "sweep: $*" >&2; exit 1; }
@@ -93,6 +95,11 @@ done
 "$AU" create -q --key author.pem --image "$W/img/firmware-2.bin" --seq 2 --vendor-domain example.com \
     --class pc-v1 --version 1.2.0 --uri https://updates.example.com/fw2.enc \
     --encrypt-for device.pub.pem --compress --payload-out fw2.enc --out fw2.suit || die "author: fw2"
+# release 3 again, as a root manifest for firmware whose integrated dependency installs data
+CRAFT="$PY $HERE/../integration/suit_craft.py"
+$CRAFT image dep3.suit --key author.pem --seq 3 --class pc-v1 --target data --image "$W/img/data-3.bin" &&
+    $CRAFT dep root3.suit --key author.pem --seq 3 --class pc-v1 --target firmware \
+        --image "$W/img/firmware-3.bin" --dep dep3.suit || die "suit_craft: root3"
 
 # ---- the device: two components in file slots, the state-file bootloader ----
 mkdir -p "$W/setup/dev/slots" "$W/setup/dev/state" "$W/setup/dev/keys"
@@ -133,6 +140,7 @@ scenario() {
     C) echo "C|bundle firmware+data: install -> boot (health ok) -> confirmed|used|$W/pkg/bundle3.suit|firmware,data|2|3|ok|ok" ;;
     D) echo "D|bundle as C, the health check fails after the cut|used|$W/pkg/bundle3.suit|firmware,data|2|3|ok|bad" ;;
     E) echo "E|bundle as C, boot-attempts 1|used1|$W/pkg/bundle3.suit|firmware,data|2|3|ok|ok" ;;
+    F) echo "F|root firmware + integrated dependency data: install -> boot -> confirmed|used|$W/pkg/root3.suit|firmware,data|2|3|ok|ok" ;;
     *) die "unknown scenario '$1'" ;;
     esac
 }
