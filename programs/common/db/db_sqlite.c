@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sqlite3.h>
 
@@ -29,9 +30,17 @@ struct sq {
         sqlite3_stmt *st;
     } cache[SQ_CACHE];
     size_t next_victim;
+    bool holds_writer; /* sq_writers is held for this connection's transaction */
 };
 
 static pthread_once_t sq_once = PTHREAD_ONCE_INIT;
+
+/* Writers of this process queue here rather than in SQLite's busy handler, which sleeps
+ * in steps of up to 100 ms: a thread waiting for the write lock wakes the moment it is
+ * free. Waiting is bounded like the busy timeout. */
+static pthread_mutex_t sq_writers = PTHREAD_MUTEX_INITIALIZER;
+
+static void sq_rollback(void *impl);
 
 /* Process-wide settings, before the first connection: no global memory statistics (a
  * mutex taken on every allocation). */
@@ -90,6 +99,7 @@ static void sq_close(void *impl)
         return;
     for (size_t i = 0; i < SQ_CACHE; i++)
         sqlite3_finalize(s->cache[i].st);
+    sq_rollback(s); /* a transaction left open releases the writers' lock */
     sqlite3_close_v2(s->h);
     free(s->path);
     free(s);
@@ -327,19 +337,39 @@ static bool sq_in_transaction(void *impl)
     return sqlite3_get_autocommit(s->h) == 0;
 }
 
+static void sq_release_writer(struct sq *s)
+{
+    if (s->holds_writer) {
+        s->holds_writer = false;
+        pthread_mutex_unlock(&sq_writers);
+    }
+}
+
 static void sq_rollback(void *impl)
 {
     struct sq *s = impl;
     if (sq_in_transaction(s))
         sqlite3_exec(s->h, "ROLLBACK", NULL, NULL, NULL);
+    sq_release_writer(s);
 }
 
 static secup_rc sq_begin(void *impl, struct secup_err *err)
 {
     struct sq *s = impl;
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += SQ_BUSY_TIMEOUT_MS / 1000;
+    if (pthread_mutex_timedlock(&sq_writers, &until) != 0)
+        return secup_err_set(err, SECUP_E_DB,
+                             "sqlite '%s': database is locked by another writer of this process "
+                             "for %d s",
+                             s->path, SQ_BUSY_TIMEOUT_MS / 1000);
+    s->holds_writer = true;
     int r = sqlite3_exec(s->h, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-    if (r != SQLITE_OK)
+    if (r != SQLITE_OK) {
+        sq_release_writer(s);
         return sq_fail(s, r, "BEGIN IMMEDIATE", err);
+    }
     return SECUP_OK;
 }
 
@@ -347,8 +377,10 @@ static secup_rc sq_commit(void *impl, struct secup_err *err)
 {
     struct sq *s = impl;
     int r = sqlite3_exec(s->h, "COMMIT", NULL, NULL, NULL);
-    if (r == SQLITE_OK)
+    if (r == SQLITE_OK) {
+        sq_release_writer(s);
         return SECUP_OK;
+    }
     secup_rc rc = sq_fail(s, r, "COMMIT", err);
     sq_rollback(s);
     return rc;
