@@ -37,6 +37,14 @@ secup_rc trk_run(const char *dir, struct secup_err *err)
     signal(SIGPIPE, SIG_IGN);
 
     pthread_mutex_init(&t->park_lock, NULL);
+    pthread_mutex_init(&t->keys_lock, NULL);
+    t->keys = calloc(TRK_KEY_SLOTS, sizeof(*t->keys));
+    t->retired = calloc(TRK_KEY_RETIRED, sizeof(*t->retired));
+    if (!t->keys || !t->retired) {
+        trk_keys_free(t);
+        free(t);
+        return secup_err_set(err, SECUP_E_NOMEM, "key cache");
+    }
     secup_rc rc = trk_config_load(dir, &t->cfg, err);
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     unsigned threads = t->cfg.threads ? (unsigned)t->cfg.threads
@@ -97,6 +105,8 @@ secup_rc trk_run(const char *dir, struct secup_err *err)
     if (t->pool)
         db_pool_close(t->pool);
     secup_key_free(t->sign_key);
+    trk_keys_free(t);
+    pthread_mutex_destroy(&t->keys_lock);
     pthread_mutex_destroy(&t->park_lock);
     free(t);
     return rc;

@@ -17,6 +17,18 @@ struct trk_parked {
     bool listed;  /* still in the registry (not yet woken) */
 };
 
+/* Parsed consumer keys, by consumer id: parsing a PEM key costs many times a
+ * verification. A slot holds the PEM it was parsed from, so a changed key is parsed anew;
+ * a replaced key is kept until the tracker stops (a report may still be using it). */
+#define TRK_KEY_SLOTS 1024
+#define TRK_KEY_RETIRED 4096
+
+struct trk_key_slot {
+    char id[TRK_ID_MAX + 1];
+    char pem[600];
+    struct secup_key *key;
+};
+
 struct trk {
     struct trk_config cfg;
     struct db_pool *pool;
@@ -28,6 +40,10 @@ struct trk {
     bool ticker_started;
     pthread_t upstream;
     bool upstream_started;
+    pthread_mutex_t keys_lock;
+    struct trk_key_slot *keys;
+    struct secup_key **retired;
+    size_t n_retired;
     bool stopping;
 };
 
@@ -41,6 +57,12 @@ void *trk_upstream(void *arg);
 void *trk_ticker(void *arg);
 
 void trk_handle(void *app, struct httpd_req *req);
+/* The parsed key of a consumer whose stored PEM is pem (routes.c). The caller frees it
+ * only when *owned (it could not be cached). */
+secup_rc trk_consumer_parsed_key(struct trk *t, const char *id, const char *pem,
+                                 const struct secup_key **out, bool *owned,
+                                 struct secup_err *err);
+void trk_keys_free(struct trk *t);
 void trk_log(const char *fmt, ...) SECUP_PRINTF(1, 2);
 
 #endif /* SECUP_TRACKER_TRK_H */
