@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "http/httpc.h"
+#include "log.h"
 #include "secup/notification.h"
 #include "srv.h"
 
@@ -16,17 +17,10 @@
 
 void srv_log(const char *fmt, ...)
 {
-    char ts[32];
-    time_t t = time(NULL);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
     va_list ap;
     va_start(ap, fmt);
-    char line[1024];
-    vsnprintf(line, sizeof(line), fmt, ap);
+    log_vline("secup-server", fmt, ap);
     va_end(ap);
-    fprintf(stderr, "%s secup-server: %s\n", ts, line);
 }
 
 static bool unhex(const char *hex, uint8_t *out, size_t want)

@@ -55,9 +55,7 @@ static const char schema[] =
     " next_try BIGINT NOT NULL, last_error TEXT, delivered BIGINT NOT NULL DEFAULT 0,"
     " created BIGINT NOT NULL);"
     "CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value BIGINT NOT NULL);"
-    "CREATE TABLE IF NOT EXISTS events ("
-    " time BIGINT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, object TEXT,"
-    " detail TEXT);";
+    DB_EVENTS_TABLE;
 
 static int64_t now(void)
 {
@@ -70,26 +68,12 @@ secup_rc store_schema(struct db *db, struct secup_err *err)
 }
 
 secup_rc store_event(struct db *db, const char *actor, const char *action, const char *object,
-                     const char *detail, struct secup_err *err)
+                   const char *detail, struct secup_err *err)
 {
-    struct db_value v[] = { DB_INT_V(now()), DB_TEXT_V(actor), DB_TEXT_V(action),
-                            DB_TEXT_V(object), DB_TEXT_V(detail) };
-    return db_exec(db, "INSERT INTO events (time, actor, action, object, detail)"
-                       " VALUES ($1, $2, $3, $4, $5)",
-                   v, 5, NULL, NULL, NULL, err);
+    return db_event(db, actor, action, object, detail, err);
 }
 
 /* ---- principals ---- */
-
-static void copy(char *dst, size_t cap, const char *src)
-{
-    snprintf(dst, cap, "%s", src ? src : "");
-}
-
-static int64_t to_i64(const char *s)
-{
-    return s ? strtoll(s, NULL, 10) : 0;
-}
 
 #define PRINCIPAL_COLS "id, kind, banned, flagged, vendor, class, region"
 
@@ -98,13 +82,13 @@ static bool principal_row(void *ctx, size_t n, const char *const *v)
     struct srv_principal *p = ctx;
     if (n < 7)
         return false;
-    copy(p->id, sizeof(p->id), v[0]);
-    p->kind = (enum srv_kind)to_i64(v[1]);
-    p->banned = to_i64(v[2]) != 0;
-    p->flagged = to_i64(v[3]);
-    copy(p->vendor, sizeof(p->vendor), v[4]);
-    copy(p->class_id, sizeof(p->class_id), v[5]);
-    copy(p->region, sizeof(p->region), v[6]);
+    db_col_copy(p->id, sizeof(p->id), v[0]);
+    p->kind = (enum srv_kind)db_col_int(v[1]);
+    p->banned = db_col_int(v[2]) != 0;
+    p->flagged = db_col_int(v[3]);
+    db_col_copy(p->vendor, sizeof(p->vendor), v[4]);
+    db_col_copy(p->class_id, sizeof(p->class_id), v[5]);
+    db_col_copy(p->region, sizeof(p->region), v[6]);
     return false;
 }
 
@@ -215,13 +199,13 @@ static bool principal_json_row(void *ctx, size_t n, const char *const *v)
         return false;
     json_t *o = json_object();
     json_object_set_new(o, "id", json_string(v[0]));
-    json_object_set_new(o, "kind", json_string(kind_name(to_i64(v[1]))));
-    json_object_set_new(o, "banned", json_boolean(to_i64(v[2]) != 0));
-    json_object_set_new(o, "flagged", json_integer(to_i64(v[3])));
+    json_object_set_new(o, "kind", json_string(kind_name(db_col_int(v[1]))));
+    json_object_set_new(o, "banned", json_boolean(db_col_int(v[2]) != 0));
+    json_object_set_new(o, "flagged", json_integer(db_col_int(v[3])));
     set_opt_str(o, "vendor", v[4]);
     set_opt_str(o, "class", v[5]);
     set_opt_str(o, "region", v[6]);
-    json_object_set_new(o, "created", json_integer(to_i64(v[7])));
+    json_object_set_new(o, "created", json_integer(db_col_int(v[7])));
     json_array_append_new(ctx, o);
     return true;
 }
@@ -378,26 +362,26 @@ secup_rc store_image_add(struct db *db, const struct srv_image *img, struct secu
 static void image_from_row(struct srv_image *img, const char *const *v)
 {
     memset(img, 0, sizeof(*img));
-    copy(img->id, sizeof(img->id), v[0]);
-    copy(img->author, sizeof(img->author), v[1]);
-    copy(img->vendor, sizeof(img->vendor), v[2]);
-    copy(img->class_id, sizeof(img->class_id), v[3]);
-    img->seq = to_i64(v[4]);
-    copy(img->version, sizeof(img->version), v[5]);
-    copy(img->profile, sizeof(img->profile), v[6]);
-    copy(img->envelope_blob, sizeof(img->envelope_blob), v[7]);
-    img->envelope_size = to_i64(v[8]);
-    copy(img->payload_blob, sizeof(img->payload_blob), v[9]);
-    img->payload_size = to_i64(v[10]);
-    img->image_size = to_i64(v[11]);
-    img->encrypted = to_i64(v[12]) != 0;
-    copy(img->status, sizeof(img->status), v[13]);
-    copy(img->reason, sizeof(img->reason), v[14]);
-    copy(img->regions_allow, sizeof(img->regions_allow), v[15]);
-    copy(img->regions_deny, sizeof(img->regions_deny), v[16]);
-    copy(img->nets_allow, sizeof(img->nets_allow), v[17]);
-    copy(img->nets_deny, sizeof(img->nets_deny), v[18]);
-    img->created = to_i64(v[19]);
+    db_col_copy(img->id, sizeof(img->id), v[0]);
+    db_col_copy(img->author, sizeof(img->author), v[1]);
+    db_col_copy(img->vendor, sizeof(img->vendor), v[2]);
+    db_col_copy(img->class_id, sizeof(img->class_id), v[3]);
+    img->seq = db_col_int(v[4]);
+    db_col_copy(img->version, sizeof(img->version), v[5]);
+    db_col_copy(img->profile, sizeof(img->profile), v[6]);
+    db_col_copy(img->envelope_blob, sizeof(img->envelope_blob), v[7]);
+    img->envelope_size = db_col_int(v[8]);
+    db_col_copy(img->payload_blob, sizeof(img->payload_blob), v[9]);
+    img->payload_size = db_col_int(v[10]);
+    img->image_size = db_col_int(v[11]);
+    img->encrypted = db_col_int(v[12]) != 0;
+    db_col_copy(img->status, sizeof(img->status), v[13]);
+    db_col_copy(img->reason, sizeof(img->reason), v[14]);
+    db_col_copy(img->regions_allow, sizeof(img->regions_allow), v[15]);
+    db_col_copy(img->regions_deny, sizeof(img->regions_deny), v[16]);
+    db_col_copy(img->nets_allow, sizeof(img->nets_allow), v[17]);
+    db_col_copy(img->nets_deny, sizeof(img->nets_deny), v[18]);
+    img->created = db_col_int(v[19]);
 }
 
 static bool image_row(void *ctx, size_t n, const char *const *v)
@@ -412,8 +396,8 @@ static bool component_row(void *ctx, size_t n, const char *const *v)
     struct srv_image *img = ctx;
     if (n < 2 || img->n_components >= SRV_MAX_COMPONENTS)
         return false;
-    copy(img->components[img->n_components], sizeof(img->components[0]), v[0]);
-    copy(img->component_names[img->n_components], sizeof(img->component_names[0]), v[1]);
+    db_col_copy(img->components[img->n_components], sizeof(img->components[0]), v[0]);
+    db_col_copy(img->component_names[img->n_components], sizeof(img->component_names[0]), v[1]);
     img->n_components++;
     return true;
 }
@@ -534,7 +518,7 @@ static bool image_id_row(void *ctx, size_t n, const char *const *v)
     struct list_ctx *c = ctx;
     if (n < 1 || c->n >= 256)
         return false;
-    copy(c->ids[c->n++], SRV_HEX_ID, v[0]);
+    db_col_copy(c->ids[c->n++], SRV_HEX_ID, v[0]);
     return true;
 }
 
@@ -611,8 +595,8 @@ static bool download_row(void *ctx, size_t n, const char *const *v)
     if (n < 5)
         return false;
     json_array_append_new(ctx, json_pack("{s:s, s:s, s:s, s:I, s:I}", "image", v[0], "device",
-                                         v[1], "what", v[2], "bytes", (json_int_t)to_i64(v[3]),
-                                         "time", (json_int_t)to_i64(v[4])));
+                                         v[1], "what", v[2], "bytes", (json_int_t)db_col_int(v[3]),
+                                         "time", (json_int_t)db_col_int(v[4])));
     return true;
 }
 
@@ -639,8 +623,8 @@ static bool obsolete_row(void *ctx, size_t n, const char *const *v)
         return false;
     json_array_append_new(ctx, json_pack("{s:s, s:s, s:s, s:I, s:I}", "device", v[0],
                                          "component", v[1], "image", v[2], "sequence",
-                                         (json_int_t)to_i64(v[3]), "latest",
-                                         (json_int_t)to_i64(v[4])));
+                                         (json_int_t)db_col_int(v[3]), "latest",
+                                         (json_int_t)db_col_int(v[4])));
     return true;
 }
 
@@ -706,7 +690,7 @@ static bool subscription_row(void *ctx, size_t n, const char *const *v)
         return false;
     json_array_append_new(ctx, json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "id", v[0],
                                          "tracker", v[1], "url", v[2], "vendor", v[3], "class",
-                                         v[4], "created", (json_int_t)to_i64(v[5])));
+                                         v[4], "created", (json_int_t)db_col_int(v[5])));
     return true;
 }
 
@@ -769,10 +753,10 @@ static bool due_row(void *ctx, size_t n, const char *const *v)
     if (n < 4 || c->n >= c->max)
         return false;
     struct srv_outbox_item *it = &c->items[c->n++];
-    copy(it->id, sizeof(it->id), v[0]);
-    copy(it->url, sizeof(it->url), v[1]);
-    copy(it->body_hex, sizeof(it->body_hex), v[2]);
-    it->attempts = to_i64(v[3]);
+    db_col_copy(it->id, sizeof(it->id), v[0]);
+    db_col_copy(it->url, sizeof(it->url), v[1]);
+    db_col_copy(it->body_hex, sizeof(it->body_hex), v[2]);
+    it->attempts = db_col_int(v[3]);
     return true;
 }
 

@@ -45,9 +45,7 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS aggregates ("
     " tracker TEXT NOT NULL REFERENCES consumers(id) ON DELETE CASCADE, reporter TEXT NOT NULL,"
     " body TEXT NOT NULL, received BIGINT NOT NULL, PRIMARY KEY (tracker, reporter));"
-    "CREATE TABLE IF NOT EXISTS events ("
-    " time BIGINT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, object TEXT,"
-    " detail TEXT);";
+    DB_EVENTS_TABLE;
 
 static int64_t now(void)
 {
@@ -62,21 +60,7 @@ secup_rc trk_schema(struct db *db, struct secup_err *err)
 secup_rc trk_event(struct db *db, const char *actor, const char *action, const char *object,
                    const char *detail, struct secup_err *err)
 {
-    struct db_value v[] = { DB_INT_V(now()), DB_TEXT_V(actor), DB_TEXT_V(action),
-                            DB_TEXT_V(object), DB_TEXT_V(detail) };
-    return db_exec(db, "INSERT INTO events (time, actor, action, object, detail)"
-                       " VALUES ($1, $2, $3, $4, $5)",
-                   v, 5, NULL, NULL, NULL, err);
-}
-
-static void copy(char *dst, size_t cap, const char *src)
-{
-    snprintf(dst, cap, "%s", src ? src : "");
-}
-
-static int64_t to_i64(const char *s)
-{
-    return s ? strtoll(s, NULL, 10) : 0;
+    return db_event(db, actor, action, object, detail, err);
 }
 
 secup_rc trk_enrolment_add(struct db *db, const char *hash, const char *vendor,
@@ -97,8 +81,8 @@ static bool two_row(void *ctx, size_t n, const char *const *v)
 {
     struct two *t = ctx;
     if (n >= 2) {
-        copy(t->a, 33, v[0]);
-        copy(t->b, 33, v[1]);
+        db_col_copy(t->a, 33, v[0]);
+        db_col_copy(t->b, 33, v[1]);
     }
     return false;
 }
@@ -138,13 +122,13 @@ static bool consumer_row(void *ctx, size_t n, const char *const *v)
     struct trk_consumer *c = ctx;
     if (n < 7)
         return false;
-    copy(c->id, sizeof(c->id), v[0]);
-    c->kind = (enum trk_kind)to_i64(v[1]);
-    copy(c->vendor, sizeof(c->vendor), v[2]);
-    copy(c->class_id, sizeof(c->class_id), v[3]);
-    copy(c->region, sizeof(c->region), v[4]);
-    c->last_counter = to_i64(v[5]);
-    c->last_seen = to_i64(v[6]);
+    db_col_copy(c->id, sizeof(c->id), v[0]);
+    c->kind = (enum trk_kind)db_col_int(v[1]);
+    db_col_copy(c->vendor, sizeof(c->vendor), v[2]);
+    db_col_copy(c->class_id, sizeof(c->class_id), v[3]);
+    db_col_copy(c->region, sizeof(c->region), v[4]);
+    c->last_counter = db_col_int(v[5]);
+    c->last_seen = db_col_int(v[6]);
     return false;
 }
 
@@ -236,12 +220,12 @@ static int64_t newest(struct db *db, const char *vendor, const char *cls, const 
 
 static const char *judge(struct inv *in, const char *const *v, json_t *comps, json_t *last)
 {
-    int64_t last_seen = to_i64(v[6]);
+    int64_t last_seen = db_col_int(v[6]);
     if (last_seen == 0)
         return "never-seen";
     if (in->now - last_seen > in->unreachable_after)
         return "unreachable";
-    if (to_i64(v[7]) != 0)
+    if (db_col_int(v[7]) != 0)
         return "failed"; /* safe mode: no verified image */
     const char *code = json_string_value(json_object_get(last, "code"));
     bool failed = code && strcmp(code, "OK") != 0;
@@ -282,10 +266,10 @@ static bool inv_row(void *ctx, size_t n, const char *const *v)
         return true;
     }
     json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:b, s:o}", "id", v[0], "kind",
-                          to_i64(v[1]) == TRK_TRACKER ? "tracker" : "device", "vendor", v[2],
-                          "class", v[3], "state", state, "last_seen", (json_int_t)to_i64(v[6]),
-                          "last_counter", (json_int_t)to_i64(v[5]), "safe_mode",
-                          to_i64(v[7]) != 0, "components", comps);
+                          db_col_int(v[1]) == TRK_TRACKER ? "tracker" : "device", "vendor", v[2],
+                          "class", v[3], "state", state, "last_seen", (json_int_t)db_col_int(v[6]),
+                          "last_counter", (json_int_t)db_col_int(v[5]), "safe_mode",
+                          db_col_int(v[7]) != 0, "components", comps);
     if (v[4])
         json_object_set_new(o, "region", json_string(v[4]));
     if (last)
@@ -318,9 +302,9 @@ static bool report_row(void *ctx, size_t n, const char *const *v)
 {
     if (n < 3)
         return false;
-    json_array_append_new(ctx, json_pack("{s:I, s:I, s:I}", "counter", (json_int_t)to_i64(v[0]),
-                                         "time", (json_int_t)to_i64(v[1]), "received",
-                                         (json_int_t)to_i64(v[2])));
+    json_array_append_new(ctx, json_pack("{s:I, s:I, s:I}", "counter", (json_int_t)db_col_int(v[0]),
+                                         "time", (json_int_t)db_col_int(v[1]), "received",
+                                         (json_int_t)db_col_int(v[2])));
     return true;
 }
 
@@ -423,7 +407,7 @@ static bool manifest_row(void *ctx, size_t n, const char *const *v)
         return false;
     json_array_append_new(ctx, json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:s}", "digest", v[0],
                                          "server", v[1], "vendor", v[2], "class", v[3],
-                                         "component", v[4], "sequence", (json_int_t)to_i64(v[5]),
+                                         "component", v[4], "sequence", (json_int_t)db_col_int(v[5]),
                                          "uri", v[6]));
     return true;
 }
@@ -471,17 +455,17 @@ static bool command_row(void *ctx, size_t n, const char *const *v)
     struct trk_command *c = ctx;
     if (n < 11)
         return false;
-    copy(c->id, sizeof(c->id), v[0]);
-    copy(c->consumer, sizeof(c->consumer), v[1]);
-    c->counter = to_i64(v[2]);
-    c->action = to_i64(v[3]);
-    copy(c->digest, sizeof(c->digest), v[4]);
-    c->seq = to_i64(v[5]);
-    copy(c->component, sizeof(c->component), v[6]);
-    c->issued = to_i64(v[7]);
-    c->expires = to_i64(v[8]);
-    copy(c->state, sizeof(c->state), v[9]);
-    copy(c->body_hex, sizeof(c->body_hex), v[10]);
+    db_col_copy(c->id, sizeof(c->id), v[0]);
+    db_col_copy(c->consumer, sizeof(c->consumer), v[1]);
+    c->counter = db_col_int(v[2]);
+    c->action = db_col_int(v[3]);
+    db_col_copy(c->digest, sizeof(c->digest), v[4]);
+    c->seq = db_col_int(v[5]);
+    db_col_copy(c->component, sizeof(c->component), v[6]);
+    c->issued = db_col_int(v[7]);
+    c->expires = db_col_int(v[8]);
+    db_col_copy(c->state, sizeof(c->state), v[9]);
+    db_col_copy(c->body_hex, sizeof(c->body_hex), v[10]);
     return false;
 }
 
@@ -543,10 +527,10 @@ static bool manifest_pick_row(void *ctx, size_t n, const char *const *v)
     struct manifest_pick *m = ctx;
     if (n < 4)
         return false;
-    copy(m->need->digest, sizeof(m->need->digest), v[0]);
-    m->need->seq = to_i64(v[1]);
-    copy(m->need->uri, sizeof(m->need->uri), v[2]);
-    copy(m->need->component, sizeof(m->need->component), v[3]);
+    db_col_copy(m->need->digest, sizeof(m->need->digest), v[0]);
+    m->need->seq = db_col_int(v[1]);
+    db_col_copy(m->need->uri, sizeof(m->need->uri), v[2]);
+    db_col_copy(m->need->component, sizeof(m->need->component), v[3]);
     m->hit = true;
     return false;
 }
@@ -777,9 +761,9 @@ static bool counts_row(void *ctx, size_t n, const char *const *v)
 {
     struct counts *c = ctx;
     if (n >= 3) {
-        c->total = to_i64(v[0]);
-        c->done = to_i64(v[1]);
-        c->failed = to_i64(v[2]);
+        c->total = db_col_int(v[0]);
+        c->done = db_col_int(v[1]);
+        c->failed = db_col_int(v[2]);
     }
     return false;
 }
@@ -812,9 +796,9 @@ static bool rl_row(void *ctx, size_t n, const char *const *v)
         return false;
     for (size_t i = 0; i < 64; i++) {
         if (!list[i].id[0]) {
-            copy(list[i].id, sizeof(list[i].id), v[0]);
-            list[i].wave = to_i64(v[1]);
-            list[i].max_pct = to_i64(v[2]);
+            db_col_copy(list[i].id, sizeof(list[i].id), v[0]);
+            list[i].wave = db_col_int(v[1]);
+            list[i].max_pct = db_col_int(v[2]);
             return i + 1 < 64;
         }
     }
@@ -866,9 +850,9 @@ static bool rollout_json_row(void *ctx, size_t n, const char *const *v)
     if (n < 9)
         return false;
     json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:s, s:I, s:I, s:I}", "id", v[0], "digest", v[1],
-                          "class", v[2], "sequence", (json_int_t)to_i64(v[3]), "state", v[4],
-                          "wave", (json_int_t)to_i64(v[5]), "max_failure_pct",
-                          (json_int_t)to_i64(v[6]), "created", (json_int_t)to_i64(v[7]));
+                          "class", v[2], "sequence", (json_int_t)db_col_int(v[3]), "state", v[4],
+                          "wave", (json_int_t)db_col_int(v[5]), "max_failure_pct",
+                          (json_int_t)db_col_int(v[6]), "created", (json_int_t)db_col_int(v[7]));
     if (v[8])
         json_object_set_new(o, "reason", json_string(v[8]));
     json_array_append_new(ctx, o);

@@ -7,21 +7,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "trk.h"
 
 void trk_log(const char *fmt, ...)
 {
-    char ts[32];
-    time_t t = time(NULL);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    char line[1024];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(line, sizeof(line), fmt, ap);
+    log_vline("secup-tracker", fmt, ap);
     va_end(ap);
-    fprintf(stderr, "%s secup-tracker: %s\n", ts, line);
 }
 
 secup_rc trk_run(const char *dir, struct secup_err *err)

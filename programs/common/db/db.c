@@ -4,8 +4,10 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "db_backend.h"
 
@@ -377,4 +379,24 @@ void db_pool_close(struct db_pool *pool)
     free(pool->all);
     free(pool->free);
     free(pool);
+}
+
+void db_col_copy(char *dst, size_t cap, const char *col)
+{
+    snprintf(dst, cap, "%s", col ? col : "");
+}
+
+int64_t db_col_int(const char *col)
+{
+    return col ? strtoll(col, NULL, 10) : 0;
+}
+
+secup_rc db_event(struct db *db, const char *actor, const char *action, const char *object,
+                  const char *detail, struct secup_err *err)
+{
+    struct db_value v[] = { DB_INT_V((int64_t)time(NULL)), DB_TEXT_V(actor), DB_TEXT_V(action),
+                            DB_TEXT_V(object), DB_TEXT_V(detail) };
+    return db_exec(db, "INSERT INTO events (time, actor, action, object, detail)"
+                       " VALUES ($1, $2, $3, $4, $5)",
+                   v, 5, NULL, NULL, NULL, err);
 }

@@ -89,6 +89,19 @@ secup_rc db_query_text(struct db *db, const char *sql, const struct db_value *pa
 secup_rc db_query_int(struct db *db, const char *sql, const struct db_value *params,
                       size_t nparams, int64_t *out, struct secup_err *err);
 
+/* Row helpers: a column's text copied (NULL as ""), a column as an integer (NULL as 0). */
+void db_col_copy(char *dst, size_t cap, const char *col);
+int64_t db_col_int(const char *col);
+
+/* The audit log shared by the daemons: the table (part of their schema scripts) and one
+ * record of who did what to what, now. */
+#define DB_EVENTS_TABLE                                                                     \
+    "CREATE TABLE IF NOT EXISTS events ("                                                   \
+    " time BIGINT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, object TEXT,"        \
+    " detail TEXT);"
+secup_rc db_event(struct db *db, const char *actor, const char *action, const char *object,
+                  const char *detail, struct secup_err *err);
+
 /* A fixed set of n connections to one URL, for a daemon's worker threads.
  * db_pool_get() blocks until a connection is free; db_pool_put() returns it (a
  * transaction left open is rolled back). A pool on "sqlite::memory:" holds one
