@@ -512,9 +512,9 @@ static void remove_downloads(const char *dir)
 static secup_rc act_install(struct online *o, const struct secup_command_msg *c,
                             struct secup_err *err)
 {
-    char dir[AGENT_PATH_MAX];
-    char manifest[AGENT_PATH_MAX + 32];
-    char payload[AGENT_PATH_MAX + 32];
+    char dir[AGENT_PATH_MAX + 16];
+    char manifest[AGENT_PATH_MAX + 48];
+    char payload[AGENT_PATH_MAX + 48];
     const char *payloads[1] = { payload };
     download_dir(o->a, dir, sizeof(dir));
     if (mkdir(dir, 0700) != 0 && errno != EEXIST)

@@ -525,7 +525,7 @@ static secup_rc op_copy(void *ctx, const struct secup_proc_params *dst,
 {
     struct install *in = ctx;
     struct install *r = in->root;
-    int c, s;
+    int c = -1, s = -1;
     secup_rc rc = pair_comps(in, "copy", dst, src, &c, &s, err);
     if (rc != SECUP_OK)
         return rc;
@@ -551,7 +551,7 @@ static secup_rc op_swap(void *ctx, const struct secup_proc_params *dst,
     struct install *in = ctx;
     struct install *r = in->root;
     const struct agent_config *cfg = &in->v.a->cfg;
-    int c, s;
+    int c = -1, s = -1;
     secup_rc rc = pair_comps(in, "swap", dst, src, &c, &s, err);
     if (rc == SECUP_OK && !(r->written & (UINT32_C(1) << c)))
         rc = secup_err_set(err, SECUP_E_POLICY,
