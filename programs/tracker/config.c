@@ -14,7 +14,8 @@
 
 static const char *const top_keys[] = { "id", "listen", "tls", "database", "signing-key",
                                         "unreachable-after", "command-ttl", "freshness-ttl",
-                                        "max-wait", "auto-update", "http", "upstream",
+                                        "max-wait", "auto-update", "report-quota",
+                                        "report-history", "http", "upstream",
                                         "server", "trust", NULL };
 static const char *const up_keys[] = { "url", "id", "key", "ca-file", "enrolment-token-file",
                                        "poll-wait", NULL };
@@ -32,6 +33,8 @@ static secup_rc set_dir(const char *dir, struct trk_config *cfg, struct secup_er
     cfg->max_wait = 60;
     cfg->auto_update = true;
     cfg->up_wait = 30;
+    cfg->report_quota = 360;
+    cfg->report_history = 1000;
     cfg->timeout = 30;
     cfg->connection_limit = 4096;
     int n = snprintf(cfg->dir, sizeof(cfg->dir), "%s", dir);
@@ -66,6 +69,10 @@ static secup_rc parse(struct jconf *c, json_t *root, struct trk_config *cfg)
         rc = jconf_uint(c, root, "max-wait", 0, 3600, &cfg->max_wait, false);
     if (rc == SECUP_OK)
         rc = jconf_bool(c, root, "auto-update", &cfg->auto_update);
+    if (rc == SECUP_OK)
+        rc = jconf_uint(c, root, "report-quota", 1, 1000000, &cfg->report_quota, false);
+    if (rc == SECUP_OK)
+        rc = jconf_uint(c, root, "report-history", 1, 1000000, &cfg->report_history, false);
     json_t *s = json_object_get(root, "tls");
     if (rc == SECUP_OK && s) {
         rc = jconf_keys(c, s, "tls", tls_keys);

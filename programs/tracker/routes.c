@@ -246,6 +246,9 @@ static void status_done(struct body *b, struct httpd_req *req)
     struct secup_bytes who;
     char pem[8192];
     static _Thread_local struct secup_status st;
+    if (rc == SECUP_OK) /* a flood is refused before any signature is checked */
+        rc = trk_report_quota(db, c.id, (int64_t)time(NULL), (int64_t)b->t->cfg.report_quota,
+                              &err);
     if (rc == SECUP_OK)
         rc = secup_status_peek_reporter(in, &who, &err);
     if (rc == SECUP_OK && (who.len != strlen(c.id) || memcmp(who.ptr, c.id, who.len) != 0))
@@ -297,6 +300,8 @@ static void status_done(struct body *b, struct httpd_req *req)
             snprintf(lcode, sizeof(lcode), "%.*s", (int)st.last_code.len,
                      (const char *)st.last_code.ptr);
         }
+        if (rc == SECUP_OK)
+            rc = trk_report_trim(db, c.id, (int64_t)b->t->cfg.report_history, &err);
         if (rc == SECUP_OK)
             rc = trk_commands_settle(db, c.id, cj, st.has_last ? lid_hex : NULL,
                                      st.has_last ? lcode : NULL, now, &err);

@@ -13,7 +13,8 @@ static const char schema[] =
     " token_hash TEXT NOT NULL UNIQUE, vendor TEXT NOT NULL, class TEXT NOT NULL,"
     " region TEXT, attrs TEXT, created BIGINT NOT NULL, last_seen BIGINT NOT NULL DEFAULT 0,"
     " last_counter BIGINT NOT NULL DEFAULT 0, safe_mode BIGINT NOT NULL DEFAULT 0,"
-    " components TEXT, last_result TEXT, cmd_counter BIGINT NOT NULL DEFAULT 0);"
+    " components TEXT, last_result TEXT, cmd_counter BIGINT NOT NULL DEFAULT 0,"
+    " window_start BIGINT NOT NULL DEFAULT 0, window_count BIGINT NOT NULL DEFAULT 0);"
     "CREATE TABLE IF NOT EXISTS enrolments ("
     " token_hash TEXT PRIMARY KEY, vendor TEXT NOT NULL, class TEXT NOT NULL,"
     " uses_left BIGINT NOT NULL, created BIGINT NOT NULL);"
@@ -168,7 +169,11 @@ secup_rc trk_report_store(struct db *db, const char *id, int64_t counter, int64_
     /* the counter only goes up: a replayed or reordered report changes nothing */
     secup_rc rc = db_exec(db, "UPDATE consumers SET last_counter = $1, last_seen = $2,"
                               " safe_mode = $3, components = $4,"
-                              " last_result = COALESCE($5, last_result)"
+                              " last_result = COALESCE($5, last_result),"
+                              " window_count = CASE WHEN $2 - window_start >= 3600 THEN 1"
+                              "  ELSE window_count + 1 END,"
+                              " window_start = CASE WHEN $2 - window_start >= 3600 THEN $2"
+                              "  ELSE window_start END"
                               " WHERE id = $6 AND last_counter < $1",
                           v, 6, NULL, NULL, &changes, err);
     if (rc == SECUP_OK && changes == 0)
@@ -984,4 +989,28 @@ secup_rc trk_aggregate_put(struct db *db, const char *tracker, const char *repor
                        " VALUES ($1, $2, $3, $4) ON CONFLICT (tracker, reporter)"
                        " DO UPDATE SET body = $3, received = $4",
                    v, 4, NULL, NULL, NULL, err);
+}
+
+secup_rc trk_report_quota(struct db *db, const char *id, int64_t now_, int64_t quota,
+                          struct secup_err *err)
+{
+    int64_t n = 0;
+    struct db_value v[] = { DB_TEXT_V(id), DB_INT_V(now_) };
+    secup_rc rc = db_query_int(db, "SELECT CASE WHEN $2 - window_start >= 3600 THEN 0"
+                                   " ELSE window_count END FROM consumers WHERE id = $1",
+                               v, 2, &n, err);
+    if (rc == SECUP_OK && n >= quota)
+        rc = secup_err_set(err, SECUP_E_QUOTA,
+                           "'%s' sent %" PRId64 " reports within the hour (quota %" PRId64 ")", id, n,
+                           quota);
+    return rc;
+}
+
+secup_rc trk_report_trim(struct db *db, const char *id, int64_t keep, struct secup_err *err)
+{
+    struct db_value v[] = { DB_TEXT_V(id), DB_INT_V(keep) };
+    return db_exec(db, "DELETE FROM reports WHERE consumer = $1 AND counter < (SELECT MIN(counter)"
+                       " FROM (SELECT counter FROM reports WHERE consumer = $1"
+                       " ORDER BY counter DESC LIMIT $2) AS newest)",
+                   v, 2, NULL, NULL, NULL, err);
 }

@@ -33,6 +33,8 @@ struct trk_config {
     uint64_t freshness_ttl;     /* seconds a "nothing to do" statement stays valid */
     uint64_t max_wait;          /* the longest long poll, seconds */
     bool auto_update;           /* manifests without a rollout go to every obsolete consumer */
+    uint64_t report_quota;      /* reports a consumer may send per hour (THREATS.md S9) */
+    uint64_t report_history;    /* reports kept per consumer */
     /* cascading: the upstream tracker this one obeys (empty url: none) */
     char up_url[1024];
     char up_id[TRK_ID_MAX + 1];
@@ -92,6 +94,11 @@ secup_rc trk_consumer_by_token(struct db *db, const char *hash, struct trk_consu
                                struct secup_err *err);
 secup_rc trk_consumer_key(struct db *db, const char *id, char *pem, size_t cap,
                           struct secup_err *err);
+/* SECUP_E_QUOTA when the consumer sent quota reports in the last hour. */
+secup_rc trk_report_quota(struct db *db, const char *id, int64_t now, int64_t quota,
+                          struct secup_err *err);
+/* Keeps only the newest keep reports of the consumer. */
+secup_rc trk_report_trim(struct db *db, const char *id, int64_t keep, struct secup_err *err);
 /* Records a verified report: its counter must exceed the stored one (SECUP_E_REPLAY). */
 secup_rc trk_report_store(struct db *db, const char *id, int64_t counter, int64_t time,
                           bool safe_mode, const char *components_json,

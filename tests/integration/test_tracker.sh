@@ -235,6 +235,7 @@ poll() { curl -sk -o "$1.cmd" -H "Authorization: Bearer ${DT[$1]}" "$TU/v1/comma
 $PY - "$PWD/t/tracker.json" "$(cat t/tracker.port)" <<'EOF'
 import json, sys
 c = json.load(open(sys.argv[1])); c["auto-update"] = False
+c["report-quota"] = 12; c["report-history"] = 3
 c["listen"] = "127.0.0.1:" + sys.argv[2]  # the port the server notifies
 json.dump(c, open(sys.argv[1], "w"), indent=2)
 EOF
@@ -284,6 +285,19 @@ rep d4 1 "$C4" SECUP_E_TAG
 ok "its failure halts r3" bash -c "'$TRK' admin t rollout list --json | grep -q '\"state\": \"halted\"'"
 ok "halted: d5 never gets it" test "$(poll d5 | cut -d' ' -f1)" = 2
 ok "the rollout list gives the reason" bash -c "'$TRK' admin t rollout list --json | grep -q '1 of 1 failed'"
+
+# ---- a flood of reports (THREATS.md S9): refused past the quota, storage bounded ----
+accepted=0 refused=0
+for i in $(seq 1 15); do
+    CNT[d5]=$((CNT[d5] + 1))
+    $PY "$SG" report d5.pem d5 "${CNT[d5]}" 1 > rep.cose
+    code=$(curl -sk -o resp.body -w '%{http_code}' -H "Authorization: Bearer ${DT[d5]}" --data-binary @rep.cose "$TU/v1/status")
+    if [ "$code" = 200 ]; then accepted=$((accepted + 1)); last_ok=${CNT[d5]}
+    elif [ "$code" = 429 ] && grep -q SECUP_E_QUOTA resp.body; then refused=$((refused + 1)); fi
+done
+ok "past the quota of 12 an hour: 429 SECUP_E_QUOTA ($accepted accepted, $refused refused)" test "$refused" -ge 1 -a $((accepted + refused)) -eq 15
+ok "the last accepted report is the one the tracker holds" bash -c "'$TRK' admin t consumer show d5 --json | grep -q '\"last_counter\": $last_ok'"
+ok "and it keeps only the newest 3 reports" test "$("$TRK" admin t consumer show d5 --json | $PY -c "import json,sys; print(len(json.load(sys.stdin)['reports']))")" = 3
 
 echo "tracker ($([ -n "$DB_URL" ] && echo PostgreSQL || echo SQLite)): $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -143,7 +143,7 @@ void httpd_respond_fd(struct httpd_req *req, unsigned status, const char *conten
                       int fd, uint64_t offset, uint64_t len);
 
 /* The HTTP status for a result code: SECUP_E_AUTH 401; _FORBIDDEN, _BANNED 403;
- * _NOENT 404; _EXISTS, _ROLLBACK, _REPLAY 409; _AUDIENCE 403; _QUARANTINED 410; _LIMIT_BODY, _LIMIT_SIZE 413;
+ * _NOENT 404; _EXISTS, _ROLLBACK, _REPLAY 409; _AUDIENCE 403; _QUOTA 429; _QUARANTINED 410; _LIMIT_BODY, _LIMIT_SIZE 413;
  * _LOCATION 451; _NOSPACE 507; _UNAVAILABLE 503; _TIMEOUT 408; other 1xx/2xx input
  * codes 400; other 3xx refusals 422; 4xx environment codes 500. */
 unsigned httpd_status_for_rc(secup_rc rc);

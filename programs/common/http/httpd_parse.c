@@ -17,6 +17,7 @@ unsigned httpd_status_for_rc(secup_rc rc)
     case SECUP_E_ROLLBACK:
     case SECUP_E_REPLAY: return 409;
     case SECUP_E_AUDIENCE: return 403;
+    case SECUP_E_QUOTA: return 429;
     case SECUP_E_QUARANTINED: return 410;
     case SECUP_E_LIMIT_BODY:
     case SECUP_E_LIMIT_SIZE: return 413;
