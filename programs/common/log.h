@@ -4,6 +4,8 @@
 
 #include <stdarg.h>
 
-void log_vline(const char *prog, const char *fmt, va_list ap);
+#include "secup/export.h"
+
+void log_vline(const char *prog, const char *fmt, va_list ap) SECUP_PRINTF(2, 0);
 
 #endif /* SECUP_LOG_H */
