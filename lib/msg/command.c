@@ -272,13 +272,7 @@ secup_rc secup_command_sign(const struct secup_command_msg *c, const struct secu
 secup_rc secup_command_peek_issuer(struct secup_bytes signed_cmd, struct secup_bytes *issuer,
                                    struct secup_err *err)
 {
-    struct secup_auth_block b;
-    struct secup_bytes payload;
-    *issuer = secup_bytes_of(NULL, 0);
-    if (signed_cmd.len > MAX_SIGNED)
-        return secup_err_set(err, SECUP_E_LIMIT_SIZE, "signed command of %zu bytes",
-                             signed_cmd.len);
-    return secup_cose_sign1_parse(signed_cmd, &b, &payload, issuer, err);
+    return secup_msg_peek_kid(signed_cmd, MAX_SIGNED, "command", issuer, err);
 }
 
 secup_rc secup_command_verify(struct secup_bytes signed_cmd, const struct secup_key *key,

@@ -55,3 +55,14 @@ secup_rc secup_msg_verify_attached(struct secup_bytes in, size_t max, const char
         rc = secup_cose_verify_block(&b, *payload, key, err);
     return rc;
 }
+
+secup_rc secup_msg_peek_kid(struct secup_bytes in, size_t max, const char *what,
+                            struct secup_bytes *kid, struct secup_err *err)
+{
+    struct secup_auth_block b;
+    struct secup_bytes payload;
+    *kid = secup_bytes_of(NULL, 0);
+    if (in.len > max)
+        return secup_err_set(err, SECUP_E_LIMIT_SIZE, "signed %s of %zu bytes", what, in.len);
+    return secup_cose_sign1_parse(in, &b, &payload, kid, err);
+}

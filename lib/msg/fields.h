@@ -23,4 +23,9 @@ secup_rc secup_msg_verify_attached(struct secup_bytes in, size_t max, const char
                                    const struct secup_key *key, struct secup_bytes *payload,
                                    struct secup_bytes *kid, struct secup_err *err);
 
+/* Reads the kid of a signed message (its sender) without verifying anything, after
+ * refusing more than max bytes (SECUP_E_LIMIT_SIZE). *kid points into in; empty on error. */
+secup_rc secup_msg_peek_kid(struct secup_bytes in, size_t max, const char *what,
+                            struct secup_bytes *kid, struct secup_err *err);
+
 #endif /* SECUP_MSG_FIELDS_H */

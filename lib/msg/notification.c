@@ -131,12 +131,8 @@ secup_rc secup_notification_sign(const struct secup_notification *n, const struc
 secup_rc secup_notification_peek_server(struct secup_bytes signed_msg, struct secup_bytes *server,
                                        struct secup_err *err)
 {
-    struct secup_auth_block b;
-    struct secup_bytes payload;
-    if (signed_msg.len > SECUP_NOTIFICATION_MAX_SIZE + 256)
-        return secup_err_set(err, SECUP_E_LIMIT_SIZE, "signed notification of %zu bytes",
-                             signed_msg.len);
-    return secup_cose_sign1_parse(signed_msg, &b, &payload, server, err);
+    return secup_msg_peek_kid(signed_msg, SECUP_NOTIFICATION_MAX_SIZE + 256, "notification", server,
+                              err);
 }
 
 secup_rc secup_notification_verify(struct secup_bytes signed_msg, const struct secup_key *key,

@@ -289,9 +289,7 @@ secup_rc secup_status_sign(const struct secup_status *st, const struct secup_key
 secup_rc secup_status_peek_reporter(struct secup_bytes signed_report, struct secup_bytes *reporter,
                                     struct secup_err *err)
 {
-    struct secup_auth_block b;
-    struct secup_bytes payload;
-    return secup_cose_sign1_parse(signed_report, &b, &payload, reporter, err);
+    return secup_msg_peek_kid(signed_report, SIZE_MAX, "status", reporter, err);
 }
 
 secup_rc secup_status_verify(struct secup_bytes signed_report, const struct secup_key *key,
