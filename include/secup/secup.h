@@ -12,6 +12,7 @@
 #include "secup/keys.h"
 #include "secup/manifest.h"
 #include "secup/notification.h"
+#include "secup/request.h"
 #include "secup/policy.h"
 #include "secup/process.h"
 #include "secup/rc.h"
