@@ -18,6 +18,7 @@ int cmd_verify(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_decrypt(int argc, char **argv);
 int cmd_upload(int argc, char **argv);
+int cmd_request(int argc, char **argv);
 
 /* Reads an envelope file (bounded) and decodes it into a heap envelope.
  * Ownership: free *buf with secup_file_free(*buf, *len) and *env with free(). */

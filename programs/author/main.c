@@ -17,6 +17,7 @@ static const struct {
     { "inspect", cmd_inspect, "print every field of an envelope (text or --json)" },
     { "decrypt", cmd_decrypt, "decrypt a payload and check it against its manifest" },
     { "upload", cmd_upload, "submit an envelope and its payload to a Firmware Server" },
+    { "request", cmd_request, "sign a request telling a tracker that a manifest is available" },
 };
 
 static void usage(FILE *out)
