@@ -92,3 +92,47 @@ bool compid_format(const struct secup_component_id *id, char *out, size_t cap)
     }
     return true;
 }
+
+/* One CBOR head of major type `major` with a length below 65536 at in[*pos]. */
+static bool cbor_head(const uint8_t *in, size_t len, size_t *pos, unsigned major, size_t *n)
+{
+    if (*pos >= len || in[*pos] >> 5 != major)
+        return false;
+    unsigned info = in[*pos] & 0x1f;
+    (*pos)++;
+    if (info < 24) {
+        *n = info;
+    } else if (info == 24 && *pos + 1 <= len) {
+        *n = in[*pos];
+        *pos += 1;
+        if (*n < 24)
+            return false; /* not the shortest form */
+    } else if (info == 25 && *pos + 2 <= len) {
+        *n = (size_t)in[*pos] << 8 | in[*pos + 1];
+        *pos += 2;
+        if (*n < 256)
+            return false;
+    } else {
+        return false;
+    }
+    return true;
+}
+
+bool compid_from_cbor(struct secup_bytes in, struct text_component_id *out)
+{
+    memset(out, 0, sizeof(*out));
+    size_t pos = 0, count = 0, used = 0;
+    if (!cbor_head(in.ptr, in.len, &pos, 4, &count) || count == 0 || count > SECUP_MAX_ID_PARTS)
+        return false;
+    for (size_t i = 0; i < count; i++) {
+        size_t n = 0;
+        if (!cbor_head(in.ptr, in.len, &pos, 2, &n) || n == 0 || n > in.len - pos ||
+            n > sizeof(out->storage) - used)
+            return false;
+        memcpy(out->storage + used, in.ptr + pos, n);
+        out->id.parts[out->id.n_parts++] = secup_bytes_of(out->storage + used, n);
+        used += n;
+        pos += n;
+    }
+    return pos == in.len;
+}

@@ -21,4 +21,8 @@ void compid_rebase(struct text_component_id *dst, const struct text_component_id
  * it does not fit in cap. */
 bool compid_format(const struct secup_component_id *id, char *out, size_t cap);
 
+/* Reads an encoded component identifier (a CBOR array of 1 to SECUP_MAX_ID_PARTS byte
+ * strings, shortest heads, nothing after it) into out; false when it is not one. */
+bool compid_from_cbor(struct secup_bytes in, struct text_component_id *out);
+
 #endif /* SECUP_COMPID_H */

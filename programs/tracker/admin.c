@@ -17,7 +17,10 @@ static void usage(void)
     printf("usage: secup-tracker admin DIR <object> <verb> [options] [--json]\n\n"
            "  enrolment add (--vendor-domain D | --vendor HEX) (--class NAME | --class-id HEX)\n"
            "               [--uses N]              a token consumers register with (printed once)\n"
-           "  server add NAME --key PUB.pem         believe signed notifications of this server\n"
+           "  server add NAME --key PUB.pem [--url URL]\n"
+           "                                        believe signed notifications of this server;\n"
+           "                                        with --url, also poll it for new manifests\n"
+           "  requester add NAME --pub PUB.pem      believe signed manifest requests of NAME\n"
            "  consumer list [--state S] [--class-id HEX]\n"
            "               states: up-to-date, obsolete, updating, failed, unreachable, never-seen\n"
            "  consumer show NAME                    one consumer and its report history\n"
@@ -60,6 +63,31 @@ static secup_rc ids(const char *domain, const char *vhex, const char *cname, con
     return rc;
 }
 
+/* The PEM text of a public key file (a private key is refused). */
+static secup_rc public_pem(const char *path, char **text, struct secup_err *err)
+{
+    uint8_t *pem = NULL;
+    size_t len = 0;
+    struct secup_key *k = NULL;
+    *text = NULL;
+    secup_rc rc = secup_key_load_pem(&k, path, err);
+    if (rc == SECUP_OK && secup_key_has_private(k))
+        rc = secup_err_set(err, SECUP_E_KEY_FORMAT, "'%s' holds a private key", path);
+    secup_key_free(k);
+    if (rc == SECUP_OK)
+        rc = secup_file_read(path, 64 * 1024, &pem, &len, err);
+    if (rc == SECUP_OK) {
+        *text = calloc(1, len + 1);
+        if (*text)
+            memcpy(*text, pem, len);
+        else
+            rc = secup_err_set(err, SECUP_E_NOMEM, "key");
+    }
+    if (pem)
+        secup_file_free(pem, len);
+    return rc;
+}
+
 int trk_admin(int argc, char **argv)
 {
     static const struct option lopts[] = {
@@ -71,13 +99,14 @@ int trk_admin(int argc, char **argv)
         { "digest", required_argument, NULL, 'g' },   { "canary", required_argument, NULL, 'c' },
         { "max-failures", required_argument, NULL, 'm' },
         { "consumers", required_argument, NULL, 'n' },
+        { "url", required_argument, NULL, 'U' },      { "pub", required_argument, NULL, 'k' },
         { NULL, 0, NULL, 0 },
     };
     bool json = false;
     const char *key = NULL, *domain = NULL, *vhex = NULL, *cname = NULL, *chex = NULL,
                *state = NULL;
     uint64_t uses = 1, canary = 0, max_failures = 20;
-    const char *digest = NULL, *consumers = NULL;
+    const char *digest = NULL, *consumers = NULL, *url = NULL;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "jh", lopts, NULL)) != -1) {
@@ -91,6 +120,7 @@ int trk_admin(int argc, char **argv)
         case 's': state = optarg; break;
         case 'g': digest = optarg; break;
         case 'n': consumers = optarg; break;
+        case 'U': url = optarg; break;
         case 'c':
             if (!cli_parse_u64(optarg, &canary) || canary > 1000000)
                 return cli_usage("admin", "--canary must be 0 to 1000000");
@@ -150,33 +180,30 @@ int trk_admin(int argc, char **argv)
             json_decref(out);
             out = NULL;
         }
-    } else if (strcmp(object, "server") == 0 && strcmp(verb, "add") == 0 && arg) {
-        uint8_t *pem = NULL;
-        size_t len = 0;
-        struct secup_key *k = NULL;
+    } else if ((strcmp(object, "server") == 0 || strcmp(object, "requester") == 0) &&
+               strcmp(verb, "add") == 0 && arg) {
+        bool server = object[0] == 's';
+        char *text = NULL;
         if (!req_valid_name(arg))
-            rc = secup_err_set(&err, SECUP_E_USAGE, "server name '%s' must be A-Z a-z 0-9 . _ -", arg);
+            rc = secup_err_set(&err, SECUP_E_USAGE, "%s name '%s' must be A-Z a-z 0-9 . _ -",
+                               object, arg);
         else if (!key)
-            rc = secup_err_set(&err, SECUP_E_USAGE, "give --key with the server's public key");
+            rc = secup_err_set(&err, SECUP_E_USAGE, "give --key (or --pub) with the %s's public key",
+                               object);
+        else if (url && (!server || (strncmp(url, "https://", 8) != 0 &&
+                                     strncmp(url, "http://", 7) != 0) || strlen(url) > 1000))
+            rc = secup_err_set(&err, SECUP_E_USAGE, "--url is a server's http(s) base URL");
         if (rc == SECUP_OK)
-            rc = secup_key_load_pem(&k, key, &err);
-        if (rc == SECUP_OK && secup_key_has_private(k))
-            rc = secup_err_set(&err, SECUP_E_KEY_FORMAT, "'%s' holds a private key", key);
-        secup_key_free(k);
-        if (rc == SECUP_OK)
-            rc = secup_file_read(key, 64 * 1024, &pem, &len, &err);
-        char *text = rc == SECUP_OK ? calloc(1, len + 1) : NULL;
-        if (text)
-            memcpy(text, pem, len);
-        if (pem)
-            secup_file_free(pem, len);
-        if (rc == SECUP_OK)
-            rc = text ? trk_server_add(db, arg, text, &err) : secup_err_set(&err, SECUP_E_NOMEM, "key");
+            rc = public_pem(key, &text, &err);
+        if (rc == SECUP_OK && server)
+            rc = trk_server_add(db, arg, text, url, &err);
+        else if (rc == SECUP_OK)
+            rc = trk_requester_add(db, arg, text, &err);
         free(text);
         if (rc == SECUP_OK)
-            rc = trk_event(db, "admin", "server", arg, NULL, &err);
+            rc = trk_event(db, "admin", object, arg, url, &err);
         if (rc == SECUP_OK)
-            out = json_pack("{s:b, s:s}", "ok", 1, "server", arg);
+            out = json_pack("{s:b, s:s}", "ok", 1, object, arg);
     } else if (strcmp(object, "consumer") == 0 && strcmp(verb, "list") == 0) {
         rc = trk_inventory(db, (int64_t)time(NULL), unreachable, state, chex, &out, &err);
         if (rc == SECUP_OK && !json) {

@@ -19,7 +19,7 @@ static const char *const top_keys[] = { "id", "listen", "tls", "database", "sign
                                         "server", "trust", NULL };
 static const char *const up_keys[] = { "url", "id", "key", "ca-file", "enrolment-token-file",
                                        "poll-wait", NULL };
-static const char *const srv_keys[] = { "token-file", "ca-file", NULL };
+static const char *const srv_keys[] = { "token-file", "ca-file", "poll-interval", NULL };
 static const char *const tls_keys[] = { "cert", "key", NULL };
 static const char *const http_keys[] = { "threads", "timeout", "connection-limit", NULL };
 
@@ -35,6 +35,7 @@ static secup_rc set_dir(const char *dir, struct trk_config *cfg, struct secup_er
     cfg->up_wait = 30;
     cfg->report_quota = 360;
     cfg->report_history = 1000;
+    cfg->poll_interval = 300;
     cfg->timeout = 30;
     cfg->connection_limit = 4096;
     int n = snprintf(cfg->dir, sizeof(cfg->dir), "%s", dir);
@@ -106,6 +107,8 @@ static secup_rc parse(struct jconf *c, json_t *root, struct trk_config *cfg)
                             false);
         if (rc == SECUP_OK)
             rc = jconf_path(c, s, "ca-file", cfg->server_ca, sizeof(cfg->server_ca), false);
+        if (rc == SECUP_OK)
+            rc = jconf_uint(c, s, "poll-interval", 0, 7 * 86400, &cfg->poll_interval, false);
     }
     s = json_object_get(root, "trust");
     if (rc == SECUP_OK && s) {

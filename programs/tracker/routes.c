@@ -401,6 +401,13 @@ static void notify_done(struct body *b, struct httpd_req *req)
     httpd_respond(req, 204, NULL, NULL, 0);
 }
 
+/* ---- POST /v1/requests (discovery.c) ---- */
+
+static void requests_done(struct body *b, struct httpd_req *req)
+{
+    trk_requests_post(b->t, req, b->buf, b->len);
+}
+
 /* ---- the router ---- */
 
 void trk_handle(void *app, struct httpd_req *req)
@@ -429,6 +436,8 @@ void trk_handle(void *app, struct httpd_req *req)
         trk_commands_get(t, req);
     } else if (req_match(&r, "POST", 2, notify)) {
         accept_body(t, req, notify_done);
+    } else if (req_match(&r, "POST", 2, (const char *const[]){ "v1", "requests" })) {
+        accept_body(t, req, requests_done);
     } else {
         httpd_respond_error(req, SECUP_E_NOENT, "no route %s %.200s", r.method,
                             httpd_req_path(req));

@@ -14,7 +14,8 @@ static const char schema[] =
     " region TEXT, attrs TEXT, created BIGINT NOT NULL, last_seen BIGINT NOT NULL DEFAULT 0,"
     " last_counter BIGINT NOT NULL DEFAULT 0, safe_mode BIGINT NOT NULL DEFAULT 0,"
     " components TEXT, last_result TEXT, cmd_counter BIGINT NOT NULL DEFAULT 0,"
-    " window_start BIGINT NOT NULL DEFAULT 0, window_count BIGINT NOT NULL DEFAULT 0);"
+    " window_start BIGINT NOT NULL DEFAULT 0, window_count BIGINT NOT NULL DEFAULT 0,"
+    " hold TEXT);"
     "CREATE TABLE IF NOT EXISTS enrolments ("
     " token_hash TEXT PRIMARY KEY, vendor TEXT NOT NULL, class TEXT NOT NULL,"
     " uses_left BIGINT NOT NULL, created BIGINT NOT NULL);"
@@ -23,10 +24,18 @@ static const char schema[] =
     " counter BIGINT NOT NULL, time BIGINT NOT NULL, received BIGINT NOT NULL,"
     " body TEXT NOT NULL, PRIMARY KEY (consumer, counter));"
     "CREATE TABLE IF NOT EXISTS servers ("
-    " id TEXT PRIMARY KEY, key_pem TEXT NOT NULL, last_counter BIGINT NOT NULL DEFAULT 0);"
+    " id TEXT PRIMARY KEY, key_pem TEXT NOT NULL, last_counter BIGINT NOT NULL DEFAULT 0,"
+    " url TEXT);"
+    "CREATE TABLE IF NOT EXISTS poll_tags ("
+    " server TEXT NOT NULL REFERENCES servers(id) ON DELETE CASCADE, what TEXT NOT NULL,"
+    " etag TEXT NOT NULL, PRIMARY KEY (server, what));"
+    "CREATE TABLE IF NOT EXISTS requesters ("
+    " id TEXT PRIMARY KEY, key_pem TEXT NOT NULL, last_counter BIGINT NOT NULL DEFAULT 0,"
+    " created BIGINT NOT NULL);"
     "CREATE TABLE IF NOT EXISTS manifests ("
     " digest TEXT PRIMARY KEY, server TEXT NOT NULL, vendor TEXT NOT NULL, class TEXT NOT NULL,"
-    " component TEXT NOT NULL, seq BIGINT NOT NULL, uri TEXT NOT NULL, received BIGINT NOT NULL);"
+    " component TEXT NOT NULL, seq BIGINT NOT NULL, uri TEXT NOT NULL, received BIGINT NOT NULL,"
+    " profile TEXT, size BIGINT);"
     "CREATE INDEX IF NOT EXISTS manifests_newest ON manifests (vendor, class, component, seq);"
     "CREATE TABLE IF NOT EXISTS commands ("
     " id TEXT PRIMARY KEY, consumer TEXT NOT NULL REFERENCES consumers(id) ON DELETE CASCADE,"
@@ -248,7 +257,7 @@ static const char *judge(struct inv *in, const char *const *v, json_t *comps, js
         int64_t known = id ? newest(in->db, v[2], v[3], id, in->err) : 0;
         json_object_set_new(c, "newest_known", json_integer(known));
         if (known > seq)
-            return failed ? "failed" : "obsolete";
+            return failed ? "failed" : v[10] ? "no-variant" : "obsolete";
     }
     return failed ? "failed" : "up-to-date";
 }
@@ -256,7 +265,7 @@ static const char *judge(struct inv *in, const char *const *v, json_t *comps, js
 static bool inv_row(void *ctx, size_t n, const char *const *v)
 {
     struct inv *in = ctx;
-    if (n < 10)
+    if (n < 11)
         return false;
     json_t *comps = v[8] ? json_loads(v[8], 0, NULL) : NULL;
     if (!json_is_array(comps)) {
@@ -279,13 +288,15 @@ static bool inv_row(void *ctx, size_t n, const char *const *v)
         json_object_set_new(o, "region", json_string(v[4]));
     if (last)
         json_object_set_new(o, "last_result", last);
+    if (v[10])
+        json_object_set_new(o, "hold", json_string(v[10]));
     json_array_append_new(in->list, o);
     return true;
 }
 
 #define INV_SQL                                                                               \
     "SELECT id, kind, vendor, class, region, last_counter, last_seen, safe_mode, components," \
-    " last_result FROM consumers"
+    " last_result, hold FROM consumers"
 
 secup_rc trk_inventory(struct db *db, int64_t now_, int64_t unreachable_after,
                        const char *state, const char *class_id, json_t **out,
@@ -361,11 +372,12 @@ secup_rc trk_consumer_show(struct db *db, const char *id, int64_t now_, int64_t 
 
 /* ---- servers and manifests ---- */
 
-secup_rc trk_server_add(struct db *db, const char *id, const char *key_pem, struct secup_err *err)
+secup_rc trk_server_add(struct db *db, const char *id, const char *key_pem, const char *url,
+                        struct secup_err *err)
 {
-    struct db_value v[] = { DB_TEXT_V(id), DB_TEXT_V(key_pem) };
-    secup_rc rc = db_exec(db, "INSERT INTO servers (id, key_pem) VALUES ($1, $2)", v, 2, NULL,
-                          NULL, NULL, err);
+    struct db_value v[] = { DB_TEXT_V(id), DB_TEXT_V(key_pem), DB_TEXT_V(url) };
+    secup_rc rc = db_exec(db, "INSERT INTO servers (id, key_pem, url) VALUES ($1, $2, $3)", v, 3,
+                          NULL, NULL, NULL, err);
     if (rc == SECUP_E_EXISTS)
         secup_err_set(err, SECUP_E_EXISTS, "server '%s' is known", id);
     return rc;
@@ -522,34 +534,70 @@ secup_rc trk_commands_settle(struct db *db, const char *consumer, const char *co
     return rc;
 }
 
+/* Candidate manifests of one component, newest first. */
+#define PICK_MAX 32
+
 struct manifest_pick {
-    struct trk_need *need;
-    bool hit;
+    struct trk_need cand[PICK_MAX];
+    char profile[PICK_MAX][64];
+    int64_t size[PICK_MAX]; /* -1: unknown */
+    size_t n;
 };
 
 static bool manifest_pick_row(void *ctx, size_t n, const char *const *v)
 {
     struct manifest_pick *m = ctx;
-    if (n < 4)
+    if (n < 6 || m->n >= PICK_MAX)
         return false;
-    db_col_copy(m->need->digest, sizeof(m->need->digest), v[0]);
-    m->need->seq = db_col_int(v[1]);
-    db_col_copy(m->need->uri, sizeof(m->need->uri), v[2]);
-    db_col_copy(m->need->component, sizeof(m->need->component), v[3]);
-    m->hit = true;
-    return false;
+    struct trk_need *c = &m->cand[m->n];
+    db_col_copy(c->digest, sizeof(c->digest), v[0]);
+    c->seq = db_col_int(v[1]);
+    db_col_copy(c->uri, sizeof(c->uri), v[2]);
+    db_col_copy(c->component, sizeof(c->component), v[3]);
+    db_col_copy(m->profile[m->n], sizeof(m->profile[0]), v[4]);
+    m->size[m->n] = v[5] ? db_col_int(v[5]) : -1;
+    m->n++;
+    return true;
 }
 
-/* The first component of the consumer that runs an older sequence than the newest known
- * manifest for it, and that manifest; *found false when the consumer is up to date. A
- * manifest the consumer already failed to install is not offered again. */
+/* Does a variant fit the consumer: a profile it declared (or a manifest of unknown profile,
+ * or a consumer that declared none), and an image that fits its slot (or sizes unknown)? */
+static bool variant_fits(const json_t *attrs, const char *profile, int64_t size, char *why,
+                         size_t cap)
+{
+    const json_t *profiles = json_object_get(attrs, "profiles");
+    if (profile[0] && json_is_array(profiles) && json_array_size(profiles) > 0) {
+        bool ok = false;
+        size_t i;
+        const json_t *p;
+        json_array_foreach(profiles, i, p)
+            ok = ok || (json_is_string(p) && strcmp(json_string_value(p), profile) == 0);
+        if (!ok) {
+            snprintf(why, cap, "profile %s is not one the consumer declared", profile);
+            return false;
+        }
+    }
+    const json_t *slot = json_object_get(attrs, "slot-size");
+    if (size >= 0 && json_is_integer(slot) && size > json_integer_value(slot)) {
+        snprintf(why, cap, "a %" PRId64 "-byte image does not fit the %" PRId64 "-byte slot", size,
+                 (int64_t)json_integer_value(slot));
+        return false;
+    }
+    return true;
+}
+
+/* The first component of the consumer that runs an older sequence than a known manifest
+ * whose variant fits it (profile and slot size), and the newest such manifest; *found false
+ * when there is none. A manifest the consumer already failed to install is not offered
+ * again. When newer manifests exist but none fits, the reason is kept in the consumer's
+ * hold (docs/tracker.md) and no command is issued. */
 secup_rc trk_needed_install(struct db *db, const char *consumer, bool auto_update,
                             struct trk_need *need, bool *found, struct secup_err *err)
 {
     *found = false;
     memset(need, 0, sizeof(*need));
     char vendor[33] = "", cls[33] = "";
-    char comps_text[16384] = "";
+    char comps_text[16384] = "", attrs_text[8192] = "";
     struct two t = { vendor, cls };
     struct db_value v[] = { DB_TEXT_V(consumer) };
     secup_rc rc = db_exec(db, "SELECT vendor, class FROM consumers WHERE id = $1", v, 1, two_row,
@@ -558,9 +606,20 @@ secup_rc trk_needed_install(struct db *db, const char *consumer, bool auto_updat
         rc = db_query_text(db, "SELECT COALESCE(components, '[]') FROM consumers WHERE id = $1",
                            v, 1, comps_text, sizeof(comps_text), err);
     }
+    if (rc == SECUP_OK)
+        rc = db_query_text(db, "SELECT COALESCE(attrs, '{}') FROM consumers WHERE id = $1", v, 1,
+                           attrs_text, sizeof(attrs_text), err);
     if (rc != SECUP_OK)
         return rc;
     json_t *comps = json_loads(comps_text, 0, NULL);
+    json_t *attrs = json_loads(attrs_text, 0, NULL);
+    struct manifest_pick *m = calloc(1, sizeof(*m));
+    if (!m) {
+        json_decref(comps);
+        json_decref(attrs);
+        return secup_err_set(err, SECUP_E_NOMEM, "manifest candidates");
+    }
+    char hold[512] = "";
     size_t i;
     json_t *c;
     json_array_foreach(comps, i, c) {
@@ -568,12 +627,13 @@ secup_rc trk_needed_install(struct db *db, const char *consumer, bool auto_updat
         json_int_t seq = json_integer_value(json_object_get(c, "sequence"));
         if (!id)
             continue;
-        struct manifest_pick m = { need, false };
+        m->n = 0;
         struct db_value q[] = { DB_TEXT_V(vendor), DB_TEXT_V(cls), DB_TEXT_V(id), DB_INT_V(seq),
                                 DB_TEXT_V(consumer), DB_INT_V(auto_update ? 1 : 0) };
         /* a manifest under a rollout goes only to targets of an open wave of an active
          * rollout; one without a rollout goes to everyone when auto-update is on */
-        rc = db_exec(db, "SELECT digest, seq, uri, component FROM manifests WHERE vendor = $1"
+        rc = db_exec(db, "SELECT digest, seq, uri, component, profile, size FROM manifests"
+                         " WHERE vendor = $1"
                          " AND class = $2 AND component = $3 AND seq > $4 AND NOT EXISTS"
                          " (SELECT 1 FROM commands k WHERE k.consumer = $5 AND k.digest ="
                          " manifests.digest AND k.state = 'failed') AND ("
@@ -582,9 +642,20 @@ secup_rc trk_needed_install(struct db *db, const char *consumer, bool auto_updat
                          " OR EXISTS (SELECT 1 FROM rollouts r JOIN rollout_targets g"
                          "  ON g.rollout = r.id WHERE r.digest = manifests.digest"
                          "  AND r.state = 'active' AND g.consumer = $5 AND g.wave <= r.wave))"
-                         " ORDER BY seq DESC LIMIT 1",
-                     q, 6, manifest_pick_row, &m, NULL, err);
-        if (rc == SECUP_OK && m.hit) {
+                         " ORDER BY seq DESC, digest LIMIT 32",
+                     q, 6, manifest_pick_row, m, NULL, err);
+        bool hit = false;
+        for (size_t k = 0; rc == SECUP_OK && k < m->n && !hit; k++) {
+            char why[256];
+            if (variant_fits(attrs, m->profile[k], m->size[k], why, sizeof(why))) {
+                *need = m->cand[k];
+                hit = true;
+            } else if (!hold[0]) {
+                snprintf(hold, sizeof(hold), "sequence %" PRId64 " (%.16s): %s", m->cand[k].seq,
+                         m->cand[k].digest, why);
+            }
+        }
+        if (rc == SECUP_OK && hit) {
             struct db_value rq[] = { DB_TEXT_V(need->digest), DB_TEXT_V(consumer) };
             char rid[TRK_ID_MAX + 1] = "";
             if (db_query_text(db, "SELECT r.id FROM rollouts r JOIN rollout_targets g"
@@ -593,12 +664,21 @@ secup_rc trk_needed_install(struct db *db, const char *consumer, bool auto_updat
                               rq, 2, rid, sizeof(rid), err) == SECUP_OK)
                 snprintf(need->rollout, sizeof(need->rollout), "%s", rid);
         }
-        if (rc != SECUP_OK || m.hit) {
-            *found = m.hit;
+        if (rc != SECUP_OK || hit) {
+            *found = hit;
             break;
         }
     }
+    free(m);
     json_decref(comps);
+    json_decref(attrs);
+    if (rc == SECUP_OK) {
+        /* why nothing fits (or nothing: cleared), for the inventory */
+        struct db_value h[] = { DB_TEXT_V(*found || !hold[0] ? NULL : hold), DB_TEXT_V(consumer) };
+        rc = db_exec(db, "UPDATE consumers SET hold = $1 WHERE id = $2 AND"
+                         " COALESCE(hold, '') <> COALESCE(CAST($1 AS TEXT), '')",
+                     h, 2, NULL, NULL, NULL, err);
+    }
     return rc;
 }
 
@@ -967,17 +1047,197 @@ secup_rc trk_latest_reports(struct db *db, size_t max, json_t **out, struct secu
     return SECUP_OK;
 }
 
-secup_rc trk_manifest_put(struct db *db, const char *source, const char *digest,
-                          const char *vendor, const char *class_id, const char *component,
-                          int64_t seq, const char *uri, struct secup_err *err)
+secup_rc trk_manifest_put(struct db *db, const char *source, const struct trk_manifest *m,
+                          bool *added, struct secup_err *err)
 {
-    struct db_value v[] = { DB_TEXT_V(digest), DB_TEXT_V(source), DB_TEXT_V(vendor),
-                            DB_TEXT_V(class_id), DB_TEXT_V(component), DB_INT_V(seq),
-                            DB_TEXT_V(uri), DB_INT_V(now()) };
-    return db_exec(db, "INSERT INTO manifests (digest, server, vendor, class, component, seq,"
-                       " uri, received) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
-                       " ON CONFLICT DO NOTHING",
-                   v, 8, NULL, NULL, NULL, err);
+    int64_t changes = 0;
+    struct db_value v[] = { DB_TEXT_V(m->digest), DB_TEXT_V(source), DB_TEXT_V(m->vendor),
+                            DB_TEXT_V(m->class_id), DB_TEXT_V(m->component), DB_INT_V(m->seq),
+                            DB_TEXT_V(m->uri), DB_INT_V(now()), DB_TEXT_V(m->profile),
+                            m->has_size ? DB_INT_V(m->size) : DB_TEXT_V(NULL) };
+    secup_rc rc = db_exec(db, "INSERT INTO manifests (digest, server, vendor, class, component,"
+                              " seq, uri, received, profile, size) VALUES ($1, $2, $3, $4, $5,"
+                              " $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING",
+                          v, 10, NULL, NULL, &changes, err);
+    if (added)
+        *added = rc == SECUP_OK && changes > 0;
+    return rc;
+}
+
+secup_rc trk_manifest_newest(struct db *db, const char *vendor, const char *class_id,
+                             const char *component, int64_t *seq, struct secup_err *err)
+{
+    struct db_value v[] = { DB_TEXT_V(vendor), DB_TEXT_V(class_id), DB_TEXT_V(component) };
+    return db_query_int(db, "SELECT COALESCE(MAX(seq), 0) FROM manifests WHERE vendor = $1"
+                            " AND class = $2 AND component = $3",
+                        v, 3, seq, err);
+}
+
+secup_rc trk_manifest_variant_known(struct db *db, const char *vendor, const char *class_id,
+                                    const char *component, int64_t seq, const char *profile,
+                                    bool *known, struct secup_err *err)
+{
+    int64_t n = 0;
+    struct db_value v[] = { DB_TEXT_V(vendor), DB_TEXT_V(class_id), DB_TEXT_V(component),
+                            DB_INT_V(seq), DB_TEXT_V(profile) };
+    secup_rc rc = db_query_int(db, "SELECT COUNT(*) FROM manifests WHERE vendor = $1 AND class = $2"
+                                   " AND component = $3 AND seq = $4 AND profile = $5",
+                               v, 5, &n, err);
+    *known = rc == SECUP_OK && n > 0;
+    return rc;
+}
+
+secup_rc trk_manifest_known(struct db *db, const char *digest, bool *known, struct secup_err *err)
+{
+    int64_t n = 0;
+    struct db_value v[] = { DB_TEXT_V(digest) };
+    secup_rc rc = db_query_int(db, "SELECT COUNT(*) FROM manifests WHERE digest = $1", v, 1, &n,
+                               err);
+    *known = rc == SECUP_OK && n > 0;
+    return rc;
+}
+
+/* ---- discovery: servers to poll, their tags, requesters ---- */
+
+struct links {
+    struct trk_server_link *out;
+    size_t cap, n;
+};
+
+static bool link_row(void *ctx, size_t n, const char *const *v)
+{
+    struct links *l = ctx;
+    if (n < 2 || l->n >= l->cap)
+        return false;
+    db_col_copy(l->out[l->n].id, sizeof(l->out[l->n].id), v[0]);
+    db_col_copy(l->out[l->n].url, sizeof(l->out[l->n].url), v[1]);
+    l->n++;
+    return true;
+}
+
+secup_rc trk_server_links(struct db *db, struct trk_server_link *out, size_t cap, size_t *n,
+                          struct secup_err *err)
+{
+    struct links l = { out, cap, 0 };
+    secup_rc rc = db_exec(db, "SELECT id, url FROM servers WHERE url IS NOT NULL ORDER BY id",
+                          NULL, 0, link_row, &l, NULL, err);
+    *n = l.n;
+    return rc;
+}
+
+secup_rc trk_poll_tag_get(struct db *db, const char *server, const char *what, char *etag,
+                          size_t cap, struct secup_err *err)
+{
+    struct db_value v[] = { DB_TEXT_V(server), DB_TEXT_V(what) };
+    secup_rc rc = db_query_text(db, "SELECT etag FROM poll_tags WHERE server = $1 AND what = $2",
+                                v, 2, etag, cap, err);
+    if (rc == SECUP_E_NOENT || rc == SECUP_E_BUF_SMALL) {
+        etag[0] = '\0';
+        rc = SECUP_OK;
+    }
+    return rc;
+}
+
+secup_rc trk_poll_tag_set(struct db *db, const char *server, const char *what, const char *etag,
+                          struct secup_err *err)
+{
+    struct db_value v[] = { DB_TEXT_V(server), DB_TEXT_V(what), DB_TEXT_V(etag) };
+    return db_exec(db, "INSERT INTO poll_tags (server, what, etag) VALUES ($1, $2, $3)"
+                       " ON CONFLICT (server, what) DO UPDATE SET etag = excluded.etag",
+                   v, 3, NULL, NULL, NULL, err);
+}
+
+secup_rc trk_requester_add(struct db *db, const char *id, const char *key_pem,
+                           struct secup_err *err)
+{
+    struct db_value v[] = { DB_TEXT_V(id), DB_TEXT_V(key_pem), DB_INT_V(now()) };
+    secup_rc rc = db_exec(db, "INSERT INTO requesters (id, key_pem, created) VALUES ($1, $2, $3)",
+                          v, 3, NULL, NULL, NULL, err);
+    if (rc == SECUP_E_EXISTS)
+        secup_err_set(err, SECUP_E_EXISTS, "requester '%s' is known", id);
+    return rc;
+}
+
+secup_rc trk_requester_key(struct db *db, const char *id, char *pem, size_t cap,
+                           int64_t *last_counter, struct secup_err *err)
+{
+    struct db_value v[] = { DB_TEXT_V(id) };
+    secup_rc rc = db_query_text(db, "SELECT key_pem FROM requesters WHERE id = $1", v, 1, pem, cap,
+                                err);
+    if (rc == SECUP_OK)
+        rc = db_query_int(db, "SELECT last_counter FROM requesters WHERE id = $1", v, 1,
+                          last_counter, err);
+    if (rc == SECUP_E_NOENT)
+        rc = secup_err_set(err, SECUP_E_KEY_UNKNOWN, "request from unknown requester '%s'", id);
+    return rc;
+}
+
+secup_rc trk_requester_advance(struct db *db, const char *id, int64_t counter,
+                               struct secup_err *err)
+{
+    int64_t changes = 0;
+    struct db_value v[] = { DB_INT_V(counter), DB_TEXT_V(id) };
+    secup_rc rc = db_exec(db, "UPDATE requesters SET last_counter = $1 WHERE id = $2"
+                              " AND last_counter < $1",
+                          v, 2, NULL, NULL, &changes, err);
+    if (rc == SECUP_OK && changes == 0)
+        rc = secup_err_set(err, SECUP_E_REPLAY,
+                           "request counter %" PRId64 " of '%s' is not above the last one",
+                           counter, id);
+    return rc;
+}
+
+struct tuples {
+    json_t *seen; /* "vendor|class|component" -> {vendor, class, component, sequence, consumer} */
+};
+
+static bool tuple_row(void *ctx, size_t n, const char *const *v)
+{
+    struct tuples *t = ctx;
+    if (n < 4)
+        return false;
+    json_t *comps = v[3] ? json_loads(v[3], 0, NULL) : NULL;
+    size_t i;
+    json_t *c;
+    json_array_foreach(comps, i, c) {
+        const char *id = json_string_value(json_object_get(c, "id"));
+        json_int_t seq = json_integer_value(json_object_get(c, "sequence"));
+        const char *dg = json_string_value(json_object_get(c, "digest"));
+        if (!id)
+            continue;
+        char key[1200];
+        snprintf(key, sizeof(key), "%s|%s|%.1100s", v[1], v[2], id);
+        json_t *o = json_object_get(t->seen, key);
+        if (o && json_integer_value(json_object_get(o, "sequence")) >= seq)
+            continue;
+        json_object_set_new(t->seen, key,
+                            json_pack("{s:s, s:s, s:s, s:I, s:s, s:s}", "vendor", v[1], "class",
+                                      v[2], "component", id, "sequence", seq, "consumer", v[0],
+                                      "digest", dg ? dg : ""));
+    }
+    json_decref(comps);
+    return true;
+}
+
+secup_rc trk_fleet_tuples(struct db *db, int64_t seen_since, json_t **out, struct secup_err *err)
+{
+    struct tuples t = { json_object() };
+    struct db_value v[] = { DB_INT_V(seen_since) };
+    secup_rc rc = db_exec(db, "SELECT id, vendor, class, components FROM consumers"
+                              " WHERE last_seen >= $1 AND components IS NOT NULL ORDER BY id",
+                          v, 1, tuple_row, &t, NULL, err);
+    json_t *list = json_array();
+    const char *k;
+    json_t *o;
+    json_object_foreach(t.seen, k, o)
+        json_array_append(list, o);
+    json_decref(t.seen);
+    if (rc != SECUP_OK) {
+        json_decref(list);
+        return rc;
+    }
+    *out = list;
+    return SECUP_OK;
 }
 
 secup_rc trk_aggregate_put(struct db *db, const char *tracker, const char *reporter,

@@ -32,6 +32,8 @@ secup_rc trk_run(const char *dir, struct secup_err *err)
 
     pthread_mutex_init(&t->park_lock, NULL);
     pthread_mutex_init(&t->keys_lock, NULL);
+    pthread_mutex_init(&t->disc_lock, NULL);
+    pthread_cond_init(&t->disc_cond, NULL);
     t->keys = calloc(TRK_KEY_SLOTS, sizeof(*t->keys));
     t->retired = calloc(TRK_KEY_RETIRED, sizeof(*t->retired));
     if (!t->keys || !t->retired) {
@@ -64,6 +66,8 @@ secup_rc trk_run(const char *dir, struct secup_err *err)
     }
     if (rc == SECUP_OK && pthread_create(&t->ticker, NULL, trk_ticker, t) == 0)
         t->ticker_started = true;
+    if (rc == SECUP_OK && pthread_create(&t->discovery, NULL, trk_discovery, t) == 0)
+        t->discovery_started = true;
     if (rc == SECUP_OK && t->cfg.up_url[0] &&
         pthread_create(&t->upstream, NULL, trk_upstream, t) == 0)
         t->upstream_started = true;
@@ -91,6 +95,10 @@ secup_rc trk_run(const char *dir, struct secup_err *err)
         pthread_join(t->ticker, NULL);
     if (t->upstream_started)
         pthread_join(t->upstream, NULL); /* its long poll ends within poll-wait + 30 s */
+    if (t->discovery_started) {
+        trk_discovery_kick(t);
+        pthread_join(t->discovery, NULL); /* a fetch in progress ends within 60 s */
+    }
     if (t->httpd) {
         struct timespec ts = { 0, 200 * 1000 * 1000 };
         nanosleep(&ts, NULL); /* let the woken polls be answered */
@@ -101,6 +109,8 @@ secup_rc trk_run(const char *dir, struct secup_err *err)
     secup_key_free(t->sign_key);
     trk_keys_free(t);
     pthread_mutex_destroy(&t->keys_lock);
+    pthread_cond_destroy(&t->disc_cond);
+    pthread_mutex_destroy(&t->disc_lock);
     pthread_mutex_destroy(&t->park_lock);
     free(t);
     return rc;

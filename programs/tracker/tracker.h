@@ -44,6 +44,7 @@ struct trk_config {
     uint64_t up_wait;
     char server_token[TRK_PATH];  /* file with this tracker's token at the Firmware Server */
     char server_ca[TRK_PATH];
+    uint64_t poll_interval;       /* seconds between polls of the servers (0: never) */
     char trust[8][TRK_PATH];      /* Author keys: manifests are verified before they count */
     size_t n_trust;
     uint64_t threads;
@@ -116,8 +117,10 @@ secup_rc trk_inventory(struct db *db, int64_t now, int64_t unreachable_after,
 secup_rc trk_consumer_show(struct db *db, const char *id, int64_t now, int64_t unreachable_after,
                            json_t **out, struct secup_err *err);
 
-/* Servers whose signed notifications the tracker believes. */
-secup_rc trk_server_add(struct db *db, const char *id, const char *key_pem, struct secup_err *err);
+/* Servers whose signed notifications the tracker believes; with a url (may be NULL) the
+ * tracker also polls them (discovery.c). */
+secup_rc trk_server_add(struct db *db, const char *id, const char *key_pem, const char *url,
+                        struct secup_err *err);
 secup_rc trk_server_key(struct db *db, const char *id, char *pem, size_t cap,
                         struct secup_err *err);
 /* A manifest the tracker learned of; the counter must increase per server. */
@@ -195,10 +198,57 @@ secup_rc trk_fleet_components(struct db *db, const char *vendor, const char *cla
 /* The newest signed reports of the consumers (at most max), for an aggregate. */
 secup_rc trk_latest_reports(struct db *db, size_t max, json_t **out, struct secup_err *err);
 
-/* A manifest learned from the upstream tracker (verified by this tracker first). */
-secup_rc trk_manifest_put(struct db *db, const char *source, const char *digest,
-                          const char *vendor, const char *class_id, const char *component,
-                          int64_t seq, const char *uri, struct secup_err *err);
+/* A manifest this tracker fetched and verified itself (Author signature against its
+ * trust anchors): what it says, in the store's hex forms. */
+struct trk_manifest {
+    char digest[TRK_HEX_ID];
+    char vendor[33];
+    char class_id[33];
+    char component[1025];
+    int64_t seq;
+    char uri[1025];
+    char profile[64];  /* "suit-sha256-esp256", as the Firmware Server names it */
+    bool has_size;
+    int64_t size;      /* the image size of component 0 */
+};
+
+/* Records a verified manifest learned from source (an upstream, a server poll, a
+ * request, a report); *added (may be NULL) is false when it was known. */
+secup_rc trk_manifest_put(struct db *db, const char *source, const struct trk_manifest *m,
+                          bool *added, struct secup_err *err);
+secup_rc trk_manifest_newest(struct db *db, const char *vendor, const char *class_id,
+                             const char *component, int64_t *seq, struct secup_err *err);
+secup_rc trk_manifest_variant_known(struct db *db, const char *vendor, const char *class_id,
+                                    const char *component, int64_t seq, const char *profile,
+                                    bool *known, struct secup_err *err);
+secup_rc trk_manifest_known(struct db *db, const char *digest, bool *known,
+                            struct secup_err *err);
+
+/* ---- discovery (discovery.c): polled servers, requesters, the fleet's components ---- */
+
+struct trk_server_link {
+    char id[TRK_ID_MAX + 1];
+    char url[1025];
+};
+secup_rc trk_server_links(struct db *db, struct trk_server_link *out, size_t cap, size_t *n,
+                          struct secup_err *err);
+/* The ETag of the last answer for what ("" when none). */
+secup_rc trk_poll_tag_get(struct db *db, const char *server, const char *what, char *etag,
+                          size_t cap, struct secup_err *err);
+secup_rc trk_poll_tag_set(struct db *db, const char *server, const char *what, const char *etag,
+                          struct secup_err *err);
+secup_rc trk_requester_add(struct db *db, const char *id, const char *key_pem,
+                           struct secup_err *err);
+/* SECUP_E_KEY_UNKNOWN for an unknown requester. */
+secup_rc trk_requester_key(struct db *db, const char *id, char *pem, size_t cap,
+                           int64_t *last_counter, struct secup_err *err);
+/* Moves the requester's counter to counter: SECUP_E_REPLAY unless it is above the last. */
+secup_rc trk_requester_advance(struct db *db, const char *id, int64_t counter,
+                               struct secup_err *err);
+/* Per (vendor, class, component) that consumers seen since seen_since report: the highest
+ * sequence reported, by whom, and its image digest (JSON array of {vendor, class,
+ * component, sequence, consumer, digest}). */
+secup_rc trk_fleet_tuples(struct db *db, int64_t seen_since, json_t **out, struct secup_err *err);
 /* A downstream tracker's aggregate: its consumers' own signed reports, kept as received
  * (this tracker does not know their keys). */
 secup_rc trk_aggregate_put(struct db *db, const char *tracker, const char *reporter,

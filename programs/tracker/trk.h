@@ -40,6 +40,11 @@ struct trk {
     bool ticker_started;
     pthread_t upstream;
     bool upstream_started;
+    pthread_t discovery;
+    bool discovery_started;
+    pthread_mutex_t disc_lock;
+    pthread_cond_t disc_cond;
+    bool disc_kick;      /* a report, or a poll asked for: look now */
     pthread_mutex_t keys_lock;
     struct trk_key_slot *keys;
     struct secup_key **retired;
@@ -55,6 +60,20 @@ void trk_wake_all(struct trk *t);
 void *trk_upstream(void *arg);
 /* Wakes long polls whose deadline passed; the ticker thread. */
 void *trk_ticker(void *arg);
+
+/* Discovery (discovery.c): polls the servers with a url every poll-interval, and looks on
+ * them for what consumers report running that the tracker does not know. */
+void *trk_discovery(void *arg);
+/* Makes the discovery thread look now (after a report; for "poll now"). */
+void trk_discovery_kick(struct trk *t);
+/* POST /v1/requests: a signed secup-request. */
+void trk_requests_post(struct trk *t, struct httpd_req *req, const uint8_t *body, size_t len);
+/* Fetches the manifest at url (with the tracker's server token), checks its digest when
+ * want_digest is not NULL, verifies the Author's signature against the tracker's trust
+ * anchors, and fills *m (uri = url). The one path by which every manifest the tracker
+ * learns of is believed. */
+secup_rc trk_manifest_fetch_verify(struct trk *t, const char *url, const uint8_t *want_digest,
+                                   struct trk_manifest *m, struct secup_err *err);
 
 void trk_handle(void *app, struct httpd_req *req);
 /* The parsed key of a consumer whose stored PEM is pem (routes.c). The caller frees it

@@ -19,7 +19,6 @@
 #include "secup/status.h"
 #include "trk.h"
 
-#define MAX_ENVELOPE (1024 * 1024)
 #define AGGREGATE_MAX 16
 
 static bool stopping(struct trk *t)
@@ -228,73 +227,24 @@ static secup_rc report_up(struct trk *t, const char *token, struct secup_err *er
 static secup_rc adopt_manifest(struct trk *t, const struct secup_command_msg *c,
                                struct secup_err *err)
 {
-    char url[SECUP_COMMAND_MAX_TEXT + 1], token[128] = "";
+    char url[SECUP_COMMAND_MAX_TEXT + 1];
     snprintf(url, sizeof(url), "%.*s", (int)c->manifest_uri.len,
              (const char *)c->manifest_uri.ptr);
-    secup_rc rc = t->cfg.server_token[0]
-                      ? read_token(t->cfg.server_token, token, sizeof(token), err)
-                      : SECUP_OK;
-    struct httpc_config hc = { 0 };
-    hc.ca_file = t->cfg.server_ca[0] ? t->cfg.server_ca : NULL;
-    hc.timeout_s = 60;
-    struct httpc_request rq = { .url = url, .bearer = token[0] ? token : NULL,
-                                .max_response = MAX_ENVELOPE };
-    struct httpc_response resp;
-    memset(&resp, 0, sizeof(resp));
-    if (rc == SECUP_OK)
-        rc = httpc_perform(&hc, &rq, &resp, err);
-    if (rc == SECUP_OK && resp.status != 200)
-        rc = httpc_response_error(&resp, err);
-    struct secup_envelope *env = rc == SECUP_OK ? calloc(1, sizeof(*env)) : NULL;
-    struct secup_trust *trust = NULL;
-    if (rc == SECUP_OK && !env)
-        rc = secup_err_set(err, SECUP_E_NOMEM, "envelope");
-    if (rc == SECUP_OK)
-        rc = secup_envelope_decode(env, secup_bytes_of(resp.body, resp.body_len), NULL, err);
-    if (rc == SECUP_OK && (env->digest.bytes.len != 32 ||
-                           memcmp(env->digest.bytes.ptr, c->digest, 32) != 0))
-        rc = secup_err_set(err, SECUP_E_DIGEST, "the manifest at %s is not the one the command names",
-                           url);
-    if (rc == SECUP_OK)
-        rc = secup_trust_new(&trust, err);
-    for (size_t i = 0; rc == SECUP_OK && i < t->cfg.n_trust; i++) {
-        struct secup_key *k = NULL;
-        rc = secup_key_load_pem(&k, t->cfg.trust[i], err);
-        if (rc == SECUP_OK)
-            rc = secup_trust_add(trust, k, "author", err);
-        if (rc != SECUP_OK)
-            secup_key_free(k);
-    }
-    if (rc == SECUP_OK)
-        rc = secup_envelope_verify(env, trust, NULL, err);
-    if (rc == SECUP_OK && env->manifest.sequence_number != c->seq)
-        rc = secup_err_set(err, SECUP_E_VALUE, "the manifest has sequence %" PRIu64 ", the command %" PRIu64,
-                           env->manifest.sequence_number, c->seq);
-    uint8_t v[16], k16[16], comp[512];
-    size_t comp_len = 0;
-    if (rc == SECUP_OK)
-        rc = secup_manifest_audience(&env->manifest, 0, v, k16, err);
-    if (rc == SECUP_OK)
-        rc = secup_component_id_encode(&env->manifest.components[0], comp, sizeof(comp), &comp_len,
-                                       err);
+    struct trk_manifest m;
+    secup_rc rc = trk_manifest_fetch_verify(t, url, c->digest, &m, err);
+    if (rc == SECUP_OK && (uint64_t)m.seq != c->seq)
+        rc = secup_err_set(err, SECUP_E_VALUE, "the manifest has sequence %" PRId64 ", the command %" PRIu64,
+                           m.seq, c->seq);
     if (rc == SECUP_OK) {
-        char vh[33], ch[33], comph[1025], dh[65];
-        secup_hex_encode(secup_bytes_of(v, 16), vh, sizeof(vh));
-        secup_hex_encode(secup_bytes_of(k16, 16), ch, sizeof(ch));
-        secup_hex_encode(secup_bytes_of(comp, comp_len), comph, sizeof(comph));
-        secup_hex_encode(secup_bytes_of(c->digest, 32), dh, sizeof(dh));
         char source[TRK_ID_MAX + 16];
         snprintf(source, sizeof(source), "upstream:%s", t->cfg.up_id);
         struct db *db = db_pool_get(t->pool);
-        rc = trk_manifest_put(db, source, dh, vh, ch, comph, (int64_t)c->seq, url, err);
+        rc = trk_manifest_put(db, source, &m, NULL, err);
         db_pool_put(t->pool, db);
         if (rc == SECUP_OK)
             trk_log("upstream '%s': install sequence %" PRIu64 " (%.16s), verified here", t->cfg.up_id,
-                    c->seq, dh);
+                    c->seq, m.digest);
     }
-    secup_trust_free(trust);
-    free(env);
-    httpc_response_free(&resp);
     return rc;
 }
 
