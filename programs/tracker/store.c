@@ -420,20 +420,25 @@ secup_rc trk_manifest_add(struct db *db, const char *server, int64_t counter, co
 
 static bool manifest_row(void *ctx, size_t n, const char *const *v)
 {
-    if (n < 7)
+    if (n < 9)
         return false;
-    json_array_append_new(ctx, json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:s}", "digest", v[0],
-                                         "server", v[1], "vendor", v[2], "class", v[3],
-                                         "component", v[4], "sequence", (json_int_t)db_col_int(v[5]),
-                                         "uri", v[6]));
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:s}", "digest", v[0], "server", v[1],
+                          "vendor", v[2], "class", v[3], "component", v[4], "sequence",
+                          (json_int_t)db_col_int(v[5]), "uri", v[6]);
+    if (v[7]) /* what the tracker read in the verified manifest; absent for notifications */
+        json_object_set_new(o, "profile", json_string(v[7]));
+    if (v[8])
+        json_object_set_new(o, "size", json_integer(db_col_int(v[8])));
+    json_array_append_new(ctx, o);
     return true;
 }
 
 secup_rc trk_manifest_list(struct db *db, json_t **out, struct secup_err *err)
 {
     json_t *list = json_array();
-    secup_rc rc = db_exec(db, "SELECT digest, server, vendor, class, component, seq, uri"
-                              " FROM manifests ORDER BY received DESC, digest LIMIT 1000",
+    secup_rc rc = db_exec(db, "SELECT digest, server, vendor, class, component, seq, uri,"
+                              " profile, size FROM manifests ORDER BY received DESC, digest"
+                              " LIMIT 1000",
                           NULL, 0, manifest_row, list, NULL, err);
     if (rc != SECUP_OK) {
         json_decref(list);
