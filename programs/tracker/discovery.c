@@ -413,14 +413,19 @@ static secup_rc poll_one(struct trk *t, const struct trk_server_link *s, const c
         httpc_response_free(&resp);
         return rc;
     }
+    json_t *o = json_loadb((const char *)resp.body, resp.body_len, 0, NULL);
+    int64_t latest = (int64_t)json_integer_value(json_object_get(o, "sequence"));
+    json_decref(o);
     httpc_response_free(&resp);
     int64_t newest = 0, found = 0;
     db = db_pool_get(t->pool);
     rc = trk_manifest_newest(db, vendor, cls, comp_hex, &newest, err);
     db_pool_put(t->pool, db);
-    /* variants of the newest known sequence may still be missing: from newest - 1 on */
+    /* the newest release, every variant of it (the listing says which; what is adopted is
+     * what the manifests say), and variants of the newest known sequence not yet known */
+    int64_t from = newest > latest ? newest : latest;
     if (rc == SECUP_OK)
-        rc = take_listing(t, s, vendor, cls, comp_text, comp_hex, newest > 0 ? newest - 1 : 0,
+        rc = take_listing(t, s, vendor, cls, comp_text, comp_hex, from > 0 ? from - 1 : 0,
                           "poll", &found, adopted, err);
     /* the tag is kept only once the answer was acted on */
     if (rc == SECUP_OK && new_tag[0]) {
