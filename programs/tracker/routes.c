@@ -377,18 +377,33 @@ static void notify_done(struct body *b, struct httpd_req *req)
         secup_hex_encode(n.component, comp, sizeof(comp));
         memcpy(uri, n.uri.ptr, n.uri.len);
         uri[n.uri.len] = '\0';
-        rc = db_begin(db, &err);
+        /* with trust anchors, the manifest is fetched and verified here first (discovery.c) */
+        struct trk_manifest m;
+        bool verified = b->t->cfg.n_trust > 0;
+        if (verified)
+            rc = trk_manifest_fetch_verify(b->t, uri, n.digest, &m, &err);
+        if (verified && rc == SECUP_OK &&
+            (m.seq != (int64_t)n.seq || strcmp(m.vendor, vendor) || strcmp(m.class_id, cls) ||
+             strcmp(m.component, comp)))
+            rc = secup_err_set(&err, SECUP_E_VALUE, "the manifest at %s is not what the "
+                               "notification says (sequence, vendor, class or component)", uri);
+        bool began = rc == SECUP_OK && db_begin(db, &err) == SECUP_OK;
+        if (rc == SECUP_OK && !began)
+            rc = err.rc;
         if (rc == SECUP_OK)
             rc = trk_manifest_add(db, server, (int64_t)n.counter, digest, vendor, cls, comp,
                                   (int64_t)n.seq, uri, &err);
+        if (rc == SECUP_OK && verified)
+            rc = trk_manifest_describe(db, digest, m.profile, m.has_size ? m.size : -1, &err);
         if (rc == SECUP_OK)
             rc = trk_event(db, server, "notify", digest, uri, &err);
         if (rc == SECUP_OK)
             rc = db_commit(db, &err);
-        else
+        else if (began)
             db_rollback(db);
         if (rc == SECUP_OK)
-            trk_log("server '%s': sequence %" PRIu64 " at %s", server, n.seq, uri);
+            trk_log("server '%s': sequence %" PRIu64 " at %s%s", server, n.seq, uri,
+                    verified ? ", Author signature verified here" : "");
         if (rc == SECUP_OK)
             trk_wake_all(b->t); /* waiting consumers may have something to install now */
     }

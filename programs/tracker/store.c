@@ -1069,6 +1069,15 @@ secup_rc trk_manifest_put(struct db *db, const char *source, const struct trk_ma
     return rc;
 }
 
+secup_rc trk_manifest_describe(struct db *db, const char *digest, const char *profile,
+                               int64_t size, struct secup_err *err)
+{
+    struct db_value v[] = { DB_TEXT_V(profile), size >= 0 ? DB_INT_V(size) : DB_TEXT_V(NULL),
+                            DB_TEXT_V(digest) };
+    return db_exec(db, "UPDATE manifests SET profile = $1, size = $2 WHERE digest = $3", v, 3,
+                   NULL, NULL, NULL, err);
+}
+
 secup_rc trk_manifest_newest(struct db *db, const char *vendor, const char *class_id,
                              const char *component, int64_t *seq, struct secup_err *err)
 {

@@ -216,6 +216,9 @@ struct trk_manifest {
  * request, a report); *added (may be NULL) is false when it was known. */
 secup_rc trk_manifest_put(struct db *db, const char *source, const struct trk_manifest *m,
                           bool *added, struct secup_err *err);
+/* Sets what a verified manifest says of its variant (size -1: unknown). */
+secup_rc trk_manifest_describe(struct db *db, const char *digest, const char *profile,
+                               int64_t size, struct secup_err *err);
 secup_rc trk_manifest_newest(struct db *db, const char *vendor, const char *class_id,
                              const char *component, int64_t *seq, struct secup_err *err);
 secup_rc trk_manifest_variant_known(struct db *db, const char *vendor, const char *class_id,

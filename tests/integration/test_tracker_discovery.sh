@@ -85,6 +85,7 @@ for a in alice bob mallory; do
     "$SRV" admin s author grant $a --vendor-domain example.com --class cam-v2 >/dev/null 2>&1
 done
 "$SRV" admin s tracker add trk1 2>/dev/null > trk1.srvtoken
+setjson s/server.json "c['notify'] = {'retry-initial': 1, 'retry-max': 2, 'ca-file': '$PWD/t/tls/cert.pem'}"
 "$SRV" run s 2>server.log &
 spid=$!
 for _ in $(seq 100); do [ -s s/server.port ] && break; sleep 0.05; done
@@ -243,6 +244,18 @@ post "a newer request for a manifest already known" 200 "" r2.cose
 ok "says it is not new" test "$(json resp.body "d['new']")" = False
 rep c1 4
 ok "c1 (after installing 4) is told to install 5" test "$(poll c1 | cut -d' ' -f1,3)" = "1 5"
+
+# ---- notifications: with trust anchors, the notified manifest is verified first ----
+http "the tracker subscribes at the server" 201 "" -H "Authorization: Bearer $(cat trk1.srvtoken)" -d "{\"url\": \"$TU/v1/notify\"}" "$SU/v1/subscriptions"
+head -c 200000 /dev/urandom > img6.bin
+ok "alice uploads sequence 6" upload alice 6 img6.bin a6.suit
+ok "notified, the tracker verifies it before recording it" \
+    waitfor 15 grep -q "server 'fw1': sequence 6 at .*, Author signature verified here" tracker.log
+ok "with its profile and size" test "$(manifests "[(x['profile'], x['size']) for x in m if x['sequence']==6]")" = "[('suit-sha256-esp256', 200000)]"
+ok "mallory uploads sequence 7" upload mallory 7 img6.bin m7.suit
+ok "its notification is refused: the Author is not trusted" \
+    waitfor 15 grep -q "refused a notification: manifest at .*/manifest: .*\[SECUP_E_" tracker.log
+ok "sequence 7 is not believed" test "$(manifests "[x for x in m if x['sequence']==7]")" = "[]"
 
 echo "tracker discovery ($([ -n "$DB_URL" ] && echo PostgreSQL || echo SQLite)): $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
