@@ -21,7 +21,6 @@
 #include <time.h>
 
 #include "compid.h"
-#include "reqparse.h"
 #include "http/httpc.h"
 #include "secup/cose.h"
 #include "secup/encrypt.h"
@@ -339,13 +338,16 @@ static secup_rc take_listing(struct trk *t, const struct trk_server_link *s, con
         const char *id = json_string_value(json_object_get(img, "id"));
         const char *profile = json_string_value(json_object_get(img, "profile"));
         json_int_t seq = json_integer_value(json_object_get(img, "sequence"));
-        if (!id || !profile || seq <= min_seq || !req_valid_name(id))
+        /* an image id is its manifest digest */
+        uint8_t want[32];
+        size_t wl = 0;
+        if (!id || !profile || seq <= min_seq || strlen(id) != 64 ||
+            !secup_hex_decode(id, want, sizeof(want), &wl) || wl != 32)
             continue;
         /* the listing is a hint: what is adopted is what the manifest says */
         bool known = false;
         struct db *db = db_pool_get(t->pool);
-        secup_rc r2 = trk_manifest_variant_known(db, vendor, cls, comp_hex, seq, profile, &known,
-                                                 err);
+        secup_rc r2 = trk_manifest_known(db, id, &known, err);
         db_pool_put(t->pool, db);
         if (r2 == SECUP_OK && known) {
             *found = seq > *found ? seq : *found;
@@ -357,7 +359,7 @@ static secup_rc take_listing(struct trk *t, const struct trk_server_link *s, con
         struct trk_manifest m;
         struct secup_err e2;
         secup_err_clear(&e2);
-        r2 = trk_manifest_fetch_verify(t, murl, NULL, &m, &e2);
+        r2 = trk_manifest_fetch_verify(t, murl, want, &m, &e2);
         if (r2 == SECUP_OK && (strcmp(m.vendor, vendor) != 0 || strcmp(m.class_id, cls) != 0 ||
                                strcmp(m.component, comp_hex) != 0))
             r2 = secup_err_set(&e2, SECUP_E_VALUE, "it is for another vendor, class or component");

@@ -1087,20 +1087,6 @@ secup_rc trk_manifest_newest(struct db *db, const char *vendor, const char *clas
                         v, 3, seq, err);
 }
 
-secup_rc trk_manifest_variant_known(struct db *db, const char *vendor, const char *class_id,
-                                    const char *component, int64_t seq, const char *profile,
-                                    bool *known, struct secup_err *err)
-{
-    int64_t n = 0;
-    struct db_value v[] = { DB_TEXT_V(vendor), DB_TEXT_V(class_id), DB_TEXT_V(component),
-                            DB_INT_V(seq), DB_TEXT_V(profile) };
-    secup_rc rc = db_query_int(db, "SELECT COUNT(*) FROM manifests WHERE vendor = $1 AND class = $2"
-                                   " AND component = $3 AND seq = $4 AND profile = $5",
-                               v, 5, &n, err);
-    *known = rc == SECUP_OK && n > 0;
-    return rc;
-}
-
 secup_rc trk_manifest_known(struct db *db, const char *digest, bool *known, struct secup_err *err)
 {
     int64_t n = 0;

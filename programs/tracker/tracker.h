@@ -221,9 +221,6 @@ secup_rc trk_manifest_describe(struct db *db, const char *digest, const char *pr
                                int64_t size, struct secup_err *err);
 secup_rc trk_manifest_newest(struct db *db, const char *vendor, const char *class_id,
                              const char *component, int64_t *seq, struct secup_err *err);
-secup_rc trk_manifest_variant_known(struct db *db, const char *vendor, const char *class_id,
-                                    const char *component, int64_t seq, const char *profile,
-                                    bool *known, struct secup_err *err);
 secup_rc trk_manifest_known(struct db *db, const char *digest, bool *known,
                             struct secup_err *err);
 
