@@ -22,7 +22,7 @@ secup_rc compid_parse(const char *text, struct text_component_id *out, struct se
         uint8_t *dst = out->storage + used;
         size_t len = 0;
         if (n > 2 && p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) {
-            char hex[256];
+            char hex[2 * sizeof(out->storage) + 1]; /* every part compid_format() writes */
             if (n - 2 >= sizeof(hex))
                 return secup_err_set(err, SECUP_E_LIMIT_BYTES, "component part too long");
             memcpy(hex, p + 2, n - 2);
