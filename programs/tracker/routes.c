@@ -380,8 +380,11 @@ static void notify_done(struct body *b, struct httpd_req *req)
         /* with trust anchors, the manifest is fetched and verified here first (discovery.c) */
         struct trk_manifest m;
         bool verified = b->t->cfg.n_trust > 0;
-        if (verified)
+        if (verified) { /* no database connection is held while the manifest is fetched */
+            db_pool_put(b->t->pool, db);
             rc = trk_manifest_fetch_verify(b->t, uri, n.digest, &m, &err);
+            db = db_pool_get(b->t->pool);
+        }
         if (verified && rc == SECUP_OK &&
             (m.seq != (int64_t)n.seq || strcmp(m.vendor, vendor) || strcmp(m.class_id, cls) ||
              strcmp(m.component, comp)))

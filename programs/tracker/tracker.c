@@ -46,7 +46,7 @@ secup_rc trk_run(const char *dir, struct secup_err *err)
     unsigned threads = t->cfg.threads ? (unsigned)t->cfg.threads
                                       : (unsigned)(2 * (ncpu > 0 ? ncpu : 1));
     if (rc == SECUP_OK)
-        rc = db_pool_open(t->cfg.db_url, threads + 1, &t->pool, err);
+        rc = db_pool_open(t->cfg.db_url, threads + 2, &t->pool, err); /* + upstream, discovery */
     if (rc == SECUP_OK) {
         struct db *db = db_pool_get(t->pool);
         rc = trk_schema(db, err);
