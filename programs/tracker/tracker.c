@@ -44,7 +44,7 @@ secup_rc trk_run(const char *dir, struct secup_err *err)
     unsigned threads = t->cfg.threads ? (unsigned)t->cfg.threads
                                       : (unsigned)(2 * (ncpu > 0 ? ncpu : 1));
     if (rc == SECUP_OK)
-        rc = db_pool_open(t->cfg.db_url, threads + 1, &t->pool, err);
+        rc = db_pool_open(t->cfg.db_url, threads + 2, &t->pool, err); /* + committer, ticker */
     if (rc == SECUP_OK) {
         struct db *db = db_pool_get(t->pool);
         rc = trk_schema(db, err);
@@ -52,6 +52,8 @@ secup_rc trk_run(const char *dir, struct secup_err *err)
     }
     if (rc == SECUP_OK)
         rc = secup_key_load_pem(&t->sign_key, t->cfg.signing_key, err);
+    if (rc == SECUP_OK)
+        rc = trk_intake_start(t, err);
     if (rc == SECUP_OK) {
         struct httpd_config hc = { 0 };
         hc.listen = t->cfg.listen;
@@ -87,6 +89,7 @@ secup_rc trk_run(const char *dir, struct secup_err *err)
     t->stopping = true;
     pthread_mutex_unlock(&t->park_lock);
     trk_wake_all(t);
+    trk_intake_stop(t); /* queued reports are stored and answered; later ones get 503 */
     if (t->ticker_started)
         pthread_join(t->ticker, NULL);
     if (t->upstream_started)
@@ -96,6 +99,7 @@ secup_rc trk_run(const char *dir, struct secup_err *err)
         nanosleep(&ts, NULL); /* let the woken polls be answered */
         httpd_stop(t->httpd);
     }
+    trk_intake_destroy(t);
     if (t->pool)
         db_pool_close(t->pool);
     secup_key_free(t->sign_key);

@@ -5,6 +5,7 @@
 #include <pthread.h>
 
 #include "http/httpd.h"
+#include "secup/status.h"
 #include "tracker.h"
 
 /* A consumer's long poll, parked until a manifest arrives or its deadline passes. */
@@ -15,6 +16,28 @@ struct trk_parked {
     char consumer[TRK_ID_MAX + 1];
     uint64_t deadline_ms;
     bool listed;  /* still in the registry (not yet woken) */
+};
+
+/* An authenticated status report waiting for the committer (intake.c). */
+struct trk_report {
+    struct trk_report *next;
+    struct trk *t;
+    struct httpd_req *req;
+    char consumer[TRK_ID_MAX + 1];
+    int64_t counter, time;
+    bool safe_mode;
+    char *components_json;
+    char *last_json;              /* NULL without a last result */
+    bool has_last;
+    char last_id[2 * 64 + 1];     /* hex */
+    char last_code[64];
+    char *report_hex;             /* the signed report as received */
+    /* a downstream tracker's aggregate: reporter and signed report (hex) */
+    size_t n_agg;
+    char agg_reporter[SECUP_STATUS_MAX_AGGREGATE][TRK_ID_MAX + 1];
+    char *agg_hex[SECUP_STATUS_MAX_AGGREGATE];
+    secup_rc rc;
+    struct secup_err err;
 };
 
 /* Parsed consumer keys, by consumer id: parsing a PEM key costs many times a
@@ -45,6 +68,13 @@ struct trk {
     struct secup_key **retired;
     size_t n_retired;
     bool stopping;
+    /* report intake (intake.c) */
+    pthread_mutex_t intake_lock;
+    pthread_cond_t intake_cond;
+    struct trk_report *intake_head, *intake_tail;
+    size_t intake_queued;
+    pthread_t intake;
+    bool intake_inited, intake_started, intake_stopping;
 };
 
 /* GET /v1/commands?wait=S (commands.c). */
@@ -55,6 +85,15 @@ void trk_wake_all(struct trk *t);
 void *trk_upstream(void *arg);
 /* Wakes long polls whose deadline passed; the ticker thread. */
 void *trk_ticker(void *arg);
+
+/* Report intake (intake.c): submit parks req and answers it once r is stored (or
+ * refused) together with the reports queued beside it; r is owned by the intake. */
+secup_rc trk_intake_start(struct trk *t, struct secup_err *err);
+void trk_intake_submit(struct trk *t, struct httpd_req *req, struct trk_report *r);
+/* Stores and answers everything queued, then ends the committer. */
+void trk_intake_stop(struct trk *t);
+void trk_intake_destroy(struct trk *t);
+void trk_report_free(struct trk_report *r);
 
 void trk_handle(void *app, struct httpd_req *req);
 /* The parsed key of a consumer whose stored PEM is pem (routes.c). The caller frees it
