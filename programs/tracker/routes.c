@@ -155,63 +155,6 @@ static void register_done(struct body *b, struct httpd_req *req)
     json_decref(r);
 }
 
-/* ---- parsed keys ---- */
-
-static size_t key_slot_of(const char *id)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (const unsigned char *p = (const unsigned char *)id; *p; p++) {
-        h ^= *p;
-        h *= 1099511628211ull;
-    }
-    return (size_t)(h % TRK_KEY_SLOTS);
-}
-
-secup_rc trk_consumer_parsed_key(struct trk *t, const char *id, const char *pem,
-                                 const struct secup_key **out, bool *owned,
-                                 struct secup_err *err)
-{
-    struct trk_key_slot *slot = &t->keys[key_slot_of(id)];
-    *owned = false;
-    pthread_mutex_lock(&t->keys_lock);
-    if (slot->key && strcmp(slot->id, id) == 0 && strcmp(slot->pem, pem) == 0) {
-        *out = slot->key;
-        pthread_mutex_unlock(&t->keys_lock);
-        return SECUP_OK;
-    }
-    pthread_mutex_unlock(&t->keys_lock);
-    struct secup_key *k = NULL;
-    secup_rc rc = secup_key_parse_pem(&k, secup_bytes_of(pem, strlen(pem)), err);
-    if (rc != SECUP_OK)
-        return rc;
-    *out = k;
-    pthread_mutex_lock(&t->keys_lock);
-    bool cacheable = strlen(pem) < sizeof(slot->pem) &&
-                     (!slot->key || t->n_retired < TRK_KEY_RETIRED);
-    if (cacheable) {
-        if (slot->key)
-            t->retired[t->n_retired++] = slot->key;
-        snprintf(slot->id, sizeof(slot->id), "%s", id);
-        snprintf(slot->pem, sizeof(slot->pem), "%s", pem);
-        slot->key = k;
-    } else {
-        *owned = true; /* not cached: the caller frees it after use */
-    }
-    pthread_mutex_unlock(&t->keys_lock);
-    return SECUP_OK;
-}
-
-void trk_keys_free(struct trk *t)
-{
-    if (t->keys)
-        for (size_t i = 0; i < TRK_KEY_SLOTS; i++)
-            secup_key_free(t->keys[i].key);
-    for (size_t i = 0; t->retired && i < t->n_retired; i++)
-        secup_key_free(t->retired[i]);
-    free(t->keys);
-    free(t->retired);
-}
-
 /* ---- POST /v1/status ---- */
 
 static json_t *components_json(const struct secup_status *st)
@@ -313,13 +256,12 @@ static void status_done(struct body *b, struct httpd_req *req)
     if (rc == SECUP_OK)
         rc = trk_consumer_key(db, c.id, pem, sizeof(pem), &err);
     const struct secup_key *ck = NULL;
-    bool owned = false;
+    struct trk_keyref *kref = NULL;
     if (rc == SECUP_OK)
-        rc = trk_consumer_parsed_key(b->t, c.id, pem, &ck, &owned, &err);
+        rc = trk_keycache_get(b->t->keys, c.id, pem, &kref, &ck, &err);
     if (rc == SECUP_OK)
         rc = secup_status_verify(in, ck, &st, &err);
-    if (owned)
-        secup_key_free((struct secup_key *)(uintptr_t)ck);
+    trk_keycache_put(b->t->keys, kref);
     int64_t now = (int64_t)time(NULL);
     if (rc == SECUP_OK && (int64_t)st.time > now + 300)
         rc = secup_err_set(&err, SECUP_E_EXPIRED, "the report is dated %" PRIu64 ", in the future",

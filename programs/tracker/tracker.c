@@ -31,15 +31,12 @@ secup_rc trk_run(const char *dir, struct secup_err *err)
     signal(SIGPIPE, SIG_IGN);
 
     pthread_mutex_init(&t->park_lock, NULL);
-    pthread_mutex_init(&t->keys_lock, NULL);
-    t->keys = calloc(TRK_KEY_SLOTS, sizeof(*t->keys));
-    t->retired = calloc(TRK_KEY_RETIRED, sizeof(*t->retired));
-    if (!t->keys || !t->retired) {
-        trk_keys_free(t);
+    secup_rc rc = trk_keycache_new(TRK_KEY_CACHE, &t->keys, err);
+    if (rc != SECUP_OK) {
         free(t);
-        return secup_err_set(err, SECUP_E_NOMEM, "key cache");
+        return rc;
     }
-    secup_rc rc = trk_config_load(dir, &t->cfg, err);
+    rc = trk_config_load(dir, &t->cfg, err);
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     unsigned threads = t->cfg.threads ? (unsigned)t->cfg.threads
                                       : (unsigned)(2 * (ncpu > 0 ? ncpu : 1));
@@ -103,8 +100,7 @@ secup_rc trk_run(const char *dir, struct secup_err *err)
     if (t->pool)
         db_pool_close(t->pool);
     secup_key_free(t->sign_key);
-    trk_keys_free(t);
-    pthread_mutex_destroy(&t->keys_lock);
+    trk_keycache_free(t->keys);
     pthread_mutex_destroy(&t->park_lock);
     free(t);
     return rc;

@@ -5,6 +5,7 @@
 #include <pthread.h>
 
 #include "http/httpd.h"
+#include "keycache.h"
 #include "secup/status.h"
 #include "tracker.h"
 
@@ -40,17 +41,8 @@ struct trk_report {
     struct secup_err err;
 };
 
-/* Parsed consumer keys, by consumer id: parsing a PEM key costs many times a
- * verification. A slot holds the PEM it was parsed from, so a changed key is parsed anew;
- * a replaced key is kept until the tracker stops (a report may still be using it). */
-#define TRK_KEY_SLOTS 1024
-#define TRK_KEY_RETIRED 4096
-
-struct trk_key_slot {
-    char id[TRK_ID_MAX + 1];
-    char pem[600];
-    struct secup_key *key;
-};
+/* The most consumer keys kept parsed (keycache.h): about 1 KiB each. */
+#define TRK_KEY_CACHE 65536
 
 struct trk {
     struct trk_config cfg;
@@ -63,10 +55,7 @@ struct trk {
     bool ticker_started;
     pthread_t upstream;
     bool upstream_started;
-    pthread_mutex_t keys_lock;
-    struct trk_key_slot *keys;
-    struct secup_key **retired;
-    size_t n_retired;
+    struct trk_keycache *keys;
     bool stopping;
     /* report intake (intake.c) */
     pthread_mutex_t intake_lock;
@@ -96,12 +85,6 @@ void trk_intake_destroy(struct trk *t);
 void trk_report_free(struct trk_report *r);
 
 void trk_handle(void *app, struct httpd_req *req);
-/* The parsed key of a consumer whose stored PEM is pem (routes.c). The caller frees it
- * only when *owned (it could not be cached). */
-secup_rc trk_consumer_parsed_key(struct trk *t, const char *id, const char *pem,
-                                 const struct secup_key **out, bool *owned,
-                                 struct secup_err *err);
-void trk_keys_free(struct trk *t);
 void trk_log(const char *fmt, ...) SECUP_PRINTF(1, 2);
 
 #endif /* SECUP_TRACKER_TRK_H */
