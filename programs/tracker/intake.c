@@ -34,11 +34,10 @@ void trk_report_free(struct trk_report *r)
 static secup_rc apply(struct trk *t, struct db *db, const struct trk_report *r, int64_t now,
                       struct secup_err *err)
 {
-    /* exact under the batch: a flood queued within one batch is still counted */
-    secup_rc rc = trk_report_quota(db, r->consumer, now, (int64_t)t->cfg.report_quota, err);
-    if (rc == SECUP_OK)
-        rc = trk_report_store(db, r->consumer, r->counter, r->time, r->safe_mode,
-                              r->components_json, r->last_json, r->report_hex, err);
+    /* the quota is checked again here: a flood queued within one batch still counts */
+    secup_rc rc = trk_report_store(db, r->consumer, r->counter, r->time, r->safe_mode,
+                                   (int64_t)t->cfg.report_quota, r->components_json,
+                                   r->last_json, r->report_hex, err);
     if (rc == SECUP_OK)
         rc = trk_report_trim(db, r->consumer, (int64_t)t->cfg.report_history, err);
     if (rc == SECUP_OK)

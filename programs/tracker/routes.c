@@ -240,21 +240,21 @@ static void status_done(struct body *b, struct httpd_req *req)
     secup_err_clear(&err);
     struct trk_consumer c;
     struct db *db = db_pool_get(b->t->pool);
-    secup_rc rc = b->bearer_hash[0] ? trk_consumer_by_token(db, b->bearer_hash, &c, &err)
-                                    : secup_err_set(&err, SECUP_E_AUTH, "a status report needs the consumer's token");
     struct secup_bytes in = secup_bytes_of(b->buf, b->len);
     struct secup_bytes who;
     char pem[8192];
     static _Thread_local struct secup_status st;
-    if (rc == SECUP_OK) /* a flood is refused before any signature is checked */
-        rc = trk_report_quota(db, c.id, (int64_t)time(NULL), (int64_t)b->t->cfg.report_quota,
-                              &err);
+    /* the sender and its key; a flood is refused before any signature is checked */
+    secup_rc rc = b->bearer_hash[0]
+                      ? trk_report_sender(db, b->bearer_hash, (int64_t)time(NULL),
+                                          (int64_t)b->t->cfg.report_quota, &c, pem, sizeof(pem),
+                                          &err)
+                      : secup_err_set(&err, SECUP_E_AUTH, "a status report needs the consumer's token");
+    db_pool_put(b->t->pool, db);
     if (rc == SECUP_OK)
         rc = secup_status_peek_reporter(in, &who, &err);
     if (rc == SECUP_OK && (who.len != strlen(c.id) || memcmp(who.ptr, c.id, who.len) != 0))
         rc = secup_err_set(&err, SECUP_E_FORBIDDEN, "'%s' may not report for another consumer", c.id);
-    if (rc == SECUP_OK)
-        rc = trk_consumer_key(db, c.id, pem, sizeof(pem), &err);
     const struct secup_key *ck = NULL;
     struct trk_keyref *kref = NULL;
     if (rc == SECUP_OK)
@@ -273,7 +273,6 @@ static void status_done(struct body *b, struct httpd_req *req)
         rc = secup_err_set(&err, SECUP_E_NOMEM, "report");
     if (rc == SECUP_OK)
         rc = report_prepare(r, &c, in, &st, &err);
-    db_pool_put(b->t->pool, db);
     if (rc != SECUP_OK) {
         trk_report_free(r);
         httpd_respond_err(req, &err);
