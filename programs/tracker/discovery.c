@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "compid.h"
+#include "reqparse.h"
 #include "http/httpc.h"
 #include "secup/cose.h"
 #include "secup/encrypt.h"
@@ -380,18 +381,22 @@ static secup_rc take_listing(struct trk *t, const struct trk_server_link *s, con
     return rc;
 }
 
-/* One conditional GET /v1/latest; on a changed answer, the listing. */
+/* One conditional GET /v1/latest (of one profile, or of any when profile is NULL); on a
+ * changed answer, the listing. */
 static secup_rc poll_one(struct trk *t, const struct trk_server_link *s, const char *vendor,
                          const char *cls, const char *comp_text, const char *comp_hex,
-                         size_t *n304, size_t *adopted, struct secup_err *err)
+                         const char *profile, size_t *n304, size_t *adopted,
+                         struct secup_err *err)
 {
-    char what[1200], etag[130] = "";
-    snprintf(what, sizeof(what), "latest|%s|%s|%.1100s", vendor, cls, comp_hex);
+    char what[1300], etag[130] = "";
+    snprintf(what, sizeof(what), "latest|%s|%s|%.1100s|%.63s", vendor, cls, comp_hex,
+             profile ? profile : "");
     struct db *db = db_pool_get(t->pool);
     secup_rc rc = trk_poll_tag_get(db, s->id, what, etag, sizeof(etag), err);
     db_pool_put(t->pool, db);
     char q[1400], url[2048];
-    snprintf(q, sizeof(q), "/v1/latest?vendor=%s&class=%s&component=%s", vendor, cls, comp_text);
+    snprintf(q, sizeof(q), "/v1/latest?vendor=%s&class=%s&component=%s%s%.63s", vendor, cls,
+             comp_text, profile ? "&profile=" : "", profile ? profile : "");
     join_url(s->url, q, url, sizeof(url));
     struct httpc_response resp;
     if (rc == SECUP_OK)
@@ -483,11 +488,20 @@ static void poll_all(struct trk *t)
             char text[600];
             if (!v || !c || !k || !component_text(k, text, sizeof(text)))
                 continue;
-            asked++;
-            secup_err_clear(&err);
-            if (poll_one(t, &links[s], v, c, text, k, &n304, &adopted, &err) != SECUP_OK)
-                trk_log("poll '%s' (%s): %s [%s]", links[s].id, text, err.msg,
-                        secup_rc_name(err.rc));
+            /* the newest of any profile, and the newest of each profile consumers declared:
+             * a new variant of a sequence need not change the first answer */
+            json_t *profiles = json_object_get(o, "profiles");
+            for (size_t p = 0; p <= json_array_size(profiles); p++) {
+                const char *prof = p ? json_string_value(json_array_get(profiles, p - 1)) : NULL;
+                if (p && (!prof || !req_safe_segment(prof)))
+                    continue;
+                asked++;
+                secup_err_clear(&err);
+                if (poll_one(t, &links[s], v, c, text, k, prof, &n304, &adopted, &err) !=
+                    SECUP_OK)
+                    trk_log("poll '%s' (%s%s%s): %s [%s]", links[s].id, text, prof ? ", " : "",
+                            prof ? prof : "", err.msg, secup_rc_name(err.rc));
+            }
         }
     }
     json_decref(tuples);
@@ -498,6 +512,29 @@ static void poll_all(struct trk *t)
 
 /* Consumers seen since `since` that run a sequence newer than any the tracker knows: look
  * for it on the servers. What is not found and verified is not believed. */
+/* Recent searches for reported sequences, so that a consumer that keeps claiming one the
+ * servers do not have costs one search per LOOK_AGAIN seconds (discovery thread only). */
+#define LOOKED_MAX 64
+#define LOOK_AGAIN 10
+
+static struct {
+    char key[1300];
+    time_t at;
+} looked[LOOKED_MAX];
+static size_t looked_next;
+
+static bool looked_recently(const char *key)
+{
+    time_t now = time(NULL);
+    for (size_t i = 0; i < LOOKED_MAX; i++)
+        if (looked[i].at && now - looked[i].at < LOOK_AGAIN && strcmp(looked[i].key, key) == 0)
+            return true;
+    snprintf(looked[looked_next].key, sizeof(looked[0].key), "%s", key);
+    looked[looked_next].at = now;
+    looked_next = (looked_next + 1) % LOOKED_MAX;
+    return false;
+}
+
 static void look_for_reported(struct trk *t, int64_t since)
 {
     struct secup_err err;
@@ -527,6 +564,10 @@ static void look_for_reported(struct trk *t, int64_t since)
         rc = trk_manifest_newest(db, v, c, k, &newest, &err);
         db_pool_put(t->pool, db);
         if (rc != SECUP_OK || seq <= newest)
+            continue;
+        char key[1300];
+        snprintf(key, sizeof(key), "%s|%s|%.1100s|%" PRId64, v, c, k, seq);
+        if (looked_recently(key))
             continue;
         if (!listed) {
             n = server_links(t, links, &err);

@@ -1247,10 +1247,27 @@ struct tuples {
     json_t *seen; /* "vendor|class|component" -> {vendor, class, component, sequence, consumer} */
 };
 
+/* Adds the profiles the consumer declared (attrs) to the tuple's "profiles". */
+static void add_profiles(json_t *tuple, const char *attrs_text)
+{
+    json_t *attrs = attrs_text ? json_loads(attrs_text, 0, NULL) : NULL;
+    json_t *have = json_object_get(tuple, "profiles");
+    size_t i, j;
+    json_t *p, *q;
+    json_array_foreach(json_object_get(attrs, "profiles"), i, p) {
+        bool dup = !json_is_string(p) || json_string_length(p) > 63;
+        json_array_foreach(have, j, q)
+            dup = dup || json_equal(p, q);
+        if (!dup && json_array_size(have) < 16)
+            json_array_append(have, p);
+    }
+    json_decref(attrs);
+}
+
 static bool tuple_row(void *ctx, size_t n, const char *const *v)
 {
     struct tuples *t = ctx;
-    if (n < 4)
+    if (n < 5)
         return false;
     json_t *comps = v[3] ? json_loads(v[3], 0, NULL) : NULL;
     size_t i;
@@ -1264,12 +1281,14 @@ static bool tuple_row(void *ctx, size_t n, const char *const *v)
         char key[1200];
         snprintf(key, sizeof(key), "%s|%s|%.1100s", v[1], v[2], id);
         json_t *o = json_object_get(t->seen, key);
-        if (o && json_integer_value(json_object_get(o, "sequence")) >= seq)
-            continue;
-        json_object_set_new(t->seen, key,
-                            json_pack("{s:s, s:s, s:s, s:I, s:s, s:s}", "vendor", v[1], "class",
-                                      v[2], "component", id, "sequence", seq, "consumer", v[0],
-                                      "digest", dg ? dg : ""));
+        if (!o || json_integer_value(json_object_get(o, "sequence")) < seq) {
+            json_t *profiles = o ? json_incref(json_object_get(o, "profiles")) : json_array();
+            o = json_pack("{s:s, s:s, s:s, s:I, s:s, s:s, s:o}", "vendor", v[1], "class", v[2],
+                          "component", id, "sequence", seq, "consumer", v[0], "digest",
+                          dg ? dg : "", "profiles", profiles);
+            json_object_set_new(t->seen, key, o);
+        }
+        add_profiles(o, v[4]);
     }
     json_decref(comps);
     return true;
@@ -1279,7 +1298,7 @@ secup_rc trk_fleet_tuples(struct db *db, int64_t seen_since, json_t **out, struc
 {
     struct tuples t = { json_object() };
     struct db_value v[] = { DB_INT_V(seen_since) };
-    secup_rc rc = db_exec(db, "SELECT id, vendor, class, components FROM consumers"
+    secup_rc rc = db_exec(db, "SELECT id, vendor, class, components, attrs FROM consumers"
                               " WHERE last_seen >= $1 AND components IS NOT NULL ORDER BY id",
                           v, 1, tuple_row, &t, NULL, err);
     json_t *list = json_array();

@@ -250,8 +250,8 @@ secup_rc trk_requester_key(struct db *db, const char *id, char *pem, size_t cap,
 secup_rc trk_requester_advance(struct db *db, const char *id, int64_t counter,
                                struct secup_err *err);
 /* Per (vendor, class, component) that consumers seen since seen_since report: the highest
- * sequence reported, by whom, and its image digest (JSON array of {vendor, class,
- * component, sequence, consumer, digest}). */
+ * sequence reported, by whom, its image digest, and the profiles those consumers declared
+ * (JSON array of {vendor, class, component, sequence, consumer, digest, profiles}). */
 secup_rc trk_fleet_tuples(struct db *db, int64_t seen_since, json_t **out, struct secup_err *err);
 /* A downstream tracker's aggregate: its consumers' own signed reports, kept as received
  * (this tracker does not know their keys). */

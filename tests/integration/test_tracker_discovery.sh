@@ -257,5 +257,6 @@ ok "its notification is refused: the Author is not trusted" \
     waitfor 15 grep -q "refused a notification: manifest at .*/manifest: .*\[SECUP_E_" tracker.log
 ok "sequence 7 is not believed" test "$(manifests "[x for x in m if x['sequence']==7]")" = "[]"
 
+[ "$fail" -gt 0 ] && [ -n "${SECUP_TEST_LOGS:-}" ] && cp tracker.log server.log "$SECUP_TEST_LOGS/"
 echo "tracker discovery ($([ -n "$DB_URL" ] && echo PostgreSQL || echo SQLite)): $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
