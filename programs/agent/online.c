@@ -282,6 +282,7 @@ static const char *token_for(const struct online *o, const char *url)
 struct file_sink {
     int fd;
     uint64_t offset;                     /* where this response's bytes go */
+    uint64_t cap;                        /* the file never grows past this (THREATS.md T2) */
     const struct httpc_response *resp;   /* its status is known when the body starts */
     bool started;
 };
@@ -300,6 +301,12 @@ static bool sink_file(void *ctx, const uint8_t *p, size_t n, struct secup_err *e
             s->offset = 0;
         }
     }
+    if (n > s->cap || s->offset > s->cap - n) {
+        secup_err_set(err, SECUP_E_LIMIT_BODY,
+                      "the payload is over the limit of %llu bytes (the largest slot and its "
+                      "encoding overhead)", (unsigned long long)s->cap);
+        return false;
+    }
     while (n > 0) {
         ssize_t w = pwrite(s->fd, p, n, (off_t)s->offset);
         if (w < 0 && errno == EINTR)
@@ -317,15 +324,15 @@ static bool sink_file(void *ctx, const uint8_t *p, size_t n, struct secup_err *e
 }
 
 /* One attempt at a payload download into fd, resuming after what it holds. */
-static secup_rc fetch_file_once(struct online *o, const char *url, int fd, bool *again,
-                                struct secup_err *err)
+static secup_rc fetch_file_once(struct online *o, const char *url, int fd, uint64_t cap,
+                                bool *again, struct secup_err *err)
 {
     struct stat sb;
     if (fstat(fd, &sb) != 0)
         return secup_err_set(err, SECUP_E_IO, "download file: %s", strerror(errno));
     struct httpc_response resp;
     memset(&resp, 0, sizeof(resp));
-    struct file_sink s = { fd, (uint64_t)sb.st_size, &resp, false };
+    struct file_sink s = { fd, (uint64_t)sb.st_size, cap, &resp, false };
     struct httpc_request req = {
         .url = url, .bearer = token_for(o, url), .resume_from = s.offset,
         .sink = sink_file, .sink_ctx = &s,
@@ -367,8 +374,9 @@ static secup_rc fetch_mem_once(struct online *o, const char *url, uint64_t max,
     return rc;
 }
 
-/* Retries a download with capped exponential back-off: urls are mirrors, tried in turn.
- * fd >= 0: into that file (resumed); else into *mem. */
+/* Retries a download with capped exponential back-off: urls are mirrors, tried in turn
+ * (a final answer from one mirror moves on to the next one not yet tried: THREATS.md T6).
+ * fd >= 0: into that file (resumed), at most max bytes; else into *mem. */
 static secup_rc fetch(struct online *o, char (*urls)[AGENT_URL_MAX], uint32_t n_urls, int fd,
                       uint64_t max, struct httpc_response *mem, struct secup_err *err)
 {
@@ -378,14 +386,15 @@ static secup_rc fetch(struct online *o, char (*urls)[AGENT_URL_MAX], uint32_t n_
         const char *url = urls[(attempt - 1) % n_urls];
         bool again = false;
         if (fd >= 0)
-            rc = fetch_file_once(o, url, fd, &again, err);
+            rc = fetch_file_once(o, url, fd, max, &again, err);
         else
             rc = fetch_mem_once(o, url, max, mem, &again, err);
         if (rc == SECUP_OK)
             return SECUP_OK;
         if (stop_requested)
             return secup_err_set(err, SECUP_E_STATE, "stopped during a download");
-        if (!again || attempt >= o->cfg->attempts)
+        if (rc == SECUP_E_LIMIT_BODY || attempt >= o->cfg->attempts ||
+            (!again && attempt >= n_urls))
             return rc;
         say("attempt %u of %u failed: %s [%s]; again in %u s", attempt, o->cfg->attempts, err->msg,
             secup_rc_name(rc), delay);
@@ -458,6 +467,22 @@ static secup_rc fetch_manifest(struct online *o, const struct secup_command_msg 
     return rc;
 }
 
+/* The most a payload download may hold: the largest file slot, plus what compression and
+ * encryption may add to an image that fits it (zstd's bound is n/256 and a few bytes per
+ * block; AEAD adds a tag), plus 64 KiB. With a block-device slot (whose size the
+ * configuration does not give) 4 GiB. */
+static uint64_t payload_cap(const struct agent_config *cfg)
+{
+    uint64_t largest = 0;
+    for (uint32_t i = 0; i < cfg->n_components; i++) {
+        if (strcmp(cfg->components[i].slot_type, "file") != 0)
+            return UINT64_C(4) << 30;
+        if (cfg->components[i].slot_size > largest)
+            largest = cfg->components[i].slot_size;
+    }
+    return largest + largest / 64 + 65536;
+}
+
 /* The payload goes to download/payload; download/payload.for names the manifest digest it
  * belongs to, so that a partial file is resumed only for the same image. */
 static secup_rc fetch_payload(struct online *o, const struct secup_command_msg *c, const char *dir,
@@ -489,9 +514,11 @@ static secup_rc fetch_payload(struct online *o, const struct secup_command_msg *
     int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0)
         return secup_err_set(err, SECUP_E_IO, "cannot open '%s': %s", path, strerror(errno));
-    rc = fetch(o, urls, c->n_uris, fd, 0, NULL, err);
+    rc = fetch(o, urls, c->n_uris, fd, payload_cap(&o->a->cfg), NULL, err);
     if (close(fd) != 0 && rc == SECUP_OK)
         rc = secup_err_set(err, SECUP_E_IO, "closing '%s': %s", path, strerror(errno));
+    if (rc == SECUP_E_LIMIT_BODY)
+        (void)unlink(path); /* nothing of an oversized answer is kept for a resume */
     if (rc == SECUP_OK)
         rc = secup_file_sync_dir(path, err);
     return rc;
