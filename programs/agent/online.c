@@ -718,6 +718,7 @@ static secup_rc online_open(struct online *o, struct secup_err *err)
     o->tracker_http.timeout_s = 60;
     o->server_http.ca_file = o->cfg->server_ca[0] ? o->cfg->server_ca : NULL;
     o->server_http.low_speed_time_s = o->cfg->low_speed_time;
+    o->server_http.low_speed_limit = o->cfg->low_speed_limit;
     o->server_http.timeout_s = o->cfg->transfer_timeout;
     return SECUP_OK;
 }

@@ -291,7 +291,7 @@ secup_rc httpc_perform(const struct httpc_config *cfg, const struct httpc_reques
     SET(CURLOPT_CONNECTTIMEOUT, (long)(cfg->connect_timeout_s ? cfg->connect_timeout_s : 10));
     if (cfg->timeout_s)
         SET(CURLOPT_TIMEOUT, (long)cfg->timeout_s);
-    SET(CURLOPT_LOW_SPEED_LIMIT, 1L);
+    SET(CURLOPT_LOW_SPEED_LIMIT, (long)(cfg->low_speed_limit ? cfg->low_speed_limit : 1));
     SET(CURLOPT_LOW_SPEED_TIME, (long)(cfg->low_speed_time_s ? cfg->low_speed_time_s : 60));
     SET(CURLOPT_SSL_VERIFYPEER, cfg->insecure ? 0L : 1L);
     SET(CURLOPT_SSL_VERIFYHOST, cfg->insecure ? 0L : 2L);
