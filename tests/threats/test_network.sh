@@ -185,5 +185,27 @@ attack "T11 another authentic payload of the same size" SECUP_E_DIGEST t11.log \
 ok "T11 the staged copy is discarded" [ ! -e state/download/payload ]
 recovers $((n - 1)) "T11"
 
+# ---- U1 eavesdropping: an encrypted image never shows its plaintext ---------------------
+# THREAT: U1
+for i in $(seq 1 6000); do printf 'SECUP-PLAINTEXT-MARKER-%06d\n' "$i"; done > fw$n.bin
+"$A" create -q --key alice.pem --image fw$n.bin --seq $n --version 1.$n --vendor-domain example.com \
+    --class cam-v2 --uri https://mirror.invalid/fw.bin --encrypt-for dev.pub.pem --payload-out fw$n.enc \
+    --out v$n.suit
+ID[$n]=$(curl -sk -H "Authorization: Bearer $ATOK" -F "envelope=@v$n.suit" -F "payload=@fw$n.enc" \
+    -X POST "$SU/v1/images" | $PY -c "import json,sys; print(json.load(sys.stdin)['id'])")
+: >px/wire
+install $n
+cycle u1.log
+ok "U1 the encrypted image installs through the proxy" \
+    [ "$st" -eq 0 ] && [ "$(field 'd["components"][0]["running-seq"]')" = $n ]
+ok "U1 and the slot holds the plaintext" \
+    cmp -s <(head -c "$(stat -c %s fw$n.bin)" "slots/$(tr 'AB' 'ab' <<<"$(field 'd["components"][0]["active"]')")") fw$n.bin
+ok "U1 the payload crossed the wire" grep -q "payload range=None rule=pass sent=[1-9]" px/log
+ok "U1 the plaintext marker was never on the wire" bash -c "! grep -q SECUP-PLAINTEXT-MARKER px/wire"
+ok "U1 nor in the server's storage or log" bash -c "! grep -rq SECUP-PLAINTEXT-MARKER s server.log"
+ok "U1 nor left in the device's download area" bash -c "! grep -rq SECUP-PLAINTEXT-MARKER state"
+RUNNING=$n
+n=$((n + 1))
+
 echo "threats network: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
