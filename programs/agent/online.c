@@ -378,7 +378,8 @@ static secup_rc fetch_mem_once(struct online *o, const char *url, uint64_t max,
  * (a final answer from one mirror moves on to the next one not yet tried: THREATS.md T6).
  * fd >= 0: into that file (resumed), at most max bytes; else into *mem. */
 static secup_rc fetch(struct online *o, char (*urls)[AGENT_URL_MAX], uint32_t n_urls, int fd,
-                      uint64_t max, struct httpc_response *mem, struct secup_err *err)
+                      uint64_t max, struct httpc_response *mem, uint32_t *used,
+                      struct secup_err *err)
 {
     uint32_t delay = o->cfg->retry_initial;
     secup_rc rc = SECUP_E_NET;
@@ -389,8 +390,11 @@ static secup_rc fetch(struct online *o, char (*urls)[AGENT_URL_MAX], uint32_t n_
             rc = fetch_file_once(o, url, fd, max, &again, err);
         else
             rc = fetch_mem_once(o, url, max, mem, &again, err);
-        if (rc == SECUP_OK)
+        if (rc == SECUP_OK) {
+            if (used)
+                *used = (attempt - 1) % n_urls;
             return SECUP_OK;
+        }
         if (stop_requested)
             return secup_err_set(err, SECUP_E_STATE, "stopped during a download");
         if (rc == SECUP_E_LIMIT_BODY || attempt >= o->cfg->attempts ||
@@ -438,7 +442,7 @@ static secup_rc fetch_manifest(struct online *o, const struct secup_command_msg 
     memset(&resp, 0, sizeof(resp));
     secup_rc rc = resolve(o, c->manifest_uri, urls[0], sizeof(urls[0]), err);
     if (rc == SECUP_OK)
-        rc = fetch(o, urls, 1, -1, o->a->cfg.max_envelope, &resp, err);
+        rc = fetch(o, urls, 1, -1, o->a->cfg.max_envelope, &resp, NULL, err);
     if (rc != SECUP_OK)
         return rc;
     struct secup_envelope *env = malloc(sizeof(*env));
@@ -486,7 +490,8 @@ static uint64_t payload_cap(const struct agent_config *cfg)
 /* The payload goes to download/payload; download/payload.for names the manifest digest it
  * belongs to, so that a partial file is resumed only for the same image. */
 static secup_rc fetch_payload(struct online *o, const struct secup_command_msg *c, const char *dir,
-                              char *path, size_t cap, struct secup_err *err)
+                              uint32_t first, uint32_t *used, char *path, size_t cap,
+                              struct secup_err *err)
 {
     static char urls[SECUP_COMMAND_MAX_URIS][AGENT_URL_MAX];
     char hex[65];
@@ -495,7 +500,7 @@ static secup_rc fetch_payload(struct online *o, const struct secup_command_msg *
     size_t old_len = 0;
     secup_rc rc = SECUP_OK;
     for (uint32_t i = 0; rc == SECUP_OK && i < c->n_uris; i++)
-        rc = resolve(o, c->uris[i], urls[i], sizeof(urls[i]), err);
+        rc = resolve(o, c->uris[(first + i) % c->n_uris], urls[i], sizeof(urls[i]), err);
     if (rc != SECUP_OK)
         return rc;
     secup_hex_encode(secup_bytes_of(c->digest, 32), hex, sizeof(hex));
@@ -514,7 +519,8 @@ static secup_rc fetch_payload(struct online *o, const struct secup_command_msg *
     int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0)
         return secup_err_set(err, SECUP_E_IO, "cannot open '%s': %s", path, strerror(errno));
-    rc = fetch(o, urls, c->n_uris, fd, payload_cap(&o->a->cfg), NULL, err);
+    rc = fetch(o, urls, c->n_uris, fd, payload_cap(&o->a->cfg), NULL, used, err);
+    *used = (first + *used) % c->n_uris; /* the index in the command's list */
     if (close(fd) != 0 && rc == SECUP_OK)
         rc = secup_err_set(err, SECUP_E_IO, "closing '%s': %s", path, strerror(errno));
     if (rc == SECUP_E_LIMIT_BODY)
@@ -534,8 +540,19 @@ static void remove_downloads(const char *dir)
     }
 }
 
+/* Whether an install failed on the payload's bytes (so that another mirror may have good
+ * ones), not on the manifest or the device. */
+static bool payload_rejected(secup_rc rc)
+{
+    return rc == SECUP_E_DIGEST || rc == SECUP_E_TRUNCATED || rc == SECUP_E_OVERLONG ||
+           rc == SECUP_E_SIZE || rc == SECUP_E_TAG || rc == SECUP_E_COMPRESSED ||
+           rc == SECUP_E_BOMB;
+}
+
 /* The install command: download, install (verifying everything again), reboot (the boot
- * stage, simulated), and the result recorded in the state for the report. */
+ * stage, simulated), and the result recorded in the state for the report. A payload that
+ * fails verification is fetched again from the next mirror of the command, if any
+ * (THREATS.md T6: a mirror serving garbage does not prevent the update). */
 static secup_rc act_install(struct online *o, const struct secup_command_msg *c,
                             struct secup_err *err)
 {
@@ -550,15 +567,28 @@ static secup_rc act_install(struct online *o, const struct secup_command_msg *c,
     say("install: sequence %llu from '%.*s'", (unsigned long long)c->seq, (int)c->manifest_uri.len,
         (const char *)c->manifest_uri.ptr);
     secup_rc rc = fetch_manifest(o, c, manifest, err);
-    if (rc == SECUP_OK && c->n_uris > 0)
-        rc = fetch_payload(o, c, dir, payload, sizeof(payload), err);
-    if (rc != SECUP_OK) {
-        if (!stop_requested)
-            record_failure(o->a, c, rc, err->msg);
-        return rc;
+    uint32_t first = 0, used = 0;
+    for (uint32_t round = 1;; round++) {
+        if (rc == SECUP_OK && c->n_uris > 0)
+            rc = fetch_payload(o, c, dir, first, &used, payload, sizeof(payload), err);
+        if (rc != SECUP_OK) {
+            if (!stop_requested)
+                record_failure(o->a, c, rc, err->msg);
+            return rc;
+        }
+        agent_remove_temps(o->a);
+        rc = agent_install(o->a, manifest, payloads, c->n_uris > 0 ? 1 : 0, err);
+        if (rc != SECUP_OK && payload_rejected(rc) && round < c->n_uris && !stop_requested) {
+            say("the payload from '%.*s' failed verification: %s [%s]; the next mirror",
+                (int)c->uris[used].len, (const char *)c->uris[used].ptr, err->msg,
+                secup_rc_name(rc));
+            (void)unlink(payload);
+            first = (used + 1) % c->n_uris;
+            rc = SECUP_OK;
+            continue;
+        }
+        break;
     }
-    agent_remove_temps(o->a);
-    rc = agent_install(o->a, manifest, payloads, c->n_uris > 0 ? 1 : 0, err);
     remove_downloads(dir);
     if (rc != SECUP_OK)
         return rc;
