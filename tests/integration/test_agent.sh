@@ -222,6 +222,7 @@ check "but a payload for the ECDH key it lacks is refused" 1 "no key of this dev
 # the boot stage runs the kept manifest's validate and invoke sequences: a kept envelope
 # that no longer verifies means the image is not trusted
 check "the envelope of the running image is kept" 0 "" test -s state2/firmware-B.suit
+# THREAT: C14
 cp state2/firmware-B.suit keep.suit
 printf '\x02' | dd of=state2/firmware-B.suit bs=1 seek=140 conv=notrunc status=none
 check "boot refuses an image whose kept manifest was altered" 1 "safe mode" "$AG" --config dev2.json boot

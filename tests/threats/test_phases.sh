@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The agent killed (kill -9) at named phases and at random times of an online install
-# (THREATS.md F10), a failing new image reported to the tracker (F11), and a payload in
-# another format than the authenticated manifest declares (C3). The world is that of
-# test_network.sh (common.sh): a real secup-server behind the attacker proxy, a stand-in
-# tracker. After each kill the device "reboots" (`secup-agent boot`), the tracker delivers
-# the same command again (as a real tracker does until the device reports), and the
-# update must end installed exactly once with the invariants of THREATS.md section 2.
+# (THREATS.md F10), a failing new image reported to the tracker (F11), a mirror serving
+# damaged bytes (T6) and a payload in another format than the manifest declares (C3). The
+# world is that of test_network.sh (common.sh): a real secup-server behind the attacker
+# proxy, a stand-in tracker. After each kill the device "reboots" (`secup-agent boot`),
+# the tracker delivers the same command again (as a real tracker does until the device
+# reports), and the update must end installed exactly once with the invariants of
+# THREATS.md section 2.
 # Usage: test_phases.sh secup-agent secup-author secup-server sign_command [KILLS]
 set -u
 AG=$(realpath "${1:?usage: $0 secup-agent secup-author secup-server sign_command [KILLS]}")
@@ -122,6 +123,21 @@ invariants "F11"
 ok "F11 the tracker's report carries the failure" [ "$(report 'd["last-code"]')" != OK ]
 ok "F11 ... and the sequence that runs" [ "$(report 'd["seqs"]')" = "[$RUNNING]" ]
 recovers $n "F11"
+n=$((n + 1))
+
+# ---- T6 a mirror serving damaged bytes: the install moves on to the next mirror ----------
+# THREAT: T6
+image $n
+snapshot
+cp fw$n.bin trk/mirror/fw$n.bin
+rules '[{"match": "/payload", "action": "flip", "bits": 8, "seed": 7}]'
+install $n --payload-uri "/v1/images/${ID[$n]}/payload" --payload-uri "$TPU/mirror/fw$n.bin"
+cycle t6.log
+ok "T6 the damaged payload is refused by its digest and named" \
+    grep -q "payload from '/v1/images/${ID[$n]}/payload' failed verification.*SECUP_E_DIGEST.*the next mirror" t6.log
+ok "T6 the next mirror's payload installs" [ "$st" -eq 0 ]
+ends_installed "T6 garbage mirror" $n
+ok "T6 the good mirror was asked once" [ "$(grep -c "mirror fw$n.bin" trk/log)" -eq 1 ]
 n=$((n + 1))
 
 # ---- C3 the format comes only from the authenticated manifest --------------------------
