@@ -2,7 +2,8 @@
 # Status reports on their way to a real secup-tracker through the attacker proxy
 # (THREATS.md C6: bits flipped in reports; U7: a captured report replayed): the tracker
 # refuses every altered or replayed report and its record of the device does not change;
-# the device goes on and its next honest report is taken.
+# the device goes on and its next honest report is taken. The tracker killed (kill -9) and
+# restarted while reports come in loses none it accepted (F15, part).
 # Usage: test_reports.sh secup-agent secup-tracker secup-author [SEEDS]
 set -u
 AG=$(realpath "${1:?usage: $0 secup-agent secup-tracker secup-author [SEEDS]}")
@@ -90,6 +91,38 @@ code=$(curl -s -o replay.out -w '%{http_code}' -H "Authorization: Bearer $TOKEN"
 ok "U7 the replayed report is refused with 409 (got $code)" [ "$code" = 409 ]
 ok "U7 ... SECUP_E_REPLAY" grep -q SECUP_E_REPLAY replay.out
 ok "U7 the tracker's record is unchanged" [ "$(record)" = "$before" ]
+
+# ---- F15: the tracker killed (kill -9) while reports come in --------------------------
+# THREAT: F15
+TPORT=$(cat t/tracker.port)
+sed -i "s/127.0.0.1:0/127.0.0.1:$TPORT/" t/tracker.json
+sed -i 's/"poll-wait": 1/"poll-wait": 1, "report-interval": 1/' dev.json
+"$AG" --config dev.json run >daemon.log 2>&1 &
+dpid=$!
+pids+=("$dpid")
+for k in $(seq 1 "${KILLS:-3}"); do
+    sleep "1.$(( RANDOM % 10 ))"
+    kill -9 "${pids[0]}"
+    wait "${pids[0]}" 2>/dev/null
+    rm -f t/tracker.port
+    "$TRK" run t >/dev/null 2>>t.log &
+    pids[0]=$!
+    wait_file t/tracker.port
+    ok "F15 kill $k: the tracker comes back on its port" [ "$(cat t/tracker.port)" = "$TPORT" ]
+done
+sleep 2
+kill -TERM "$dpid"
+wait "$dpid"
+last_sent=$(sed -n 's/.*status report \([0-9]*\) sent.*/\1/p' daemon.log | sort -n | tail -1)
+ok "F15 reports were sent around the kills" [ -n "$last_sent" ]
+sent=$(sed -n 's/.*status report \([0-9]*\) sent.*/\1/p' daemon.log | tr '\n' ' ')
+lost=$(record | $PY -c "
+import json, sys
+h = {r['counter'] for r in json.load(sys.stdin)['reports']}
+sent = [int(x) for x in sys.argv[1].split()]
+print(' '.join(str(c) for c in sent if c >= min(h) and c not in h) or ('none' if max(h) >= max(sent) else 'newest'))" "$sent")
+ok "F15 no accepted report is lost (sent: $sent; lost: $lost)" [ "$lost" = none ]
+grep -q "status report .* sent" daemon.log || sed 's/^/    /' daemon.log | tail -5
 
 echo "threats reports: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
