@@ -127,7 +127,9 @@ def render(rows, found, figs, names):
            "(running image and slot untouched, floors and trust anchors unchanged, the error "
            "code in the log and the next status report, no temporary files, the download "
            "bounded, and a fault-free rerun installs). The attacker proxy is "
-           "`tests/threats/mitm.py`; long campaigns run with `tests/threats/campaign.sh`.",
+           "`tests/threats/mitm.py`. Run them with `ctest --preset dev -L threats` (about three "
+           "minutes on two cores); the long campaigns with `tests/threats/campaign.sh`, which "
+           "writes its figures into the notes below.",
            "",
            "Status: **tested** - the marked tests check the row's pass criterion; **partial** - "
            "they check part of it, the note says what is missing; **open** - applicable, no "
