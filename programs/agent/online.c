@@ -424,7 +424,7 @@ static void record_failure(struct agent *a, const struct secup_command_msg *c, s
     struct state_result *l = &a->st.last;
     struct secup_err serr;
     snprintf(l->code, sizeof(l->code), "%s", secup_rc_name(rc));
-    snprintf(l->reason, sizeof(l->reason), "%.255s", reason);
+    state_set_reason(l, reason);
     l->time = now();
     l->seq = c->seq;
     secup_hex_encode(secup_bytes_of(c->digest, 32), l->manifest_digest, sizeof(l->manifest_digest));
