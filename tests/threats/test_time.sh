@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The time rows of THREATS.md with a fake clock (harness TIME: libfaketime around
-# secup-agent): the device clock set to 1970 and to ten years ahead (U3), and a tracker
-# feed that stops while the clock runs on (T5). The world is that of test_network.sh
-# (common.sh): a real secup-server behind the attacker proxy, a stand-in tracker.
+# secup-agent): the device clock set to 1970 and to ten years ahead (U3), a manifest whose
+# use-before has passed (C1), and a tracker feed that stops while the clock runs on (T5).
+# The world is that of test_network.sh (common.sh): a real secup-server behind the
+# attacker proxy, a stand-in tracker.
 # Usage: test_time.sh secup-agent secup-author secup-server sign_command
 set -u
 AG=$(realpath "${1:?usage: $0 secup-agent secup-author secup-server sign_command}")
@@ -44,6 +45,24 @@ at "+3650d" u3c.log
 ok "U3 ten years ahead the device still boots and reports (no brick)" [ "$st" -eq 0 ]
 ok "U3 its status still reads" [ "$(field 'd["components"][0]["running-seq"]')" = "$RUNNING" ]
 recovers $n "U3 clock right again"
+n=$((n + 1))
+
+# ---- C1 an expired image offline: the manifest's use-before under a clock a year on ----
+# THREAT: C1
+head -c 3000 /dev/urandom > fw$n.bin
+"$A" create -q --key alice.pem --image fw$n.bin --seq $n --vendor-domain example.com --class cam-v2 \
+    --integrate --out c1.suit
+$PY "$HERE/use_before.py" c1.suit c1u.suit alice.pem $(( $(date +%s) + 86400 ))
+snapshot
+faketime -f "+365d" "$AG" --config dev.json install c1u.suit >c1.log 2>&1; st=$?
+ok "C1 a year on, the manifest's use-before has passed: refused, exit 1" [ "$st" -eq 1 ]
+ok "C1 ... SECUP_E_CONDITION, use-before named" grep -q "use-before.*SECUP_E_CONDITION" c1.log
+ok "C1 the refusal is the recorded result (INV-5)" [ "$(field 'd["last-result"]["code"]')" = SECUP_E_CONDITION ]
+invariants "C1"
+check "C1 before its use-before the same manifest installs" 0 "" "$AG" --config dev.json install c1u.suit
+check "C1 and boots" 0 "" "$AG" --config dev.json boot
+ok "C1 runs sequence $n" [ "$(field 'd["components"][0]["running-seq"]')" = $n ]
+RUNNING=$n
 n=$((n + 1))
 
 # ---- T5 indefinite freeze: the feed's freshness statement expires ----------------------
