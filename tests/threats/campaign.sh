@@ -2,8 +2,8 @@
 # The long campaigns of the threat suite (THREATS.md section 4), one command:
 #   1. C6/T1 bit flips, locally: FLIPS seeds each on a signed envelope with an integrated
 #      payload and on a detached payload, 1-3 random bits flipped, `secup-agent install`;
-#      every modification must be refused (exit 1-3, never a crash or an install), with
-#      the device state checked every 500 seeds;
+#      every modification must be refused (exit 1-3, never a crash or an install) and
+#      recorded as the last result, with the device state checked every 500 seeds;
 #   2. C6 and the other network rows online: tests/threats/test_network.sh with SEEDS seeds
 #      per target (manifests, payloads, commands) through the attacker proxy.
 # The figures go to tests/threats/figures.txt and docs/threat-tests.md (tools/threat-table.py).
@@ -88,7 +88,12 @@ for seed in range(1, n + 1):
         else:
             open("f.bin", "wb").write(flip(pay, seed))
             args = [ag, "--config", "dev.json", "install", "v2d.suit", "--payload", "f.bin"]
-        p = subprocess.run(args, capture_output=True, text=True)
+        p = subprocess.run(args, capture_output=True, text=True, errors="replace")
+        if "could not record" in p.stderr:  # INV-5: the refusal must be the recorded result
+            res["unrecorded"] = res.get("unrecorded", 0) + 1
+        if "\ufffd" in p.stderr or any(ord(ch) < 32 and ch not in "\n\t" for ch in p.stderr):
+            res["raw"] = res.get("raw", 0) + 1
+            res.setdefault("raw_example", p.stderr.strip()[-160:])
         if p.returncode == 0:
             res[kind][1] += 1
             res["accepted"].append("%s:%d" % (kind, seed))
@@ -113,7 +118,9 @@ r = json.loads(sys.argv[1])
 codes = ', '.join('%s %d' % kv for kv in sorted(r['codes'].items(), key=lambda kv: -kv[1]))
 print('%s (%s): %d envelope and %d payload bit-flip seeds (1-3 bits): refused %d + %d, installed %d + %d, crashed %d + %d, invariant breaks %d; codes: %s%s' % (
     sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[4]), r['env'][0], r['pay'][0], r['env'][1], r['pay'][1],
-    r['env'][2], r['pay'][2], r['inv'], codes, ('; accepted: ' + ' '.join(r['accepted'][:10])) if r['accepted'] else ''))
+    r['env'][2], r['pay'][2], r['inv'], codes, ('; accepted: ' + ' '.join(r['accepted'][:10])) if r['accepted'] else '')
+    + ('; messages quoting raw input bytes: %d' % r['raw'] if r.get('raw') else '')
+    + ('; refusals not recorded in the state: %d' % r['unrecorded'] if r.get('unrecorded') else ''))
 " "$result" "$stamp" "$rev" "$FLIPS")
 echo "campaign: $summary"
 
