@@ -82,6 +82,10 @@ attack "T2 a Content-Length larger than the body" SECUP_E_NET t2c.log \
     '[{"match": "/payload", "action": "lie", "length": 1000000000}]'
 attack "T2 a Content-Length smaller than the body" SECUP_E_TRUNCATED t2s.log \
     '[{"match": "/payload", "action": "lie", "length": 1000}]'
+# boundary lengths (cf. RAUC too_large): 2^31, 2^32 + 1 and 2^63 - 1 claimed for a short body
+for L in 2147483648 4294967297 9223372036854775807; do
+    attack "T2 a Content-Length of $L" SECUP_E_NET t2b.log "[{\"match\": \"/payload\", \"action\": \"lie\", \"length\": $L}]"
+done
 recovers $((n - 1)) "T2"
 
 # ---- T9 slow retrieval ----------------------------------------------------------------
