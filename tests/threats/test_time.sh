@@ -70,7 +70,10 @@ n=$((n + 1))
 CTR=$((CTR + 1))
 "$SIGN" --out "trk/queue/$(printf %04d $CTR).cose" --key trk.pem --issuer trk1 --target cam-1 \
     --counter "$CTR" --action nothing --expires-at $(( $(date +%s) + 600 ))
-faketime -f "+0 x100" "$AG" --config dev.json run >t5.log 2>&1 &
+# the library itself, not the faketime wrapper: the wrapper forks, and stopping it would
+# leave the agent running
+LD_PRELOAD="/usr/\$LIB/faketime/libfaketime.so.1${LD_PRELOAD:+:$LD_PRELOAD}" FAKETIME="+0 x100" \
+    "$AG" --config dev.json run >t5.log 2>&1 &
 dpid=$!
 pids+=("$dpid")
 for _ in $(seq 300); do grep -q "feed is stale" t5.log && break; sleep 0.1; done
