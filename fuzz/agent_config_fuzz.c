@@ -4,6 +4,7 @@
  * Invariants: a refusal carries its code and message and leaves the configuration zeroed;
  * an accepted one stays inside its bounds (counts, names, argv, paths absolute, anchors
  * naming only known components), and parsing the same text twice gives the same result. */
+/* THREAT: P8 */
 #include <string.h>
 
 #include "agent.h"

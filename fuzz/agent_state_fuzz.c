@@ -10,6 +10,7 @@
  * accepted state or store re-formats to a text that parses to the same document and
  * formats to the same bytes again (a fixed point); accepted values stay inside their
  * bounds. */
+/* THREAT: P8 */
 #include <stdio.h>
 #include <string.h>
 

@@ -6,6 +6,7 @@
  * code and message and leaves the output empty; the format is canonical, so an accepted
  * file formats back to exactly its bytes, and every accepted entry is a state a backend
  * may store. */
+/* THREAT: P8 */
 #include <stdio.h>
 #include <string.h>
 

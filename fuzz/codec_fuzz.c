@@ -10,6 +10,7 @@
  *     string content, the typed reads agree with the head, and the writer re-encodes the
  *     head in shortest form to bytes that read back as the same item, refusing to write
  *     past a buffer one byte too small. */
+/* THREAT: P1 */
 #include <stdlib.h>
 #include <string.h>
 

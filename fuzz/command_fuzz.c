@@ -6,6 +6,7 @@
  * again (the encoder takes everything the decoder takes) and re-encodes to a fixed point;
  * the acceptance check agrees with the fields it judges; only the command signed here
  * verifies. */
+/* THREAT: P7 */
 #include <stdlib.h>
 #include <string.h>
 

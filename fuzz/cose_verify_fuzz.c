@@ -19,6 +19,7 @@
  * bytes are the original ones (for ECDSA the r half of the signature must be unchanged, as
  * (r, n - s) is an equally valid signature); an unmodified block always verifies; the
  * policy check never accepts what verify refuses. */
+/* THREAT: P2 */
 #include <stdlib.h>
 #include <string.h>
 

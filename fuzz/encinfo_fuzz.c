@@ -9,6 +9,7 @@
  *    CEK of the content algorithm's length, or fails with a 2xx-4xx code and message;
  *  - a successful unwrap keys a decryption of the vectors' GCM payload, which (fed in
  *    pieces) either verifies to the published plaintext or fails with a code. */
+/* THREAT: P4 */
 #include <stdlib.h>
 #include <string.h>
 

@@ -5,6 +5,7 @@
  *  - an accepted envelope's model stays inside its pools and points into the input;
  *  - encode(decode(x)) decodes again, and encoding that once more gives the same bytes:
  *    the encoder's output is a fixed point (secup/manifest.h). */
+/* THREAT: P3 */
 #include <stdlib.h>
 #include <string.h>
 

@@ -6,6 +6,7 @@
  * Invariants: a range answer is 200 (the whole resource), 206 (a non-empty slice inside
  * the resource) or 416; an entity tag matches itself exactly when it matches "*"; and the
  * comparison is weak: W/ on the tag changes nothing. */
+/* THREAT: P5 */
 #include <stdlib.h>
 #include <string.h>
 

@@ -3,6 +3,7 @@
  * Invariants: a refusal carries its code and message and leaves the model empty; an
  * accepted manifest stays inside its pools and points into the input; encoding it gives
  * bytes that decode again, and encoding those gives the same bytes once more. */
+/* THREAT: P3 */
 #include <stdlib.h>
 #include <string.h>
 

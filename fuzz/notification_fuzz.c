@@ -4,6 +4,7 @@
  * notification (secup_notification_verify with a fixed key). Invariants: a refusal
  * carries its code and message; an accepted payload re-encodes to a fixed point; only the
  * notification signed here verifies. */
+/* THREAT: P7 */
 #include <stdlib.h>
 #include <string.h>
 

@@ -10,6 +10,7 @@
  *  - nothing is ever written past the declared image size;
  *  - a refusal carries a 2xx-4xx code with its message, and the stream is not complete;
  *  - the unmodified valid payload always installs. */
+/* THREAT: P4 */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

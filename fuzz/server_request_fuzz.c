@@ -6,6 +6,7 @@
  * safe segments that rebuild the path exactly; an accepted id or component name is a
  * fixed point of its normalisation; a CIDR list with an exact entry appended always
  * contains that address. */
+/* THREAT: P6 */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdlib.h>

@@ -5,6 +5,7 @@
  * refusal carries its code and message; an accepted payload re-encodes to exactly the
  * input (the encoding is deterministic, and the decoder takes nothing else); a report
  * only verifies if it is the one signed here, byte for byte. */
+/* THREAT: P7 */
 #include <stdlib.h>
 #include <string.h>
 

@@ -62,7 +62,8 @@ struct agent_online_config {
     uint32_t retry_initial;             /* seconds: first back-off, doubled up to retry_max */
     uint32_t retry_max;
     uint32_t attempts;                  /* downloads tried per command */
-    uint32_t low_speed_time;            /* seconds below 1 byte/s before a transfer aborts */
+    uint32_t low_speed_time;            /* seconds below low_speed_limit before a transfer aborts */
+    uint32_t low_speed_limit;           /* bytes per second (THREATS.md T9) */
     uint32_t transfer_timeout;          /* seconds one transfer may take; 0: no limit */
 };
 

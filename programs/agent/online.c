@@ -282,6 +282,7 @@ static const char *token_for(const struct online *o, const char *url)
 struct file_sink {
     int fd;
     uint64_t offset;                     /* where this response's bytes go */
+    uint64_t cap;                        /* the file never grows past this (THREATS.md T2) */
     const struct httpc_response *resp;   /* its status is known when the body starts */
     bool started;
 };
@@ -300,6 +301,12 @@ static bool sink_file(void *ctx, const uint8_t *p, size_t n, struct secup_err *e
             s->offset = 0;
         }
     }
+    if (n > s->cap || s->offset > s->cap - n) {
+        secup_err_set(err, SECUP_E_LIMIT_BODY,
+                      "the payload is over the limit of %llu bytes (the largest slot and its "
+                      "encoding overhead)", (unsigned long long)s->cap);
+        return false;
+    }
     while (n > 0) {
         ssize_t w = pwrite(s->fd, p, n, (off_t)s->offset);
         if (w < 0 && errno == EINTR)
@@ -317,15 +324,15 @@ static bool sink_file(void *ctx, const uint8_t *p, size_t n, struct secup_err *e
 }
 
 /* One attempt at a payload download into fd, resuming after what it holds. */
-static secup_rc fetch_file_once(struct online *o, const char *url, int fd, bool *again,
-                                struct secup_err *err)
+static secup_rc fetch_file_once(struct online *o, const char *url, int fd, uint64_t cap,
+                                bool *again, struct secup_err *err)
 {
     struct stat sb;
     if (fstat(fd, &sb) != 0)
         return secup_err_set(err, SECUP_E_IO, "download file: %s", strerror(errno));
     struct httpc_response resp;
     memset(&resp, 0, sizeof(resp));
-    struct file_sink s = { fd, (uint64_t)sb.st_size, &resp, false };
+    struct file_sink s = { fd, (uint64_t)sb.st_size, cap, &resp, false };
     struct httpc_request req = {
         .url = url, .bearer = token_for(o, url), .resume_from = s.offset,
         .sink = sink_file, .sink_ctx = &s,
@@ -367,10 +374,12 @@ static secup_rc fetch_mem_once(struct online *o, const char *url, uint64_t max,
     return rc;
 }
 
-/* Retries a download with capped exponential back-off: urls are mirrors, tried in turn.
- * fd >= 0: into that file (resumed); else into *mem. */
+/* Retries a download with capped exponential back-off: urls are mirrors, tried in turn
+ * (a final answer from one mirror moves on to the next one not yet tried: THREATS.md T6).
+ * fd >= 0: into that file (resumed), at most max bytes; else into *mem. */
 static secup_rc fetch(struct online *o, char (*urls)[AGENT_URL_MAX], uint32_t n_urls, int fd,
-                      uint64_t max, struct httpc_response *mem, struct secup_err *err)
+                      uint64_t max, struct httpc_response *mem, uint32_t *used,
+                      struct secup_err *err)
 {
     uint32_t delay = o->cfg->retry_initial;
     secup_rc rc = SECUP_E_NET;
@@ -378,14 +387,18 @@ static secup_rc fetch(struct online *o, char (*urls)[AGENT_URL_MAX], uint32_t n_
         const char *url = urls[(attempt - 1) % n_urls];
         bool again = false;
         if (fd >= 0)
-            rc = fetch_file_once(o, url, fd, &again, err);
+            rc = fetch_file_once(o, url, fd, max, &again, err);
         else
             rc = fetch_mem_once(o, url, max, mem, &again, err);
-        if (rc == SECUP_OK)
+        if (rc == SECUP_OK) {
+            if (used)
+                *used = (attempt - 1) % n_urls;
             return SECUP_OK;
+        }
         if (stop_requested)
             return secup_err_set(err, SECUP_E_STATE, "stopped during a download");
-        if (!again || attempt >= o->cfg->attempts)
+        if (rc == SECUP_E_LIMIT_BODY || attempt >= o->cfg->attempts ||
+            (!again && attempt >= n_urls))
             return rc;
         say("attempt %u of %u failed: %s [%s]; again in %u s", attempt, o->cfg->attempts, err->msg,
             secup_rc_name(rc), delay);
@@ -411,7 +424,7 @@ static void record_failure(struct agent *a, const struct secup_command_msg *c, s
     struct state_result *l = &a->st.last;
     struct secup_err serr;
     snprintf(l->code, sizeof(l->code), "%s", secup_rc_name(rc));
-    snprintf(l->reason, sizeof(l->reason), "%.255s", reason);
+    state_set_reason(l, reason);
     l->time = now();
     l->seq = c->seq;
     secup_hex_encode(secup_bytes_of(c->digest, 32), l->manifest_digest, sizeof(l->manifest_digest));
@@ -429,7 +442,7 @@ static secup_rc fetch_manifest(struct online *o, const struct secup_command_msg 
     memset(&resp, 0, sizeof(resp));
     secup_rc rc = resolve(o, c->manifest_uri, urls[0], sizeof(urls[0]), err);
     if (rc == SECUP_OK)
-        rc = fetch(o, urls, 1, -1, o->a->cfg.max_envelope, &resp, err);
+        rc = fetch(o, urls, 1, -1, o->a->cfg.max_envelope, &resp, NULL, err);
     if (rc != SECUP_OK)
         return rc;
     struct secup_envelope *env = malloc(sizeof(*env));
@@ -458,10 +471,27 @@ static secup_rc fetch_manifest(struct online *o, const struct secup_command_msg 
     return rc;
 }
 
+/* The most a payload download may hold: the largest file slot, plus what compression and
+ * encryption may add to an image that fits it (zstd's bound is n/256 and a few bytes per
+ * block; AEAD adds a tag), plus 64 KiB. With a block-device slot (whose size the
+ * configuration does not give) 4 GiB. */
+static uint64_t payload_cap(const struct agent_config *cfg)
+{
+    uint64_t largest = 0;
+    for (uint32_t i = 0; i < cfg->n_components; i++) {
+        if (strcmp(cfg->components[i].slot_type, "file") != 0)
+            return UINT64_C(4) << 30;
+        if (cfg->components[i].slot_size > largest)
+            largest = cfg->components[i].slot_size;
+    }
+    return largest + largest / 64 + 65536;
+}
+
 /* The payload goes to download/payload; download/payload.for names the manifest digest it
  * belongs to, so that a partial file is resumed only for the same image. */
 static secup_rc fetch_payload(struct online *o, const struct secup_command_msg *c, const char *dir,
-                              char *path, size_t cap, struct secup_err *err)
+                              uint32_t first, uint32_t *used, char *path, size_t cap,
+                              struct secup_err *err)
 {
     static char urls[SECUP_COMMAND_MAX_URIS][AGENT_URL_MAX];
     char hex[65];
@@ -470,7 +500,7 @@ static secup_rc fetch_payload(struct online *o, const struct secup_command_msg *
     size_t old_len = 0;
     secup_rc rc = SECUP_OK;
     for (uint32_t i = 0; rc == SECUP_OK && i < c->n_uris; i++)
-        rc = resolve(o, c->uris[i], urls[i], sizeof(urls[i]), err);
+        rc = resolve(o, c->uris[(first + i) % c->n_uris], urls[i], sizeof(urls[i]), err);
     if (rc != SECUP_OK)
         return rc;
     secup_hex_encode(secup_bytes_of(c->digest, 32), hex, sizeof(hex));
@@ -489,9 +519,12 @@ static secup_rc fetch_payload(struct online *o, const struct secup_command_msg *
     int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0)
         return secup_err_set(err, SECUP_E_IO, "cannot open '%s': %s", path, strerror(errno));
-    rc = fetch(o, urls, c->n_uris, fd, 0, NULL, err);
+    rc = fetch(o, urls, c->n_uris, fd, payload_cap(&o->a->cfg), NULL, used, err);
+    *used = (first + *used) % c->n_uris; /* the index in the command's list */
     if (close(fd) != 0 && rc == SECUP_OK)
         rc = secup_err_set(err, SECUP_E_IO, "closing '%s': %s", path, strerror(errno));
+    if (rc == SECUP_E_LIMIT_BODY)
+        (void)unlink(path); /* nothing of an oversized answer is kept for a resume */
     if (rc == SECUP_OK)
         rc = secup_file_sync_dir(path, err);
     return rc;
@@ -507,8 +540,19 @@ static void remove_downloads(const char *dir)
     }
 }
 
+/* Whether an install failed on the payload's bytes (so that another mirror may have good
+ * ones), not on the manifest or the device. */
+static bool payload_rejected(secup_rc rc)
+{
+    return rc == SECUP_E_DIGEST || rc == SECUP_E_TRUNCATED || rc == SECUP_E_OVERLONG ||
+           rc == SECUP_E_SIZE || rc == SECUP_E_TAG || rc == SECUP_E_COMPRESSED ||
+           rc == SECUP_E_BOMB;
+}
+
 /* The install command: download, install (verifying everything again), reboot (the boot
- * stage, simulated), and the result recorded in the state for the report. */
+ * stage, simulated), and the result recorded in the state for the report. A payload that
+ * fails verification is fetched again from the next mirror of the command, if any
+ * (THREATS.md T6: a mirror serving garbage does not prevent the update). */
 static secup_rc act_install(struct online *o, const struct secup_command_msg *c,
                             struct secup_err *err)
 {
@@ -523,15 +567,28 @@ static secup_rc act_install(struct online *o, const struct secup_command_msg *c,
     say("install: sequence %llu from '%.*s'", (unsigned long long)c->seq, (int)c->manifest_uri.len,
         (const char *)c->manifest_uri.ptr);
     secup_rc rc = fetch_manifest(o, c, manifest, err);
-    if (rc == SECUP_OK && c->n_uris > 0)
-        rc = fetch_payload(o, c, dir, payload, sizeof(payload), err);
-    if (rc != SECUP_OK) {
-        if (!stop_requested)
-            record_failure(o->a, c, rc, err->msg);
-        return rc;
+    uint32_t first = 0, used = 0;
+    for (uint32_t round = 1;; round++) {
+        if (rc == SECUP_OK && c->n_uris > 0)
+            rc = fetch_payload(o, c, dir, first, &used, payload, sizeof(payload), err);
+        if (rc != SECUP_OK) {
+            if (!stop_requested)
+                record_failure(o->a, c, rc, err->msg);
+            return rc;
+        }
+        agent_remove_temps(o->a);
+        rc = agent_install(o->a, manifest, payloads, c->n_uris > 0 ? 1 : 0, err);
+        if (rc != SECUP_OK && payload_rejected(rc) && round < c->n_uris && !stop_requested) {
+            say("the payload from '%.*s' failed verification: %s [%s]; the next mirror",
+                (int)c->uris[used].len, (const char *)c->uris[used].ptr, err->msg,
+                secup_rc_name(rc));
+            (void)unlink(payload);
+            first = (used + 1) % c->n_uris;
+            rc = SECUP_OK;
+            continue;
+        }
+        break;
     }
-    agent_remove_temps(o->a);
-    rc = agent_install(o->a, manifest, payloads, c->n_uris > 0 ? 1 : 0, err);
     remove_downloads(dir);
     if (rc != SECUP_OK)
         return rc;
@@ -691,6 +748,7 @@ static secup_rc online_open(struct online *o, struct secup_err *err)
     o->tracker_http.timeout_s = 60;
     o->server_http.ca_file = o->cfg->server_ca[0] ? o->cfg->server_ca : NULL;
     o->server_http.low_speed_time_s = o->cfg->low_speed_time;
+    o->server_http.low_speed_limit = o->cfg->low_speed_limit;
     o->server_http.timeout_s = o->cfg->transfer_timeout;
     return SECUP_OK;
 }

@@ -6,8 +6,8 @@
 static const char *const tracker_keys[] = { "url", "id", "key", "ca-file", "enrolment-token-file",
                                             "poll-wait", "report-interval", NULL };
 static const char *const server_keys[] = { "url", "token-file", "ca-file", "retry-initial",
-                                           "retry-max", "attempts", "low-speed-time", "timeout",
-                                           NULL };
+                                           "retry-max", "attempts", "low-speed-time",
+                                           "low-speed-limit", "timeout", NULL };
 
 static bool is_http_url(const char *u)
 {
@@ -47,6 +47,7 @@ secup_rc online_config_parse(struct jconf *c, struct agent_online_config *o, jso
     o->retry_max = 300;
     o->attempts = 8;
     o->low_speed_time = 60;
+    o->low_speed_limit = 100;
     o->transfer_timeout = 0;
     secup_rc rc = SECUP_OK;
     if (tracker) {
@@ -89,6 +90,8 @@ secup_rc online_config_parse(struct jconf *c, struct agent_online_config *o, jso
             rc = get_u32(c, server, "attempts", 1, 100, &o->attempts);
         if (rc == SECUP_OK)
             rc = get_u32(c, server, "low-speed-time", 1, 3600, &o->low_speed_time);
+        if (rc == SECUP_OK)
+            rc = get_u32(c, server, "low-speed-limit", 1, 1u << 30, &o->low_speed_limit);
         if (rc == SECUP_OK)
             rc = get_u32(c, server, "timeout", 0, 86400, &o->transfer_timeout);
         if (rc == SECUP_OK && o->retry_max < o->retry_initial)

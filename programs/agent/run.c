@@ -24,7 +24,7 @@ static void record(struct agent *a, secup_rc rc, const char *reason, uint64_t se
 {
     struct state_result *l = &a->st.last;
     snprintf(l->code, sizeof(l->code), "%s", rc == SECUP_OK ? "OK" : secup_rc_name(rc));
-    snprintf(l->reason, sizeof(l->reason), "%.255s", reason ? reason : "");
+    state_set_reason(l, reason);
     l->time = now();
     l->seq = seq;
     if (manifest_digest)
@@ -78,6 +78,7 @@ secup_rc agent_open(struct agent *a, const char *config, struct secup_err *err)
         memset(&a->st, 0, sizeof(a->st));
         a->st.safe_mode = true;
         snprintf(a->st.safe_reason, sizeof(a->st.safe_reason), "state unreadable: %.200s", serr.msg);
+        state_clean_text(a->st.safe_reason);
         snprintf(a->state_note, sizeof(a->state_note), "%s", serr.msg);
         return open_trust(a);
     }
@@ -1612,6 +1613,7 @@ secup_rc agent_boot(struct agent *a, struct secup_err *err)
         }
         a->st.safe_mode = true;
         snprintf(a->st.safe_reason, sizeof(a->st.safe_reason), "%s", why);
+        state_clean_text(a->st.safe_reason);
         rc = state_save(&a->cfg, &a->st, err);
         return rc == SECUP_OK ? secup_err_set(err, SECUP_E_POLICY, "safe mode: %s", why) : rc;
     }

@@ -297,6 +297,23 @@ secup_rc state_save(const struct agent_config *cfg, struct agent_state *st, stru
     return rc;
 }
 
+void state_clean_text(char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f)
+            *s = '?';
+}
+
+void state_set_reason(struct state_result *l, const char *reason)
+{
+    size_t n = 0;
+    for (const char *p = reason ? reason : ""; *p && n + 1 < sizeof(l->reason); p++, n++) {
+        unsigned char ch = (unsigned char)*p;
+        l->reason[n] = ch < 0x20 || ch >= 0x7f ? '?' : (char)ch;
+    }
+    l->reason[n] = '\0';
+}
+
 void state_drop_floors(struct agent_state *st, const char *anchor)
 {
     for (uint32_t c = 0; c < AGENT_MAX_COMPONENTS; c++) {

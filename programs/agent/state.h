@@ -74,6 +74,14 @@ secup_rc state_seal(const char *json, size_t len, char *buf, size_t cap, size_t 
                     struct secup_err *err);
 secup_rc state_unseal(const char *text, size_t len, size_t *json_len, struct secup_err *err);
 
+/* Sets the reason of a result: at most STATE_REASON_MAX - 1 bytes, every byte outside
+ * printable ASCII replaced by '?'. A reason quotes untrusted input (a manifest's text), and
+ * the state is JSON: bytes that are not UTF-8, or a sequence cut in half, would make the
+ * result impossible to record. */
+void state_set_reason(struct state_result *l, const char *reason);
+/* The same replacement in place (for the safe-mode reason). */
+void state_clean_text(char *s);
+
 /* Drops the floors of an anchor (a retired one: it installs nothing any more). */
 void state_drop_floors(struct agent_state *st, const char *anchor);
 

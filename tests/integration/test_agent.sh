@@ -72,11 +72,13 @@ check "the slot holds exactly the image" 0 "" cmp <(head -c $(stat -c %s fw1.bin
 check "a confirmed device boots quietly" 0 "" "$AG" --config dev.json boot
 check "floor raised to 1" 0 "" test "$(field "d['components'][0]['floors']['release']")" = 1
 
+# THREAT: T8
 check "the same sequence again: rollback refused" 1 "SECUP_E_ROLLBACK" "$AG" --config dev.json install v1.suit --payload fw1.bin
 make_pkg 2 v2.suit --uri https://x/fw2.enc --encrypt-for keys/device.pub.pem --compress --payload-out fw2.enc
 check "install v2 encrypted for this device and compressed" 0 "installed sequence 2" "$AG" --config dev.json install v2.suit --payload fw2.enc
 check "v2 went to the inactive slot A" 0 "trial A" "$AG" --config dev.json status
 check "slot A holds v2's plaintext" 0 "" cmp <(head -c $(stat -c %s fw2.bin) slots/a.img) fw2.bin
+# THREAT: F11
 touch unhealthy
 check "boot: v2's health check fails, the device falls back" 1 "health check failed" "$AG" --config dev.json boot
 rm -f unhealthy
@@ -86,6 +88,7 @@ check "the floor did not move" 0 "" test "$(field "d['components'][0]['floors'][
 
 make_pkg 3 v3.suit --integrate --encrypt-for keys/device.pub.pem --payload-out fw3.enc
 check "install v3 with an integrated encrypted payload" 0 "installed sequence 3" "$AG" --config dev.json install v3.suit
+# THREAT: C7
 # the image is replaced between installation and boot (THREATS.md C7)
 printf 'X' | dd of=slots/a.img bs=1 seek=777 conv=notrunc status=none
 check "boot refuses the tampered trial image" 0 "failed verification" "$AG" --config dev.json boot
@@ -93,6 +96,7 @@ check "still v1" 0 "runs slot B: sequence 1" "$AG" --config dev.json status
 
 make_pkg 4 v4.suit --integrate
 check "install v4" 0 "" "$AG" --config dev.json install v4.suit
+# THREAT: F11
 # the device dies during the health check, twice (the attempt budget is 2)
 sed 's|"test ! -e [^"]*"|"kill -9 $PPID"|' dev.json > dying.json
 check "trial boot 1 dies" 137 "" "$AG" --config dying.json boot
@@ -105,6 +109,7 @@ check "install v5" 0 "" "$AG" --config dev.json install v5.suit
 check "boot v5" 0 "confirmed" "$AG" --config dev.json boot
 check "v5 runs from A, floor 5" 0 "runs slot A: sequence 5" "$AG" --config dev.json status
 
+# THREAT: T1 C2
 # packages that are not for this device or not authentic
 head -c 1000 /dev/urandom > small.bin
 "$AU" create -q --key keys/author.pem --image small.bin --seq 9 --vendor-domain example.org --class cam-v2 --integrate --out vendor.suit
@@ -123,6 +128,7 @@ refuse "a payload that does not match" "$AG" --config dev.json install nopayload
 check "refusals left v5 running" 0 "runs slot A: sequence 5" "$AG" --config dev.json status
 check "v5 still boots" 0 "" "$AG" --config dev.json boot
 
+# THREAT: F12 F13
 # bit rot in the running image: the other slot takes over only if it verifies
 printf 'Y' | dd of=slots/a.img bs=1 seek=10 conv=notrunc status=none
 check "the running image rotted and slot B was overwritten earlier: safe mode" 1 "safe mode" "$AG" --config dev.json boot
@@ -132,6 +138,7 @@ check "install v6 in safe mode" 0 "installed sequence 6" "$AG" --config dev.json
 check "boot v6 leaves safe mode" 0 "confirmed" "$AG" --config dev.json boot
 check "no more safe mode" 0 "runs slot" "$AG" --config dev.json status
 
+# THREAT: F13
 # damaged state: one copy is survived, two mean safe mode
 printf 'Z' | dd of=state/state.A bs=1 seek=30 conv=notrunc status=none
 check "one bad state copy is survived" 0 "one state copy was bad" "$AG" --config dev.json status
@@ -167,6 +174,7 @@ PY
 check "the report verifies with the device's public key (independent check)" 0 "from cam-7" verify_report r.cose
 check "reports count up" 0 "" test "$(verify_report r.cose | cut -d' ' -f2)" -gt "$(verify_report state2/status.cose | cut -d' ' -f2)"
 
+# THREAT: C11
 # an image one byte longer than the manifest declares
 head -c 200000 /dev/urandom > fw8.bin
 "$AU" create -q --key keys/author.pem --image fw8.bin --seq 8 --vendor-domain example.com --class cam-v2 --uri https://x/8 --out v8.suit
@@ -214,6 +222,7 @@ check "but a payload for the ECDH key it lacks is refused" 1 "no key of this dev
 # the boot stage runs the kept manifest's validate and invoke sequences: a kept envelope
 # that no longer verifies means the image is not trusted
 check "the envelope of the running image is kept" 0 "" test -s state2/firmware-B.suit
+# THREAT: C14
 cp state2/firmware-B.suit keep.suit
 printf '\x02' | dd of=state2/firmware-B.suit bs=1 seek=140 conv=notrunc status=none
 check "boot refuses an image whose kept manifest was altered" 1 "safe mode" "$AG" --config dev2.json boot
@@ -251,6 +260,7 @@ else
     echo "FAIL: mkenvimage or fw_printenv is missing (scripts/deps --test installs them)"; fail=$((fail + 1))
 fi
 
+# THREAT: F7
 # the slot's file system fills up during the install
 if [ "$(id -u)" = 0 ] && mkdir -p small && mount -t tmpfs -o size=150k tmpfs small 2>/dev/null; then
     sed 's|slots/a2.img|small/a.img|; s|slots/b2.img|small/b.img|; s|"state2"|"state4"|; s|state2/boot|state4/boot|' dev2.json > dev4.json

@@ -74,6 +74,7 @@ img fw2.bin 300000
 "$AU" create -q --key keys/author.pem --image fw2.bin --seq 2 --vendor-domain example.com --class cam-v2 \
     --uri https://x/fw2 --kek keys/fleet.hex --kid fleet --compress --payload-out fw2.enc --out fw2-author.suit
 $CRAFT copy-only nocopy.suit --key keys/author.pem --seq 2 --image fw2.bin --from fw2-author.suit
+# THREAT: C4
 check "copy from a staging component this install did not write" 1 "source component stage was not written by this install" \
     "$AG" --config dev.json install nocopy.suit
 check "the refusal is recorded" 0 "SECUP_E_POLICY" "$AG" --config dev.json status
@@ -120,6 +121,7 @@ check "the running slots are untouched" 0 "" same slots/fw.a fw2.bin
 check "both are on trial together" 0 "B A" field "d['components'][0]['trial'] + ' ' + d['components'][1]['trial']"
 check "boot confirms both" 0 "confirmed" "$AG" --config dev.json boot
 
+# THREAT: T7 U4
 # ---- dependencies: the root installs firmware, its integrated dependency config ----
 img fw5.bin 120000; img cfg5.bin 4000
 $CRAFT image dep5.suit --key keys/cfg.pem --seq 5 --target config --image cfg5.bin
@@ -146,6 +148,7 @@ $CRAFT dep root5-tampered.suit --key keys/author.pem --seq 5 --image fw5.bin --d
 check "a tampered dependency (signature)" 1 "SECUP_E_SIG" "$AG" --config dev.json install root5-tampered.suit
 $CRAFT image firmware5.suit --key keys/cfg.pem --seq 5 --target firmware --image fw5.bin
 $CRAFT dep root5-anchor.suit --key keys/author.pem --seq 5 --image fw5.bin --dep firmware5.suit
+# THREAT: T3
 check "a dependency for a component its anchor may not sign" 1 "may not sign for component firmware" \
     "$AG" --config dev.json install root5-anchor.suit
 $CRAFT image vendor5.suit --key keys/cfg.pem --seq 5 --target config --image cfg5.bin --vendor-domain example.org

@@ -103,6 +103,7 @@ run_once "second cycle: no registration again" 0 "status report"
 ok "no second registration" bash -c "! grep -q registered run.log"
 ok "one more report" [ "$(nreports)" -eq $((before + 1)) ]
 
+# THREAT: S7 S8 C9 C10
 # ---- refused commands: nothing installed, counter not stored ----
 M2="$SU/v1/images/${ID[2]}/manifest"
 P2="$SU/v1/images/${ID[2]}/payload"
@@ -139,6 +140,7 @@ run_once "the same install command replayed" 1 "SECUP_E_REPLAY"
 cmd --counter 4 --action report
 run_once "an older counter" 1 "SECUP_E_REPLAY"
 
+# THREAT: F9
 # ---- an interrupted payload download is resumed ----
 cp fw3.bin trk/mirror/fw3.bin
 echo "cut 150000" > trk/faults/fw3.bin
@@ -148,6 +150,7 @@ run_once "a download cut in the middle" 0 "resuming"
 ok "it resumed with Range" grep -q "mirror fw3.bin range=bytes=150000-" trk/log
 ok "runs sequence 3" [ "$(field 'd["components"][0]["running-seq"]')" = 3 ]
 
+# THREAT: T9
 # ---- a stalled download: the low-speed limit aborts it, then it resumes ----
 cp fw4.bin trk/mirror/fw4.bin
 echo "stall 100000" > trk/faults/fw4.bin
@@ -156,6 +159,7 @@ cmd --counter 8 --action install --uri "$SU/v1/images/${ID[4]}/manifest" --diges
 run_once "a download that stalls" 0 "resuming"
 ok "runs sequence 4" [ "$(field 'd["components"][0]["running-seq"]')" = 4 ]
 
+# THREAT: T6 U2
 # ---- the source unreachable for a while: back-off and retry; a mirror list ----
 cp fw5.bin trk/mirror/fw5.bin
 echo "refuse 2" > trk/faults/fw5.bin
@@ -174,6 +178,7 @@ run_once "a source that stays down: given up after the attempts" 1 "attempt 3 of
 ok "still runs sequence 6" [ "$(field 'd["components"][0]["running-seq"]')" = 6 ]
 ok "the failure was reported" [ "$(report 'd["last-code"]')" = SECUP_E_NET ]
 
+# THREAT: T5
 # ---- report, cancel, nothing (freshness), SIGTERM ----
 before=$(nreports)
 cmd --counter 12 --action report

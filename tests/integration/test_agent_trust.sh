@@ -85,6 +85,7 @@ check "the trust-anchor component identifier is reserved" 3 "reserved for trust-
 sed 's|"rotate": true|"rotate": "yes"|' dev.json > badrot.json
 check "\"rotate\" must be a boolean" 3 "rotate" "$AG" --config badrot.json check-config
 
+# THREAT: T4
 # T4: the compromised release key K1 fast-forwards the floor
 fw k1 1000 ff.suit
 check "K1 installs sequence 1000" 0 "installed sequence 1000" "$AG" --config dev.json install ff.suit
@@ -138,6 +139,7 @@ check "the floor of K2 is 5" 0 "" test "$(field "d['components'][0]['floors']['r
 check "the floor of the retired K1 is gone" 0 "" test "$(field "'release' in d['components'][0]['floors']")" = False
 check "K2 cannot go below its own floor" 1 "SECUP_E_ROLLBACK" "$AG" --config dev.json install k2-5.suit
 
+# THREAT: T10 C12
 # what a rotation may not do
 snap
 doc d2.json add release-3 keys/k1.pub.pem
@@ -190,6 +192,7 @@ doc d13.json retire release-2
 check "a trust update fetched from --payload" 0 "" "$AG" --config dev.json install r13.suit --payload d13.json
 check "release-2 is retired" 0 "release-2 (retired)" "$AG" --config dev.json status
 
+# THREAT: F13
 # a damaged trust store
 printf 'Z' | dd of=state/trust.A bs=1 seek=20 conv=notrunc status=none
 check "one bad trust store copy is survived" 0 "one trust store copy was bad" "$AG" --config dev.json status

@@ -28,6 +28,7 @@ check "keygen --force replaces" 0 "" "$A" keygen --alg esp256 --out esp256.pem -
 check "old package does not verify with the new key" 1 SECUP_E_SIG "$A" verify esp256.suit --pub esp256.pub.pem
 check "Ed25519 package against a P-256 key" 1 SECUP_E_KEY_UNKNOWN "$A" verify ed25519.suit --pub esp256.pub.pem
 
+# THREAT: C13
 # same digest but a flipped image byte of equal size
 cp fw.bin fw2.bin && printf 'Z' | dd of=fw2.bin bs=1 seek=100 conv=notrunc status=none
 "$A" create --key ed25519.pem --image fw.bin --seq 4 --vendor-domain example.com --class cam --out e.suit -q
@@ -60,6 +61,7 @@ echo '{ "sequence": 1, ' > broken.json
 check "malformed spec" 3 SECUP_E_JSON "$A" create --key esp256.pem --spec broken.json --vendor-domain e.com --class c --out x.suit
 check "nothing written on failure" 1 "" test -e x.suit
 
+# THREAT: P9
 # usage errors
 check "no command" 2 "" "$A"
 check "unknown command" 2 SECUP_E_USAGE "$A" frobnicate

@@ -67,6 +67,7 @@ check "compress and encrypt, integrated" 0 "" "$A" create --key p256.pem --image
 check "decrypt the integrated payload" 0 "" "$A" decrypt ti.suit --recipient-key dev-x.pem --out ti.bin --pub p256.pub.pem
 check "integrated plaintext" 0 "" cmp ti.bin text.bin
 
+# THREAT: U1
 # the wrong key, the wrong kid, damaged payloads: refused, and no output left behind
 check "another device's key" 1 SECUP_E_UNWRAP "$A" decrypt p4.suit --payload p4.enc --recipient-key other-x.pem --out bad.bin
 check "a P-256 key for an X25519-only payload" 1 SECUP_E_NO_RECIPIENT "$A" decrypt p5.suit --payload p5.enc --recipient-key dev-p.pem --out bad.bin

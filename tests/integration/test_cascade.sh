@@ -106,6 +106,7 @@ assert cbor2.loads(payload)[3] == 'L3'
 ok "L2 holds d1's own signed report in L3's aggregate" waitfor 15 bash -c "'$TRK' admin L2 consumer show L3 --json | grep -A2 aggregate | grep -q d1"
 ok "and L1 holds L3's in L2's" waitfor 15 bash -c "'$TRK' admin L1 consumer show L2 --json | grep -A2 aggregate | grep -q L3"
 
+# THREAT: S7 S8 U5
 # ---- a tracker meets a hostile or broken upstream ----
 "$TRK" init V --listen 127.0.0.1:0 --id V >/dev/null 2>&1
 mkdir -p feed

@@ -140,6 +140,7 @@ auth=(-H "Authorization: Bearer $ATOK")
 dauth=(-H "Authorization: Bearer $DTOK")
 sub() { http "$1" "$2" "$3" "${@:4}" -X POST "$U/v1/images"; }
 
+# THREAT: S4
 # ---- health, routing, path traversal ----
 http "health" 200 "" "$U/v1/health"
 http "unknown route" 404 SECUP_E_NOENT "${dauth[@]}" "$U/v1/nothing"
@@ -149,6 +150,7 @@ for p in "/v1/images/../../etc/passwd" "/v1/images/%2e%2e/x" "/v1//images" "/v1/
 done
 http "image id that is not hex" 400 SECUP_E_HTTP "${dauth[@]}" "$U/v1/images/abc/manifest"
 
+# THREAT: S5 S6
 # ---- authentication on every route ----
 ID0=0000000000000000000000000000000000000000000000000000000000000000
 for route in "GET /v1/images" "GET /v1/images/$ID0" "GET /v1/images/$ID0/manifest" \
@@ -164,6 +166,7 @@ http "a device may not submit" 403 SECUP_E_FORBIDDEN -H "Authorization: Bearer $
 http "a device may not subscribe" 403 SECUP_E_FORBIDDEN -H "Authorization: Bearer $DTOK" -d '{}' -X POST "$U/v1/subscriptions"
 http "an Author may not ask for latest" 403 SECUP_E_FORBIDDEN "${auth[@]}" "$U/v1/latest?component=firmware"
 
+# THREAT: S3 P6
 # ---- submissions: refusals leave the store unchanged ----
 before=$(state)
 sub "not multipart" 400 SECUP_E_HTTP "${auth[@]}" --data-binary @v10.suit
@@ -322,6 +325,7 @@ assert p[2] == 'fw1' and p[8] == 30 and p[10][1].hex() == '$ID30', p
 ok "downloads are recorded per device" bash -c "$SRV admin d history --device cam1 --json | grep -q '\"what\": \"payload\"'"
 ok "cam1 fetched an image that is now obsolete" bash -c "$SRV admin d obsolete --json | grep -q cam1"
 
+# THREAT: F14
 # ---- kill -9: nothing acknowledged is lost, nothing half-written is published ----
 crash
 start
@@ -339,6 +343,7 @@ ok "every stored blob matches its address" bash -c 'for f in $(find d/blobs/sha2
 start
 sub "the same upload afterwards" 201 "" "${auth[@]}" -F envelope=@v31.suit -F payload=@fw.bin
 
+# THREAT: S1 S2 U6
 # ---- slow clients are cut off while others are served ----
 $PY - "$(cat d/server.port)" > slow.out 2>&1 <<'EOF' &
 import socket, ssl, sys, time
@@ -412,6 +417,7 @@ http "a certificate no CA vouches for" 401 SECUP_E_AUTH --cert rogue.crt --key r
 http "bearer tokens still work beside client certificates" 200 "" "${dauth[@]}" "$U/v1/latest?component=firmware"
 stop
 
+# THREAT: F8 S3
 # ---- a full disk and a storage quota: a clear error, nothing lost ----
 if [ "$(id -u)" = 0 ] && mkdir -p small && "$SRV" init small/s --listen 127.0.0.1:0 >/dev/null 2>&1 &&
    mount -t tmpfs -o size=1500k tmpfs small/s/blobs 2>/dev/null; then

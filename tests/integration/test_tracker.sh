@@ -111,12 +111,14 @@ ok "never-seen before the first report" test "$(state_of cam-1)" = never-seen
 # ---- signed status reports ----
 http "a report without a token" 401 SECUP_E_AUTH --data-binary @r1.cose "$TU/v1/status"
 http "a report under another consumer's token" 403 SECUP_E_FORBIDDEN -H "Authorization: Bearer $C2TOK" --data-binary @r1.cose "$TU/v1/status"
+# THREAT: C6
 cp r1.cose bad.cose; printf '\x01' | dd of=bad.cose bs=1 seek=$(( $(stat -c %s r1.cose) - 10 )) conv=notrunc status=none
 http "a tampered report" 422 SECUP_E_SIG -H "Authorization: Bearer $CTOK" --data-binary @bad.cose "$TU/v1/status"
 head -c 2000 /dev/urandom > junk.bin
 http "garbage" 400 "" -H "Authorization: Bearer $CTOK" --data-binary @junk.bin "$TU/v1/status"
 http "a body over the limit" 413 SECUP_E_LIMIT_BODY -H "Authorization: Bearer $CTOK" --data-binary @fw1.bin "$TU/v1/status"
 http "the report" 200 "" -H "Authorization: Bearer $CTOK" --data-binary @r1.cose "$TU/v1/status"
+# THREAT: U7
 http "the same report again: a replay" 409 SECUP_E_REPLAY -H "Authorization: Bearer $CTOK" --data-binary @r1.cose "$TU/v1/status"
 ok "up-to-date: no newer manifest is known" test "$(state_of cam-1)" = up-to-date
 ok "the inventory shows sequence 1" bash -c "'$TRK' admin t consumer show cam-1 --json | grep -q '\"sequence\": 1'"
@@ -212,6 +214,7 @@ ok "silent for longer than unreachable-after: unreachable" test "$(state_of cam-
 check "remove a consumer" 0 "" "$TRK" admin t consumer remove cam-2
 check "remove it again" 4 SECUP_E_NOENT "$TRK" admin t consumer remove cam-2
 
+# THREAT: F16
 # ---- rollouts: waves, a conflict, pause and resume, cancel, halting ----
 DOOR=$("$TRK" admin t enrolment add --vendor-domain example.com --class door --uses 5 2>/dev/null)
 "$SRV" admin s author grant alice --vendor-domain example.com --class door >/dev/null 2>&1
@@ -313,6 +316,7 @@ for b in b1 b3 b6; do
     ok "$b holds counter 5 and its newest 3 reports" bash -c "'$TRK' admin t consumer show $b --json | $PY -c \"import json,sys; d=json.load(sys.stdin); sys.exit(not (d['last_counter'] == 5 and sorted(r['counter'] for r in d['reports']) == [3, 4, 5]))\""
 done
 
+# THREAT: S9 U6
 # ---- a flood of reports (THREATS.md S9): refused past the quota, storage bounded ----
 accepted=0 refused=0
 for i in $(seq 1 15); do

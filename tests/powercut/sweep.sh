@@ -38,6 +38,9 @@
 #   invariant, default 3; "all"), SWEEP_KEEP=DIR (keep the work directory there),
 #   SWEEP_TMPDIR (where the work directory goes; default /dev/shm if writable, else /tmp).
 # Prints "power-cut sweep: N cut points, M held"; exit 0 only if M = N.
+# THREAT: F1 F2 F3 F4 F5 F10 T8 U4
+#   (mode before: F1, and F2 as a cut before call k+1 is one after call k; torn: F3;
+#   unsynced: F2, F5; the failing-health-check scenario: F4; the bundle scenarios: U4)
 set -u
 AG=$(realpath "${1:?usage: $0 secup-agent secup-author libsecup_cutter.so}")
 AU=$(realpath "${2:?usage: $0 secup-agent secup-author libsecup_cutter.so}")

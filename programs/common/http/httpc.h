@@ -17,7 +17,8 @@ struct httpc_config {
     const char *client_key;
     unsigned connect_timeout_s;   /* 0: 10 */
     unsigned timeout_s;           /* whole transfer; 0: none (the low-speed limit applies) */
-    unsigned low_speed_time_s;    /* abort below 1 byte/s for this long; 0: 60 */
+    unsigned low_speed_time_s;    /* abort below low_speed_limit for this long; 0: 60 */
+    unsigned low_speed_limit;     /* bytes per second; 0: 1 */
 };
 
 struct httpc_part {

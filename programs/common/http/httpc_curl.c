@@ -36,6 +36,7 @@ struct xfer {
     struct secup_err *err;
     bool own_err_set;       /* a callback set err: keep it */
     long header_status;     /* status of the response whose headers are arriving */
+    bool headers_done;      /* the blank line ending a final answer's header block came */
     bool to_sink;           /* decided with the first body byte */
     bool body_started;
     size_t cap;
@@ -98,8 +99,11 @@ static size_t on_header(char *line, size_t size, size_t nitems, void *userdata)
             for (const char *p = sp + 1; p < line + n && *p >= '0' && *p <= '9'; p++)
                 status = status * 10 + (*p - '0');
         x->header_status = status;
+        x->headers_done = false;
         x->resp->etag[0] = '\0';
         x->resp->content_type[0] = '\0';
+    } else if ((n == 2 && line[0] == '\r' && line[1] == '\n') || (n == 1 && line[0] == '\n')) {
+        x->headers_done = x->header_status >= 200;
     } else if (name_is(line, n, "etag", &v, &vlen)) {
         store(x->resp->etag, sizeof(x->resp->etag), v, vlen);
     } else if (name_is(line, n, "content-type", &v, &vlen)) {
@@ -287,7 +291,7 @@ secup_rc httpc_perform(const struct httpc_config *cfg, const struct httpc_reques
     SET(CURLOPT_CONNECTTIMEOUT, (long)(cfg->connect_timeout_s ? cfg->connect_timeout_s : 10));
     if (cfg->timeout_s)
         SET(CURLOPT_TIMEOUT, (long)cfg->timeout_s);
-    SET(CURLOPT_LOW_SPEED_LIMIT, 1L);
+    SET(CURLOPT_LOW_SPEED_LIMIT, (long)(cfg->low_speed_limit ? cfg->low_speed_limit : 1));
     SET(CURLOPT_LOW_SPEED_TIME, (long)(cfg->low_speed_time_s ? cfg->low_speed_time_s : 60));
     SET(CURLOPT_SSL_VERIFYPEER, cfg->insecure ? 0L : 1L);
     SET(CURLOPT_SSL_VERIFYHOST, cfg->insecure ? 0L : 2L);
@@ -408,6 +412,13 @@ secup_rc httpc_perform(const struct httpc_config *cfg, const struct httpc_reques
         } else {
             rc = map_curl_error(cc, req->url, errbuf, x.err);
         }
+        goto out;
+    }
+    if (!x.headers_done) {
+        /* libcurl takes a connection closed inside the header block as the end of an
+         * answer with an empty body: that is a cut, not an answer (THREATS.md F9) */
+        rc = secup_err_set(x.err, SECUP_E_NET,
+                           "'%s': the connection closed inside the answer's headers", req->url);
         goto out;
     }
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);

@@ -2,6 +2,7 @@
  * signature algorithms, every byte flipped and every truncation refused, the kid bound to
  * the issuer, malformed payloads named, and the receiver's acceptance check (THREATS.md
  * S7: replay, reorder, expiry; S8: another device's command). */
+/* THREAT: S7 S8 */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

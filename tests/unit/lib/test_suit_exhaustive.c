@@ -1,5 +1,6 @@
 /* Every input of one and two bytes (QCBOR's exhaustive check, THREATS.md P1): the decoders
  * never crash or read out of bounds (ASan), and refuse with a 2xx code. */
+/* THREAT: P1 */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -211,6 +211,43 @@ static void test_state_survives_one_corrupt_copy_and_detects_two(void **state)
     assert_int_equal(rmdir(dir), 0);
 }
 
+/* A result's reason quotes untrusted input: bytes that are not UTF-8 (a flipped bit in a
+ * manifest's text, found by tests/threats/campaign.sh) or a UTF-8 sequence cut at the
+ * length limit must not make the result impossible to record (INV-5). */
+static void test_state_reason_from_untrusted_bytes_is_recorded(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/secup-state-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    struct agent_config *cfg = cfg_in(dir);
+    static struct agent_state st;
+    static struct agent_state again;
+    struct secup_err err;
+    memset(&st, 0, sizeof(st));
+    snprintf(st.last.code, sizeof(st.last.code), "SECUP_E_VALUE");
+    state_set_reason(&st.last, "integrated payload '#fi\xf2mware' \x1b[31m is not referenced");
+    assert_string_equal(st.last.reason, "integrated payload '#fi?mware' ?[31m is not referenced");
+    char doc[8192];
+    size_t n = 0;
+    assert_int_equal(state_format(cfg, &st, doc, sizeof(doc), &n, &err), SECUP_OK);
+    assert_int_equal(state_parse(cfg, doc, n, &again, &err), SECUP_OK);
+    assert_string_equal(again.last.reason, st.last.reason);
+
+    char longer[400] = "";
+    for (size_t i = 0; i + 2 < sizeof(longer); i += 2)
+        memcpy(longer + i, "\xc3\xa9", 2); /* e-acute, cut anywhere by a byte limit */
+    longer[sizeof(longer) - 1] = '\0';
+    state_set_reason(&st.last, longer);
+    assert_int_equal(strlen(st.last.reason), STATE_REASON_MAX - 1);
+    assert_int_equal(state_format(cfg, &st, doc, sizeof(doc), &n, &err), SECUP_OK);
+
+    snprintf(st.safe_reason, sizeof(st.safe_reason), "bad \xff byte");
+    state_clean_text(st.safe_reason);
+    assert_string_equal(st.safe_reason, "bad ? byte");
+    (void)rmdir(cfg->state_dir);
+    assert_int_equal(rmdir(dir), 0);
+}
+
 static void test_state_floors_never_go_down(void **state)
 {
     (void)state;
@@ -259,6 +296,7 @@ int main(void)
         cmocka_unit_test(test_config_keks_are_kept_with_resolved_paths),
         cmocka_unit_test(test_state_survives_one_corrupt_copy_and_detects_two),
         cmocka_unit_test(test_state_floors_never_go_down),
+        cmocka_unit_test(test_state_reason_from_untrusted_bytes_is_recorded),
         cmocka_unit_test(test_state_parse_refuses_garbage),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
