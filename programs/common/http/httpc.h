@@ -73,4 +73,40 @@ void httpc_response_free(struct httpc_response *resp);
  * returns its code; a body that is not one gives SECUP_E_NET with the status. */
 secup_rc httpc_response_error(const struct httpc_response *resp, struct secup_err *err);
 
+/* ---- Many requests at once (curl multi), for one thread that drives many clients ----
+ *
+ * httpc_multi_start() queues a request; httpc_multi_run() moves every queued transfer
+ * along, waiting at most timeout_ms for activity, and calls each finished transfer's
+ * done() from inside it (never from elsewhere). A done() may start new transfers.
+ * Requests are plain: a method, a bearer token, headers, a body from memory (copied),
+ * the response into memory or a sink, as for httpc_perform(); no multipart, no progress,
+ * no resume. The transfers of one multi share its connection pool: a kept-alive
+ * connection one request opened may carry a later one to the same host.
+ * One multi belongs to one thread. */
+struct httpc_multi;
+
+/* rc is SECUP_OK when an answer came (any status: look at resp->status), else the
+ * transport failure with err, as for httpc_perform(). resp and err are valid during the
+ * call only: resp->body is freed afterwards unless done() takes it (sets resp->body to
+ * NULL and frees it later with free()). */
+typedef void (*httpc_done_fn)(void *ctx, secup_rc rc, struct httpc_response *resp,
+                              struct secup_err *err);
+
+/* max_connections: open connections at most (0: no limit); more transfers wait. */
+secup_rc httpc_multi_new(struct httpc_multi **out, unsigned max_connections,
+                         struct secup_err *err);
+/* Queues one request. cfg, the URL, bearer, headers, content type and body are copied;
+ * a sink and its context must live until done() is called. SECUP_E_ARG for a request
+ * this interface does not carry (parts, resume), SECUP_E_NOMEM. */
+secup_rc httpc_multi_start(struct httpc_multi *m, const struct httpc_config *cfg,
+                           const struct httpc_request *req, httpc_done_fn done, void *ctx,
+                           struct secup_err *err);
+/* Runs transfers for up to timeout_ms (less when one finishes); SECUP_E_NET when libcurl
+ * fails as a whole. */
+secup_rc httpc_multi_run(struct httpc_multi *m, unsigned timeout_ms, struct secup_err *err);
+/* Transfers queued or running. */
+unsigned httpc_multi_active(const struct httpc_multi *m);
+/* Abandons every transfer without calling done() (their sinks see nothing more). */
+void httpc_multi_free(struct httpc_multi *m);
+
 #endif /* SECUP_HTTPC_H */

@@ -494,3 +494,294 @@ secup_rc httpc_response_error(const struct httpc_response *resp, struct secup_er
     json_decref(root);
     return rc;
 }
+
+/* ---- many requests at once: curl multi ---- */
+
+struct mxfer;
+
+struct httpc_multi {
+    CURLM *m;
+    unsigned active;
+    struct mxfer *list; /* the transfers queued or running */
+};
+
+struct mxfer {
+    struct xfer x;               /* the callbacks of httpc_perform(), on this copy: */
+    struct httpc_request req;    /* url, bearer, body owned below */
+    struct httpc_response resp;
+    struct secup_err err;
+    CURL *h;
+    char *url;
+    uint8_t *body;
+    struct curl_slist *headers;
+    char errbuf[CURL_ERROR_SIZE];
+    httpc_done_fn done;
+    void *ctx;
+    struct mxfer *prev, *next;
+};
+
+static void mxfer_free(struct mxfer *t)
+{
+    if (!t)
+        return;
+    if (t->h)
+        curl_easy_cleanup(t->h);
+    for (struct curl_slist *l = t->headers; l; l = l->next) /* the bearer line */
+        memset(l->data, 0, strlen(l->data));
+    curl_slist_free_all(t->headers);
+    free(t->url);
+    free(t->body);
+    free(t->resp.body);
+    free(t);
+}
+
+secup_rc httpc_multi_new(struct httpc_multi **out, unsigned max_connections,
+                         struct secup_err *err)
+{
+    *out = NULL;
+    pthread_once(&global_once, global_init);
+    if (global_rc != CURLE_OK)
+        return secup_err_set(err, SECUP_E_NET, "cannot initialise libcurl: %s",
+                             curl_easy_strerror(global_rc));
+    struct httpc_multi *m = calloc(1, sizeof(*m));
+    if (!m || !(m->m = curl_multi_init())) {
+        free(m);
+        return secup_err_set(err, SECUP_E_NOMEM, "cannot create a libcurl multi handle");
+    }
+    if (max_connections) {
+        curl_multi_setopt(m->m, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)max_connections);
+        curl_multi_setopt(m->m, CURLMOPT_MAXCONNECTS, (long)max_connections);
+    }
+    *out = m;
+    return SECUP_OK;
+}
+
+/* A header line "Name: value" appended, refusing line breaks. */
+static secup_rc add_header(struct curl_slist **list, const char *name, const char *value,
+                           struct secup_err *err)
+{
+    if (strpbrk(value, "\r\n"))
+        return secup_err_set(err, SECUP_E_ARG, "the %s header holds a line break", name);
+    size_t n = strlen(name) + 2 + strlen(value) + 1;
+    char *line = malloc(n);
+    if (!line)
+        return secup_err_set(err, SECUP_E_NOMEM, "out of memory for a request header");
+    snprintf(line, n, "%s: %s", name, value);
+    struct curl_slist *nl = curl_slist_append(*list, line);
+    memset(line, 0, n);
+    free(line);
+    if (!nl)
+        return secup_err_set(err, SECUP_E_NOMEM, "out of memory for a request header");
+    *list = nl;
+    return SECUP_OK;
+}
+
+secup_rc httpc_multi_start(struct httpc_multi *m, const struct httpc_config *cfg,
+                           const struct httpc_request *req, httpc_done_fn done, void *ctx,
+                           struct secup_err *err)
+{
+    static const struct httpc_config defaults;
+    if (!m || !req || !req->url || !done)
+        return secup_err_set(err, SECUP_E_ARG, "httpc_multi_start: no multi, request, URL or done()");
+    if (req->nparts > 0 || req->resume_from > 0 || req->progress)
+        return secup_err_set(err, SECUP_E_ARG,
+                             "httpc_multi_start: multipart bodies, resumes and progress are httpc_perform()'s");
+    if (!cfg)
+        cfg = &defaults;
+    struct mxfer *t = calloc(1, sizeof(*t));
+    if (!t)
+        return secup_err_set(err, SECUP_E_NOMEM, "out of memory for a transfer");
+    t->req = *req;
+    t->req.headers = NULL;
+    t->req.content_type = NULL;
+    t->req.bearer = NULL;
+    t->done = done;
+    t->ctx = ctx;
+    t->url = strdup(req->url);
+    t->req.url = t->url;
+    if (req->body_len > 0) {
+        t->body = malloc(req->body_len);
+        if (t->body)
+            memcpy(t->body, req->body, req->body_len);
+        t->req.body = t->body;
+    }
+    t->h = curl_easy_init();
+    if (!t->url || !t->h || (req->body_len > 0 && !t->body)) {
+        mxfer_free(t);
+        return secup_err_set(err, SECUP_E_NOMEM, "out of memory for a transfer");
+    }
+    t->x = (struct xfer){ .req = &t->req, .resp = &t->resp, .err = &t->err };
+    secup_rc rc = SECUP_OK;
+    for (const char *const *hp = req->headers; rc == SECUP_OK && hp && *hp; hp++) {
+        if (strpbrk(*hp, "\r\n")) {
+            rc = secup_err_set(err, SECUP_E_ARG, "a request header holds a line break");
+        } else {
+            struct curl_slist *nl = curl_slist_append(t->headers, *hp);
+            if (!nl)
+                rc = secup_err_set(err, SECUP_E_NOMEM, "out of memory for a request header");
+            else
+                t->headers = nl;
+        }
+    }
+    if (rc == SECUP_OK && req->bearer) {
+        size_t n = strlen("Bearer ") + strlen(req->bearer) + 1;
+        char *v = malloc(n);
+        if (!v) {
+            rc = secup_err_set(err, SECUP_E_NOMEM, "out of memory for a request header");
+        } else {
+            snprintf(v, n, "Bearer %s", req->bearer);
+            rc = add_header(&t->headers, "Authorization", v, err);
+            memset(v, 0, n);
+            free(v);
+        }
+    }
+    bool post = req->body || (req->method && strcmp(req->method, "POST") == 0);
+    if (rc == SECUP_OK && post && req->content_type)
+        rc = add_header(&t->headers, "Content-Type", req->content_type, err);
+    if (rc != SECUP_OK) {
+        mxfer_free(t);
+        return rc;
+    }
+    CURL *h = t->h;
+    CURLcode cc = CURLE_OK;
+#define SET(opt, val)                           \
+    do {                                        \
+        if (cc == CURLE_OK)                     \
+            cc = curl_easy_setopt(h, opt, val); \
+    } while (0)
+    SET(CURLOPT_URL, t->url);
+    SET(CURLOPT_PRIVATE, t);
+    SET(CURLOPT_PROTOCOLS_STR, "http,https");
+    SET(CURLOPT_NOSIGNAL, 1L);
+    SET(CURLOPT_ERRORBUFFER, t->errbuf);
+    SET(CURLOPT_FOLLOWLOCATION, 0L);
+    SET(CURLOPT_CONNECTTIMEOUT, (long)(cfg->connect_timeout_s ? cfg->connect_timeout_s : 10));
+    if (cfg->timeout_s)
+        SET(CURLOPT_TIMEOUT, (long)cfg->timeout_s);
+    SET(CURLOPT_LOW_SPEED_LIMIT, 1L);
+    SET(CURLOPT_LOW_SPEED_TIME, (long)(cfg->low_speed_time_s ? cfg->low_speed_time_s : 60));
+    SET(CURLOPT_SSL_VERIFYPEER, cfg->insecure ? 0L : 1L);
+    SET(CURLOPT_SSL_VERIFYHOST, cfg->insecure ? 0L : 2L);
+    if (cfg->ca_file)
+        SET(CURLOPT_CAINFO, cfg->ca_file);
+    if (cfg->client_cert) {
+        SET(CURLOPT_SSLCERT, cfg->client_cert);
+        SET(CURLOPT_SSLCERTTYPE, "PEM");
+    }
+    if (cfg->client_key) {
+        SET(CURLOPT_SSLKEY, cfg->client_key);
+        SET(CURLOPT_SSLKEYTYPE, "PEM");
+    }
+    SET(CURLOPT_HEADERFUNCTION, on_header);
+    SET(CURLOPT_HEADERDATA, &t->x);
+    SET(CURLOPT_WRITEFUNCTION, on_body);
+    SET(CURLOPT_WRITEDATA, &t->x);
+    if (post) {
+        SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+        SET(CURLOPT_POSTFIELDS, t->body ? (const char *)t->body : "");
+    }
+    if (req->method) {
+        if (strcmp(req->method, "HEAD") == 0)
+            SET(CURLOPT_NOBODY, 1L);
+        else if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "POST") != 0)
+            SET(CURLOPT_CUSTOMREQUEST, req->method);
+    }
+    if (t->headers)
+        SET(CURLOPT_HTTPHEADER, t->headers);
+#undef SET
+    if (cc != CURLE_OK) {
+        rc = map_curl_error(cc, req->url, NULL, err);
+        mxfer_free(t);
+        return rc;
+    }
+    CURLMcode mc = curl_multi_add_handle(m->m, h);
+    if (mc != CURLM_OK) {
+        mxfer_free(t);
+        return secup_err_set(err, SECUP_E_NET, "libcurl refused a transfer: %s", curl_multi_strerror(mc));
+    }
+    m->active++;
+    t->next = m->list;
+    if (m->list)
+        m->list->prev = t;
+    m->list = t;
+    return SECUP_OK;
+}
+
+/* Hands every finished transfer to its done(). */
+static void multi_collect(struct httpc_multi *m)
+{
+    CURLMsg *msg;
+    int left = 0;
+    while ((msg = curl_multi_info_read(m->m, &left)) != NULL) {
+        if (msg->msg != CURLMSG_DONE)
+            continue;
+        CURL *h = msg->easy_handle;
+        CURLcode cc = msg->data.result;
+        struct mxfer *t = NULL;
+        curl_easy_getinfo(h, CURLINFO_PRIVATE, (char **)&t);
+        curl_multi_remove_handle(m->m, h);
+        m->active--;
+        if (t->prev)
+            t->prev->next = t->next;
+        else
+            m->list = t->next;
+        if (t->next)
+            t->next->prev = t->prev;
+        secup_rc rc = SECUP_OK;
+        if (cc != CURLE_OK) {
+            if (t->x.own_err_set && t->err.rc != SECUP_OK) {
+                rc = t->err.rc;
+                secup_err_prefix(&t->err, "'%s'", t->url);
+            } else {
+                rc = map_curl_error(cc, t->url, t->errbuf, &t->err);
+            }
+            long keep = t->resp.status;
+            free(t->resp.body);
+            memset(&t->resp, 0, sizeof(t->resp));
+            t->resp.status = keep;
+        } else {
+            curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &t->resp.status);
+            curl_off_t cl = -1;
+            if (curl_easy_getinfo(h, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl) == CURLE_OK && cl > 0)
+                t->resp.content_length = (uint64_t)cl;
+        }
+        t->done(t->ctx, rc, &t->resp, &t->err);
+        mxfer_free(t);
+    }
+}
+
+secup_rc httpc_multi_run(struct httpc_multi *m, unsigned timeout_ms, struct secup_err *err)
+{
+    int running = 0;
+    CURLMcode mc = curl_multi_perform(m->m, &running);
+    if (mc == CURLM_OK) {
+        multi_collect(m);
+        mc = curl_multi_poll(m->m, NULL, 0, (int)timeout_ms, NULL);
+    }
+    if (mc == CURLM_OK)
+        mc = curl_multi_perform(m->m, &running);
+    if (mc == CURLM_OK)
+        multi_collect(m);
+    if (mc != CURLM_OK)
+        return secup_err_set(err, SECUP_E_NET, "libcurl: %s", curl_multi_strerror(mc));
+    return SECUP_OK;
+}
+
+unsigned httpc_multi_active(const struct httpc_multi *m)
+{
+    return m ? m->active : 0;
+}
+
+void httpc_multi_free(struct httpc_multi *m)
+{
+    if (!m)
+        return;
+    while (m->list) {
+        struct mxfer *t = m->list;
+        m->list = t->next;
+        curl_multi_remove_handle(m->m, t->h);
+        mxfer_free(t);
+    }
+    curl_multi_cleanup(m->m);
+    free(m);
+}
