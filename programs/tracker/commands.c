@@ -212,16 +212,51 @@ void trk_wake_all(struct trk *t)
     wake_where(t, true, 0);
 }
 
+/* FNV-1a over every rollout's id, state and wave. */
+static bool rollout_row(void *ctx, size_t n, const char *const *v)
+{
+    uint64_t *h = ctx;
+    for (size_t i = 0; i < n; i++) {
+        for (const char *p = v[i] ? v[i] : ""; *p; p++)
+            *h = (*h ^ (uint8_t)*p) * 1099511628211u;
+        *h = (*h ^ 0x1f) * 1099511628211u;
+    }
+    return true;
+}
+
+/* A fingerprint of the rollouts' states, to notice changes made from the command line
+ * (another process); 0 when the store cannot say. */
+static uint64_t rollouts_fingerprint(struct trk *t)
+{
+    struct secup_err err;
+    uint64_t h = 14695981039346656037u;
+    struct db *db = db_pool_get(t->pool);
+    secup_rc rc = db_exec(db, "SELECT id, state, wave FROM rollouts ORDER BY id", NULL, 0,
+                          rollout_row, &h, NULL, &err);
+    db_pool_put(t->pool, db);
+    return rc == SECUP_OK ? h : 0;
+}
+
 void *trk_ticker(void *arg)
 {
     struct trk *t = arg;
-    for (;;) {
+    uint64_t seen = 0;
+    for (unsigned tick = 0;; tick++) {
         pthread_mutex_lock(&t->park_lock);
         bool stop = t->stopping;
         pthread_mutex_unlock(&t->park_lock);
         if (stop)
             break;
         wake_where(t, false, now_ms());
+        /* a rollout created, paused, resumed or cancelled with `admin rollout ...` (or a
+         * wave opened): the parked polls decide again now, not at their deadline */
+        if (tick % (1000 / TICK_MS) == 0) {
+            uint64_t fp = rollouts_fingerprint(t);
+            if (fp && seen && fp != seen)
+                trk_wake_all(t);
+            if (fp)
+                seen = fp;
+        }
         struct timespec ts = { 0, TICK_MS * 1000 * 1000 };
         nanosleep(&ts, NULL);
     }
