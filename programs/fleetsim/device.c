@@ -603,8 +603,9 @@ static void handle_command(struct dev *d, const uint8_t *body, size_t len)
     ins->from_command = true;
     ins->started_ms = fleet_now_ms();
     d->cmd_at_ms = ins->started_ms;
+    f->last_cmd_epoch_ms = fleet_epoch_ms();
     if (!f->first_cmd_epoch_ms)
-        f->first_cmd_epoch_ms = fleet_epoch_ms();
+        f->first_cmd_epoch_ms = f->last_cmd_epoch_ms;
     d->ins = ins;
     rc = resolve(f, c->manifest_uri, ins->manifest_url, sizeof(ins->manifest_url), &err);
     for (uint32_t i = 0; rc == SECUP_OK && i < c->n_uris; i++)

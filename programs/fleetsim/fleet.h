@@ -57,6 +57,7 @@ struct fleet_opts {
     const char *json;              /* summary: a file, or "-" for stdout */
     const char *download_manifest; /* baseline: download-only, no tracker */
     const char *download_payload;
+    bool shared_connections;       /* the fleet shares one connection pool */
     bool verbose;
 };
 
@@ -134,7 +135,7 @@ struct fleet {
     uint64_t cmds[5];          /* by action; [0]: refused */
     uint64_t installs_ok, installs_failed, fell_back;
     uint64_t bytes_payload, bytes_manifest;
-    uint64_t first_cmd_epoch_ms, last_update_epoch_ms, last_done_epoch_ms;
+    uint64_t first_cmd_epoch_ms, last_cmd_epoch_ms, last_update_epoch_ms, last_done_epoch_ms;
     struct lat l_update;       /* install command accepted -> report of its result accepted */
     struct lat l_download;     /* manifest + payload */
     struct lat l_step[STEP_COUNT];

@@ -136,6 +136,9 @@ static void usage(FILE *out)
         "  --ramp-ms MS          start the devices spread over this (default 2000)\n"
         "  --attempts N          tries per download (default 4)\n"
         "  --max-connections N   open connections at most (default: devices + 64)\n"
+        "  --connections MODE    per-request (default): every request opens its own connection\n"
+        "                        and TLS session, as secup-agent does; shared: the fleet shares\n"
+        "                        one pool of kept-alive connections (cheaper load generation)\n"
         "output:\n"
         "  --json FILE           the summary as JSON (\"-\": stdout) at the end\n"
         "  -v, --verbose         a log line per device event\n"
@@ -307,10 +310,16 @@ static int write_summary(struct fleet *f, uint64_t end_ms)
     fprintf(out, "  \"bytes\": {\"payload\": %llu, \"manifest\": %llu},\n",
             (unsigned long long)f->bytes_payload, (unsigned long long)f->bytes_manifest);
     fprintf(out, "  \"times_ms\": {\"started_at\": %llu, \"elapsed\": %llu, \"first_install_command_at\": %llu, "
-                 "\"last_update_reported_at\": %llu, \"last_download_done_at\": %llu},\n",
+                 "\"last_install_command_at\": %llu, \"last_update_reported_at\": %llu, \"last_download_done_at\": %llu},\n",
             (unsigned long long)f->start_epoch_ms, (unsigned long long)(end_ms - f->start_ms),
-            (unsigned long long)f->first_cmd_epoch_ms, (unsigned long long)f->last_update_epoch_ms,
-            (unsigned long long)f->last_done_epoch_ms);
+            (unsigned long long)f->first_cmd_epoch_ms, (unsigned long long)f->last_cmd_epoch_ms,
+            (unsigned long long)f->last_update_epoch_ms, (unsigned long long)f->last_done_epoch_ms);
+    struct rusage ru;
+    double cpu = 0;
+    if (getrusage(RUSAGE_SELF, &ru) == 0)
+        cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+              (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+    fprintf(out, "  \"cpu_s\": %.2f,\n", cpu);
     fprintf(out, "  \"latency_ms\": {\n");
     json_lat(out, "update", &f->l_update, false);
     json_lat(out, "download", &f->l_download, false);
@@ -344,7 +353,7 @@ int main(int argc, char **argv)
     enum { O_TRACKER = 256, O_TID, O_TKEY, O_TCA, O_SERVER, O_SCA, O_STOKEN, O_TOKEN, O_VENDOR,
            O_CLASS, O_INITIAL, O_TRUST, O_FAILR, O_FAIL, O_OFFLINE, O_OFFFOR, O_DURATION,
            O_UNTIL, O_POLL, O_REPORT, O_RAMP, O_ATTEMPTS, O_MAXCONN, O_SLOT, O_JSON, O_DL,
-           O_DLP, O_PREFIX, O_DEVICES };
+           O_DLP, O_PREFIX, O_DEVICES, O_CONN };
     static const struct option opts[] = {
         { "devices", required_argument, NULL, O_DEVICES },
         { "prefix", required_argument, NULL, O_PREFIX },
@@ -376,6 +385,7 @@ int main(int argc, char **argv)
         { "json", required_argument, NULL, O_JSON },
         { "download-only", required_argument, NULL, O_DL },
         { "payload-url", required_argument, NULL, O_DLP },
+        { "connections", required_argument, NULL, O_CONN },
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
@@ -465,6 +475,14 @@ int main(int argc, char **argv)
         case O_JSON: o->json = optarg; break;
         case O_DL: o->download_manifest = optarg; break;
         case O_DLP: o->download_payload = optarg; break;
+        case O_CONN:
+            if (strcmp(optarg, "shared") == 0)
+                o->shared_connections = true;
+            else if (strcmp(optarg, "per-request") == 0)
+                o->shared_connections = false;
+            else
+                return usage_err("--connections is per-request or shared, not '%s'", optarg);
+            break;
         case 'v': o->verbose = true; break;
         case 'h': usage(stdout); return 0;
         default: return usage_err("unknown option");
@@ -538,6 +556,9 @@ int main(int argc, char **argv)
     f->poll_http.low_speed_time_s = o->poll_wait + 30; /* a long poll is silent by design */
     f->server_http.ca_file = o->server_ca;
     f->server_http.timeout_s = 600;
+    f->tracker_http.fresh_connection = !o->shared_connections;
+    f->poll_http.fresh_connection = !o->shared_connections;
+    f->server_http.fresh_connection = !o->shared_connections;
     rc = httpc_multi_new(&f->multi, o->max_connections ? o->max_connections : o->devices + 64, &err);
     if (rc != SECUP_OK)
         return fail_err(&err);

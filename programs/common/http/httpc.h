@@ -19,6 +19,8 @@ struct httpc_config {
     unsigned timeout_s;           /* whole transfer; 0: none (the low-speed limit applies) */
     unsigned low_speed_time_s;    /* abort below low_speed_limit for this long; 0: 60 */
     unsigned low_speed_limit;     /* bytes per second; 0: 1 */
+    bool fresh_connection;        /* httpc_multi_start(): a connection of its own, closed
+                                   * after the request (httpc_perform() always opens one) */
 };
 
 struct httpc_part {
@@ -81,7 +83,8 @@ secup_rc httpc_response_error(const struct httpc_response *resp, struct secup_er
  * Requests are plain: a method, a bearer token, headers, a body from memory (copied),
  * the response into memory or a sink, as for httpc_perform(); no multipart, no progress,
  * no resume. The transfers of one multi share its connection pool: a kept-alive
- * connection one request opened may carry a later one to the same host.
+ * connection one request opened may carry a later one to the same host, unless the
+ * request's httpc_config says fresh_connection.
  * One multi belongs to one thread. */
 struct httpc_multi;
 

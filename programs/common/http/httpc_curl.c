@@ -651,6 +651,10 @@ secup_rc httpc_multi_start(struct httpc_multi *m, const struct httpc_config *cfg
     } while (0)
     SET(CURLOPT_URL, t->url);
     SET(CURLOPT_PRIVATE, t);
+    if (cfg->fresh_connection) {
+        SET(CURLOPT_FRESH_CONNECT, 1L);
+        SET(CURLOPT_FORBID_REUSE, 1L);
+    }
     SET(CURLOPT_PROTOCOLS_STR, "http,https");
     SET(CURLOPT_NOSIGNAL, 1L);
     SET(CURLOPT_ERRORBUFFER, t->errbuf);
@@ -658,7 +662,7 @@ secup_rc httpc_multi_start(struct httpc_multi *m, const struct httpc_config *cfg
     SET(CURLOPT_CONNECTTIMEOUT, (long)(cfg->connect_timeout_s ? cfg->connect_timeout_s : 10));
     if (cfg->timeout_s)
         SET(CURLOPT_TIMEOUT, (long)cfg->timeout_s);
-    SET(CURLOPT_LOW_SPEED_LIMIT, 1L);
+    SET(CURLOPT_LOW_SPEED_LIMIT, (long)(cfg->low_speed_limit ? cfg->low_speed_limit : 1));
     SET(CURLOPT_LOW_SPEED_TIME, (long)(cfg->low_speed_time_s ? cfg->low_speed_time_s : 60));
     SET(CURLOPT_SSL_VERIFYPEER, cfg->insecure ? 0L : 1L);
     SET(CURLOPT_SSL_VERIFYHOST, cfg->insecure ? 0L : 2L);
