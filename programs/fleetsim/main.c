@@ -257,7 +257,8 @@ static void counts(const struct fleet *f, uint32_t *online, uint32_t *settled, u
 
 static void json_lat(FILE *out, const char *name, struct lat *l, bool last)
 {
-    qsort(l->v, l->n, sizeof(*l->v), cmp_u32);
+    if (l->n)
+        qsort(l->v, l->n, sizeof(*l->v), cmp_u32);
     fprintf(out, "    \"%s\": {\"n\": %u, \"p50\": %u, \"p99\": %u, \"max\": %u}%s\n", name, l->n,
             pct(l, 0.5), pct(l, 0.99), l->n ? l->v[l->n - 1] : 0, last ? "" : ",");
 }
