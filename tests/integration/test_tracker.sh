@@ -256,7 +256,16 @@ for _ in $(seq 100); do
 done
 ok "without auto-update and without a rollout: nothing to install" test "$(poll d1 | cut -d' ' -f1)" = 2
 check "a rollout of an unknown manifest" 4 SECUP_E_NOENT "$TRK" admin t rollout create r0 --digest "$(printf '%064d' 0)"
+# d1 is parked in a long poll when the rollout is created from the command line (another
+# process): the tracker notices and answers it with the install, not at the end of its
+# wait (60 s; the client gives up after 30 s)
+curl -sk -m 30 -o d1.lp -H "Authorization: Bearer ${DT[d1]}" "$TU/v1/commands?wait=60" &
+lp=$!
+sleep 1
 check "create rollout r1: canary 2, at most 50% failures" 0 "" "$TRK" admin t rollout create r1 --digest "$DD" --canary 2 --max-failures 50
+wait "$lp"
+ok "d1's parked long poll is woken by the new rollout and answered with its install" \
+    bash -c "[ -s d1.lp ] && [ \"\$($PY '$SG' command d1.lp | cut -d' ' -f1,4)\" = '1 r1' ]"
 check "a second rollout for the same consumers" 4 SECUP_E_EXISTS "$TRK" admin t rollout create r2 --digest "$DD" --consumers d1
 read -r a1 s1 q1 r1 rest <<<"$(poll d1)"
 ok "d1 (canary) gets the install, tagged with the rollout" test "$a1 $q1 $r1" = "1 2 r1"
