@@ -3,7 +3,7 @@
 # secup-tracker from many concurrent clients, beside the raw signature-verification rate
 # of the same key type measured in the same run. Goal: ingestion >= 0.7 of the raw rate.
 # The second half of the benchmark (a 1,000-consumer rollout through a cascade of
-# trackers) is not here: cascades and rollouts do not exist yet.
+# trackers) is bench/run-cascade.sh.
 #
 #   bench/run-tracker.sh [BUILD_DIR]
 #

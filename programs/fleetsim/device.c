@@ -11,6 +11,7 @@
 #include "fleet.h"
 #include "secup/file.h"
 #include "secup/status.h"
+#include "state.h"
 
 #define MAX_CLOCK_SKEW 300
 #define RETRY_MAX_S 30
@@ -202,6 +203,7 @@ static void on_register(void *ctx, secup_rc rc, struct httpc_response *resp, str
     json_decref(root);
     d->delay_s = 0;
     d->report_due = true;
+    dev_save(d);
     say(d, "registered");
 }
 
@@ -277,6 +279,7 @@ static void do_report(struct dev *d)
     memset(&st, 0, sizeof(st));
     st.reporter = secup_bytes_of(d->id, strlen(d->id));
     st.counter = ++d->report_counter;
+    dev_save(d); /* a counter once used is never used again, even across runs */
     st.time = (uint64_t)time(NULL);
     st.n_components = 1;
     struct secup_status_component *sc = &st.components[0];
@@ -351,6 +354,8 @@ static void finish_install(struct dev *d, secup_rc rc, const char *reason)
     if (from_command)
         d->cmd_counter = ins->c.counter; /* acted on: only now the counter (command.h) */
     install_free(ins);
+    if (from_command)
+        dev_save(d);
     d->ins = NULL;
     d->delay_s = 0;
     if (from_command) {
@@ -594,8 +599,11 @@ static void handle_command(struct dev *d, const uint8_t *body, size_t len)
     if (c->action != SECUP_COMMAND_INSTALL) {
         if (c->action == SECUP_COMMAND_REPORT)
             d->report_due = true;
+        bool save = c->action != SECUP_COMMAND_NOTHING;
         d->cmd_counter = c->counter;
         install_free(ins);
+        if (save)
+            dev_save(d);
         return;
     }
     say(d, "command %llu: install sequence %llu", (unsigned long long)c->counter,
@@ -743,6 +751,96 @@ static bool in_list(const char *list, uint32_t n)
     return false;
 }
 
+void dev_save(struct dev *d)
+{
+    const struct fleet *f = d->f;
+    if (!f->o.state_dir)
+        return;
+    static struct fleet_dev_state st;
+    memset(&st, 0, sizeof(st));
+    snprintf(st.id, sizeof(st.id), "%s", d->id);
+    memcpy(st.token, d->token, sizeof(st.token));
+    st.report_counter = d->report_counter;
+    st.cmd_counter = d->cmd_counter;
+    st.seq = d->seq;
+    memcpy(st.digest, d->digest, 32);
+    snprintf(st.version, sizeof(st.version), "%s", d->version);
+    st.slot = d->slot;
+    st.has_last = d->has_last;
+    memcpy(st.last_id, d->last_id, 32);
+    snprintf(st.last_code, sizeof(st.last_code), "%s", d->last_code);
+    snprintf(st.last_reason, sizeof(st.last_reason), "%s", d->last_reason);
+    st.last_time = d->last_time;
+    char *text = NULL;
+    size_t len = 0;
+    struct secup_err err;
+    char path[400], tmp[420];
+    snprintf(path, sizeof(path), "%s/%s.json", f->o.state_dir, d->id);
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    secup_rc rc = fleet_state_format(&st, &text, &len, &err);
+    secup_wipe(st.token, sizeof(st.token));
+    if (rc != SECUP_OK) {
+        fleet_log(f, "%s: state: %s [%s]", d->id, err.msg, secup_rc_name(rc));
+        return;
+    }
+    /* replaced atomically, not synced: a simulator keeps no promise across power cuts */
+    FILE *out = fopen(tmp, "w");
+    bool ok = out && fwrite(text, 1, len, out) == len;
+    if (out && fclose(out) != 0)
+        ok = false;
+    if (!ok || rename(tmp, path) != 0) {
+        fleet_log(f, "%s: cannot write '%s': %s", d->id, path, strerror(errno));
+        (void)unlink(tmp);
+    }
+    secup_wipe(text, len);
+    free(text);
+}
+
+/* The device's key and state from --state-dir, when it has been there before. */
+static secup_rc dev_load(struct dev *d, bool *loaded, struct secup_err *err)
+{
+    const struct fleet *f = d->f;
+    char path[400];
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    *loaded = false;
+    snprintf(path, sizeof(path), "%s/%s.json", f->o.state_dir, d->id);
+    secup_rc rc = secup_file_read(path, FLEET_STATE_MAX, &buf, &len, err);
+    if (rc == SECUP_E_NOENT)
+        return SECUP_OK; /* a new device */
+    if (rc != SECUP_OK)
+        return rc;
+    static struct fleet_dev_state st;
+    rc = fleet_state_parse(path, (const char *)buf, len, &st, err);
+    secup_file_free(buf, len);
+    if (rc == SECUP_OK && strcmp(st.id, d->id) != 0)
+        rc = secup_err_set(err, SECUP_E_VALUE, "'%s' is the state of '%s'", path, st.id);
+    if (rc == SECUP_OK) {
+        snprintf(path, sizeof(path), "%s/%s.key.pem", f->o.state_dir, d->id);
+        rc = secup_key_load_pem(&d->key, path, err);
+        if (rc == SECUP_OK && (secup_key_type(d->key) != SECUP_KEY_P256 || !secup_key_has_private(d->key)))
+            rc = secup_err_set(err, SECUP_E_KEY_FORMAT, "'%s' is not a P-256 private key", path);
+    }
+    if (rc == SECUP_OK) {
+        memcpy(d->token, st.token, sizeof(d->token));
+        d->report_counter = st.report_counter;
+        d->cmd_counter = st.cmd_counter;
+        d->seq = st.seq;
+        memcpy(d->digest, st.digest, 32);
+        snprintf(d->version, sizeof(d->version), "%s", st.version);
+        d->slot = st.slot;
+        d->has_last = st.has_last;
+        memcpy(d->last_id, st.last_id, 32);
+        snprintf(d->last_code, sizeof(d->last_code), "%s", st.last_code);
+        snprintf(d->last_reason, sizeof(d->last_reason), "%s", st.last_reason);
+        d->last_time = st.last_time;
+        d->report_due = d->token[0] != '\0'; /* back: say what runs before anything else */
+        *loaded = true;
+    }
+    secup_wipe(st.token, sizeof(st.token));
+    return rc;
+}
+
 secup_rc dev_init(struct fleet *f, struct dev *d, uint32_t idx, struct secup_err *err)
 {
     memset(d, 0, sizeof(*d));
@@ -761,10 +859,22 @@ secup_rc dev_init(struct fleet *f, struct dev *d, uint32_t idx, struct secup_err
     d->wake_ms = f->start_ms + (f->o.devices > 1 ? (uint64_t)f->o.ramp_ms * idx / (f->o.devices - 1) : 0);
     if (f->o.download_manifest)
         return SECUP_OK;
-    /* its own key: P-256, as the agent's (the tracker keeps the public half) */
-    secup_rc rc = secup_key_generate(&d->key, SECUP_KEY_P256, err);
     char path[400];
-    snprintf(path, sizeof(path), "%s/%s.pub.pem", f->keydir, d->id);
+    secup_rc rc = SECUP_OK;
+    bool loaded = false;
+    if (f->o.state_dir) {
+        rc = dev_load(d, &loaded, err);
+        if (rc != SECUP_OK)
+            return rc;
+    }
+    /* its own key: P-256, as the agent's (the tracker keeps the public half) */
+    if (!loaded)
+        rc = secup_key_generate(&d->key, SECUP_KEY_P256, err);
+    if (rc == SECUP_OK && f->o.state_dir && !loaded) {
+        snprintf(path, sizeof(path), "%s/%s.key.pem", f->o.state_dir, d->id);
+        rc = secup_key_save_private(d->key, path, err);
+    }
+    snprintf(path, sizeof(path), "%s/%s.pub.pem", f->o.state_dir ? f->o.state_dir : f->keydir, d->id);
     if (rc == SECUP_OK)
         rc = secup_key_save_public(d->key, path, err);
     uint8_t *buf = NULL;
@@ -781,7 +891,10 @@ secup_rc dev_init(struct fleet *f, struct dev *d, uint32_t idx, struct secup_err
         }
         secup_file_free(buf, len);
     }
-    (void)unlink(path);
+    if (!f->o.state_dir)
+        (void)unlink(path);
+    if (rc == SECUP_OK && f->o.state_dir && !loaded)
+        dev_save(d);
     return rc;
 }
 

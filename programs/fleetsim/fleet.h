@@ -57,6 +57,7 @@ struct fleet_opts {
     const char *json;              /* summary: a file, or "-" for stdout */
     const char *download_manifest; /* baseline: download-only, no tracker */
     const char *download_payload;
+    const char *state_dir;         /* keys and state files kept across runs; NULL: none */
     bool shared_connections;       /* the fleet shares one connection pool */
     bool verbose;
 };
@@ -146,6 +147,8 @@ uint64_t fleet_epoch_ms(void);
 void fleet_log(const struct fleet *f, const char *fmt, ...) SECUP_PRINTF(2, 3);
 void lat_add(struct lat *l, uint64_t ms);
 
+/* Writes the device's state file (with --state-dir; nothing without). */
+void dev_save(struct dev *d);
 /* One step of a device that is idle and due: starts its next request. */
 void dev_step(struct dev *d);
 /* Sets up a device: key, initial image, fail and offline flags. */

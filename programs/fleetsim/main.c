@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -109,6 +110,8 @@ static void usage(FILE *out)
         "  --vendor D            the same as --vendor-domain\n"
         "  --trust FILE          an Author's public key (repeatable): the trust anchors\n"
         "  --slot-size BYTES     simulated slot capacity (default 64 MiB)\n"
+        "  --state-dir DIR       keep each device's key and state (token, counters, slots, last\n"
+        "                        result) there, and start from them when they exist\n"
         "scenarios:\n"
         "  --fail-ratio R        this share of the devices (every 1/R-th) fail the health check\n"
         "                        of a new image and fall back (default 0)\n"
@@ -354,7 +357,7 @@ int main(int argc, char **argv)
     enum { O_TRACKER = 256, O_TID, O_TKEY, O_TCA, O_SERVER, O_SCA, O_STOKEN, O_TOKEN, O_VENDOR,
            O_CLASS, O_INITIAL, O_TRUST, O_FAILR, O_FAIL, O_OFFLINE, O_OFFFOR, O_DURATION,
            O_UNTIL, O_POLL, O_REPORT, O_RAMP, O_ATTEMPTS, O_MAXCONN, O_SLOT, O_JSON, O_DL,
-           O_DLP, O_PREFIX, O_DEVICES, O_CONN };
+           O_DLP, O_PREFIX, O_DEVICES, O_CONN, O_STATE };
     static const struct option opts[] = {
         { "devices", required_argument, NULL, O_DEVICES },
         { "prefix", required_argument, NULL, O_PREFIX },
@@ -387,6 +390,7 @@ int main(int argc, char **argv)
         { "download-only", required_argument, NULL, O_DL },
         { "payload-url", required_argument, NULL, O_DLP },
         { "connections", required_argument, NULL, O_CONN },
+        { "state-dir", required_argument, NULL, O_STATE },
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
@@ -474,6 +478,7 @@ int main(int argc, char **argv)
                 return o->slot_size == 0 ? usage_err("--slot-size wants at least 1") : 2;
             break;
         case O_JSON: o->json = optarg; break;
+        case O_STATE: o->state_dir = optarg; break;
         case O_DL: o->download_manifest = optarg; break;
         case O_DLP: o->download_payload = optarg; break;
         case O_CONN:
@@ -569,6 +574,12 @@ int main(int argc, char **argv)
     if (!o->download_manifest && !mkdtemp(f->keydir)) {
         secup_err_set(&err, SECUP_E_IO, "cannot create a directory for the keys '%s': %s", f->keydir,
                       strerror(errno));
+        return fail_err(&err);
+    }
+    if (o->state_dir && o->download_manifest)
+        return usage_err("--state-dir is for a fleet with a tracker");
+    if (o->state_dir && mkdir(o->state_dir, 0700) != 0 && errno != EEXIST) {
+        secup_err_set(&err, SECUP_E_IO, "cannot create --state-dir '%s': %s", o->state_dir, strerror(errno));
         return fail_err(&err);
     }
     f->devs = calloc(o->devices, sizeof(*f->devs));

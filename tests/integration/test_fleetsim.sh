@@ -159,6 +159,32 @@ ok "they refused with SECUP_E_SIG and installed nothing" $PY -c "
 import json; s = json.load(open('bad.json'))
 assert s['commands']['refused'] >= 2 and s['installs']['ok'] == 0 and s['running'] == {'1': 2}, s"
 
+# ---- a fleet that keeps its state across runs ----
+"$TRK" admin L2 enrolment add --vendor-domain example.com --class cam-v2 --uses 3 2>/dev/null > dev3.enrol
+check "three devices with a state directory enrol, install v2 and stop" 0 "" \
+    "$FS" --devices 3 --prefix kept --tracker "$U2" "${COMMON[@]}" --token dev3.enrol --state-dir kept \
+          --poll-wait 1 --duration 60 --until-seq 2 --json kept1.json
+ok "each keeps its private key and its state: sequence 2 in slot B, a token, its counters" $PY -c "
+import json, os, stat
+s = json.load(open('kept/kept-00001.json'))
+assert s['seq'] == 2 and s['slot'] == 1 and s['token'] and s['report-counter'] >= 2 and s['command-counter'] >= 1, s
+assert s['last']['code'] == 'OK', s
+assert stat.S_IMODE(os.stat('kept/kept-00001.key.pem').st_mode) == 0o600"
+check "started again from their state (the enrolment token is used up)" 0 "" \
+    "$FS" --devices 3 --prefix kept --tracker "$U2" "${COMMON[@]}" --token dev3.enrol --state-dir kept \
+          --poll-wait 1 --duration 60 --until-seq 2 --json kept2.json
+ok "they did not enrol again, installed nothing, and no report counter was refused as a replay" $PY -c "
+import json; s = json.load(open('kept2.json'))
+assert s['requests']['register'] == 0 and s['installs']['ok'] == 0 and s['errors'] == 0, s
+assert s['running'] == {'2': 3}, s"
+echo '{"format": 1, "id": "kept-00002"' > kept/kept-00002.json
+check "a damaged state file is refused at start" 3 SECUP_E_JSON \
+    "$FS" --devices 3 --prefix kept --tracker "$U2" "${COMMON[@]}" --token dev3.enrol --state-dir kept --duration 5
+sed 's/kept-00001/kept-00002/' kept/kept-00001.json > kept/kept-00002.json
+cp kept/kept-00001.json kept/kept-00003.json
+check "a state file of another device is refused" 3 SECUP_E_VALUE \
+    "$FS" --devices 3 --prefix kept --tracker "$U2" "${COMMON[@]}" --token dev3.enrol --state-dir kept --duration 5
+
 # ---- the baseline: the same downloads, no tracker ----
 MURL=$("$TRK" admin L1 manifest list --json | $PY -c "import json,sys; print([m['uri'] for m in json.load(sys.stdin) if m['sequence']==2][0])")
 check "download-only: $N devices fetch and verify v2 from the server" 0 "" \
