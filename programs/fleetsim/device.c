@@ -241,10 +241,12 @@ static void on_report(void *ctx, secup_rc rc, struct httpc_response *resp, struc
             f->errors++;
             return;
         }
+        d->report_due = true; /* still to be said: before any poll */
         retry_later(d, "report", rc, e.msg);
         return;
     }
     if (rc != SECUP_OK) {
+        d->report_due = true;
         retry_later(d, "report", rc, err->msg);
         return;
     }
