@@ -146,8 +146,9 @@ static void usage(FILE *out)
         "  --json FILE           the summary as JSON (\"-\": stdout) at the end\n"
         "  -v, --verbose         a log line per device event\n"
         "Signals: SIGTERM/SIGINT stop (the summary is still written), SIGUSR1 brings the\n"
-        "off-line devices back. Exit status: 0 done, 1 a stop condition not met before\n"
-        "--duration, 2 usage, 3 bad input, 4 environment.\n");
+        "off-line devices back. Exit status: 0 done (or stopped, without --until-seq and\n"
+        "--download-only), 1 --until-seq or --download-only not reached before --duration or\n"
+        "a signal, 2 usage, 3 bad input, 4 environment.\n");
 }
 
 static int usage_err(const char *fmt, ...) SECUP_PRINTF(1, 2);
@@ -620,6 +621,7 @@ int main(int argc, char **argv)
         uint64_t now = fleet_now_ms();
         if (stop_requested) {
             fleet_log(f, "stopped by a signal");
+            status = o->until_seq || o->download_manifest ? 1 : 0; /* not done */
             break;
         }
         if (wake_requested) {

@@ -14,8 +14,9 @@ TRK=$(realpath "${2:?}")
 SRV=$(realpath "${3:?}")
 A=$(realpath "${4:?}")
 N=${5:-50}
-FAILDEV=7
-OFFDEV=13
+FAILDEV=7   # fails the health check of v2 during the rollout
+OFFDEV=13   # off line during the rollout, catches up
+OFFFAIL=21  # off line during the rollout, fails when it catches up
 SECUP_TEST_NAME=fleetsim
 # shellcheck source=tests/integration/check.sh
 . "$(dirname "$0")/check.sh"
@@ -109,8 +110,10 @@ check "an --initial manifest signed by nobody trusted is refused" 1 SECUP_E_SIG 
 check "an --initial for another class is refused" 1 SECUP_E_CLASS "$FS" --tracker "$U2" "${COMMON[@]}" --class cam-v3 --devices 1
 
 # ---- the fleet: registered and reporting v1 ----
-"$FS" --devices "$N" --tracker "$U2" "${COMMON[@]}" --fail "$FAILDEV" --offline "$OFFDEV" \
-      --poll-wait 3 --report-interval 4 --ramp-ms 500 --duration 300 --json summary.json 2>fleet.log &
+# (no periodic reports: L2 carries its 16 most recent reports up to L1, and the test wants
+# to know which those are)
+"$FS" --devices "$N" --tracker "$U2" "${COMMON[@]}" --fail "$FAILDEV,$OFFFAIL" --offline "$OFFDEV,$OFFFAIL" \
+      --poll-wait 3 --report-interval 600 --ramp-ms 500 --duration 400 --json summary.json 2>fleet.log &
 FSPID=$!
 pids+=($FSPID)
 ok "all $N devices register at L2 and report sequence 1 (up to date: L2 knows no v2)" waitfor 60 n_in_state up-to-date "$N"
@@ -122,28 +125,36 @@ ok "L1 learns of v2 from the server" waitfor 20 bash -c "'$TRK' admin L1 manifes
 DG=$("$TRK" admin L1 manifest list --json | $PY -c "import json,sys; print([m['digest'] for m in json.load(sys.stdin) if m['sequence']==2][0])")
 ok "without a rollout, L1 (auto-update off) gives nothing out: no device is at v2 yet" test "$(count_state updating)" -eq 0
 check "a rollout for the class is created at L1" 0 "" "$TRK" admin L1 rollout create fw-2 --digest "$DG" --canary 0 --max-failures 100
-ok "the rollout reaches every on-line device but the failing one ($((N - 2)) up to date at L2)" \
-    waitfor 120 n_in_state up-to-date $((N - 2))
+ok "the rollout reaches every on-line device but the failing one ($((N - 3)) up to date at L2)" \
+    waitfor 120 n_in_state up-to-date $((N - 3))
 ok "the failing device fell back and is failed at L2" waitfor 30 dev_in_state $FAILDEV failed
 ok "L2 shows its reason" bash -c "'$TRK' admin L2 consumer show $(id_of $FAILDEV) --json | grep -q 'health check failed'"
-ok "its signed report of the failure reaches L1 in L2's aggregate" \
-    waitfor 60 code_is $FAILDEV SECUP_E_POLICY
-ok "the off-line device is still obsolete at L2" dev_in_state $OFFDEV obsolete
+both_obsolete() { dev_in_state $OFFDEV obsolete && dev_in_state $OFFFAIL obsolete; }
+ok "the off-line devices are still obsolete at L2" both_obsolete
 
-# ---- the off-line device comes back ----
+# ---- the off-line devices come back ----
+# L2 carries up its 16 most recently seen reports (by the second): the devices coming back
+# must report in a later second than the rest of the fleet did
+t=$(date +%s)
+waitfor 3 bash -c "[ \$(date +%s) -gt $t ]"
 kill -USR1 $FSPID
 ok "the off-line device catches up" waitfor 60 dev_in_state $OFFDEV up-to-date
-ok "now $((N - 1)) are up to date" waitfor 10 n_in_state up-to-date $((N - 1))
+ok "the other one catches up, fails its health check, falls back: failed at L2" waitfor 60 dev_in_state $OFFFAIL failed
+ok "now $((N - 2)) are up to date" waitfor 10 n_in_state up-to-date $((N - 2))
+# L2 reports up after each exchange with L1; while its fleet is not all on v2, L1 sends the
+# same install again at each poll, L2 refuses it as a replay and backs off (up to 60 s)
+ok "the failed device's signed report saying so reaches L1 in L2's aggregate" \
+    waitfor 180 code_is $OFFFAIL SECUP_E_POLICY
 kill -TERM $FSPID
 FSRC=0
 wait $FSPID || FSRC=$?
 ok "the simulator stops on SIGTERM, exits 0 and writes its summary" test "$FSRC" -eq 0 -a -s summary.json
-ok "the summary: $((N - 1)) run v2, one v1 (fell back), one failure, every payload byte counted" $PY - summary.json "$N" <<'PYEOF'
+ok "the summary: $((N - 2)) run v2, two v1 (fell back), every payload byte counted" $PY - summary.json "$N" <<'PYEOF'
 import json, sys
 s = json.load(open(sys.argv[1])); n = int(sys.argv[2])
-assert s["running"] == {"2": n - 1, "1": 1}, s["running"]
-assert s["installs"] == {"ok": n - 1, "failed": 1, "fell_back": 1}, s["installs"]
-assert s["states"]["failed"] == 1 and s["states"]["offline"] == 0, s["states"]
+assert s["running"] == {"2": n - 2, "1": 2}, s["running"]
+assert s["installs"] == {"ok": n - 2, "failed": 2, "fell_back": 2}, s["installs"]
+assert s["states"]["failed"] == 2 and s["states"]["offline"] == 0, s["states"]
 assert s["bytes"]["payload"] == n * 120000, s["bytes"]
 assert s["commands"]["refused"] == 0 and s["commands"]["install"] == n, s["commands"]
 assert s["latency_ms"]["update"]["n"] == n, s["latency_ms"]
