@@ -141,7 +141,7 @@ head -c $((PAYLOAD_KIB * 1024)) /dev/urandom >fw2.bin
 for v in 1 2; do
     "$A" create -q --key author.pem --image fw$v.bin --seq $v --vendor-domain example.com --class cam-v2 \
         --version $v.0 --uri https://example.com/fw$v.bin --out v$v.suit || die "create v$v"
-    "$A" upload --server "$SU" --cacert s/tls/cert.pem --token "$ATOK" --quiet v$v.suit --payload fw$v.bin ||
+    "$A" upload --server "$SU" --cacert s/tls/cert.pem --token "$ATOK" --quiet v$v.suit --payload fw$v.bin >/dev/null ||
         die "upload v$v"
 done
 for _ in $(seq 200); do
