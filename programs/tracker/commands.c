@@ -142,6 +142,18 @@ static secup_rc decide(struct trk *t, const char *consumer, bool allow_nothing, 
     return rc;
 }
 
+secup_rc trk_command_decide(struct trk *t, const char *consumer, uint8_t *out, size_t cap,
+                            size_t *len, struct secup_err *err)
+{
+    return decide(t, consumer, false, out, cap, len, err);
+}
+
+secup_rc trk_command_report(struct trk *t, struct db *db, const char *consumer, uint8_t *out,
+                            size_t cap, size_t *len, struct secup_err *err)
+{
+    return issue(t, db, consumer, SECUP_COMMAND_REPORT, NULL, out, cap, len, err);
+}
+
 static void answer(struct trk *t, struct httpd_req *req, const char *consumer)
 {
     uint8_t body[SECUP_COMMAND_MAX_SIZE + 512];
@@ -210,6 +222,7 @@ static void wake_where(struct trk *t, bool all, uint64_t now)
 void trk_wake_all(struct trk *t)
 {
     wake_where(t, true, 0);
+    trk_push_kick(t); /* consumers not in a long poll are told at their callback URL */
 }
 
 void *trk_ticker(void *arg)

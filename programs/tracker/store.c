@@ -55,7 +55,8 @@ static int64_t now(void)
 
 secup_rc trk_schema(struct db *db, struct secup_err *err)
 {
-    return db_exec_script(db, schema, err);
+    secup_rc rc = db_exec_script(db, schema, err);
+    return rc == SECUP_OK ? trk_schema_admin(db, err) : rc;
 }
 
 secup_rc trk_event(struct db *db, const char *actor, const char *action, const char *object,

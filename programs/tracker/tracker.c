@@ -32,6 +32,9 @@ secup_rc trk_run(const char *dir, struct secup_err *err)
 
     pthread_mutex_init(&t->park_lock, NULL);
     pthread_mutex_init(&t->keys_lock, NULL);
+    pthread_mutex_init(&t->push_lock, NULL);
+    pthread_cond_init(&t->push_cond, NULL);
+    t->push_ready = true;
     t->keys = calloc(TRK_KEY_SLOTS, sizeof(*t->keys));
     t->retired = calloc(TRK_KEY_RETIRED, sizeof(*t->retired));
     if (!t->keys || !t->retired) {
@@ -44,7 +47,7 @@ secup_rc trk_run(const char *dir, struct secup_err *err)
     unsigned threads = t->cfg.threads ? (unsigned)t->cfg.threads
                                       : (unsigned)(2 * (ncpu > 0 ? ncpu : 1));
     if (rc == SECUP_OK)
-        rc = db_pool_open(t->cfg.db_url, threads + 1, &t->pool, err);
+        rc = db_pool_open(t->cfg.db_url, threads + 2, &t->pool, err); /* + upstream, pusher */
     if (rc == SECUP_OK) {
         struct db *db = db_pool_get(t->pool);
         rc = trk_schema(db, err);
@@ -64,6 +67,8 @@ secup_rc trk_run(const char *dir, struct secup_err *err)
     }
     if (rc == SECUP_OK && pthread_create(&t->ticker, NULL, trk_ticker, t) == 0)
         t->ticker_started = true;
+    if (rc == SECUP_OK && pthread_create(&t->pusher, NULL, trk_pusher, t) == 0)
+        t->pusher_started = true;
     if (rc == SECUP_OK && t->cfg.up_url[0] &&
         pthread_create(&t->upstream, NULL, trk_upstream, t) == 0)
         t->upstream_started = true;
@@ -89,6 +94,9 @@ secup_rc trk_run(const char *dir, struct secup_err *err)
     trk_wake_all(t);
     if (t->ticker_started)
         pthread_join(t->ticker, NULL);
+    trk_push_stop(t);
+    if (t->pusher_started)
+        pthread_join(t->pusher, NULL); /* a delivery under way ends within its 15 s timeout */
     if (t->upstream_started)
         pthread_join(t->upstream, NULL); /* its long poll ends within poll-wait + 30 s */
     if (t->httpd) {
@@ -102,6 +110,8 @@ secup_rc trk_run(const char *dir, struct secup_err *err)
     trk_keys_free(t);
     pthread_mutex_destroy(&t->keys_lock);
     pthread_mutex_destroy(&t->park_lock);
+    pthread_cond_destroy(&t->push_cond);
+    pthread_mutex_destroy(&t->push_lock);
     free(t);
     return rc;
 }
