@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "admin_req.h"
 #include "reqparse.h"
 #include "token.h"
 #include "trk.h"
@@ -121,88 +122,22 @@ static void answer(struct httpd_req *req, unsigned status, secup_rc rc, json_t *
     json_decref(out);
 }
 
-/* A JSON object body with only these keys. */
-static secup_rc parse_object(const uint8_t *p, size_t n, const char *const *keys, json_t **out,
-                             struct secup_err *err)
-{
-    json_error_t je;
-    json_t *o = json_loadb((const char *)p, n, JSON_REJECT_DUPLICATES, &je);
-    if (!json_is_object(o)) {
-        json_decref(o);
-        return secup_err_set(err, SECUP_E_JSON, "body: %s", o ? "not a JSON object" : je.text);
-    }
-    const char *key;
-    json_t *v;
-    json_object_foreach(o, key, v) {
-        bool known = false;
-        for (size_t i = 0; keys[i] && !known; i++)
-            known = strcmp(key, keys[i]) == 0;
-        if (!known) {
-            json_decref(o);
-            return secup_err_set(err, SECUP_E_JSON, "unknown key \"%.32s\"", key);
-        }
-    }
-    *out = o;
-    return SECUP_OK;
-}
-
-static secup_rc int_field(json_t *o, const char *key, int64_t min, int64_t max, int64_t *out,
-                          struct secup_err *err)
-{
-    json_t *v = json_object_get(o, key);
-    if (!v)
-        return SECUP_OK;
-    if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max)
-        return secup_err_set(err, SECUP_E_JSON, "\"%s\" must be an integer from %" PRId64
-                             " to %" PRId64, key, min, max);
-    *out = (int64_t)json_integer_value(v);
-    return SECUP_OK;
-}
-
 /* POST /v1/admin/rollouts {"id", "digest", "canary", "max_failures", "consumers"} */
 static void rollout_create_done(struct trk *t, struct httpd_req *req, const char *const *args,
                                 const uint8_t *p, size_t n)
 {
-    static const char *const keys[] = { "id", "digest", "canary", "max_failures", "consumers",
-                                        NULL };
     struct secup_err err;
     secup_err_clear(&err);
-    json_t *o = NULL, *out = NULL;
-    int64_t canary = 0, max_failures = 20;
-    const char *only[256];
-    size_t n_only = 0;
-    secup_rc rc = parse_object(p, n, keys, &o, &err);
-    const char *id = rc == SECUP_OK ? json_string_value(json_object_get(o, "id")) : NULL;
-    const char *digest = rc == SECUP_OK ? json_string_value(json_object_get(o, "digest")) : NULL;
-    if (rc == SECUP_OK && !id)
-        rc = secup_err_set(&err, SECUP_E_JSON, "\"id\" (the rollout's name) is a string");
-    if (rc == SECUP_OK && !digest)
-        rc = secup_err_set(&err, SECUP_E_JSON, "\"digest\" (the manifest digest) is a string");
-    if (rc == SECUP_OK)
-        rc = int_field(o, "canary", 0, 1000000, &canary, &err);
-    if (rc == SECUP_OK)
-        rc = int_field(o, "max_failures", 0, 100, &max_failures, &err);
-    json_t *list = rc == SECUP_OK ? json_object_get(o, "consumers") : NULL;
-    if (list && (!json_is_array(list) || json_array_size(list) == 0 ||
-                 json_array_size(list) > 256))
-        rc = secup_err_set(&err, SECUP_E_JSON, "\"consumers\" is a list of 1 to 256 names");
-    size_t i;
-    json_t *c;
-    json_array_foreach(list, i, c) {
-        if (rc != SECUP_OK)
-            break;
-        if (!json_is_string(c))
-            rc = secup_err_set(&err, SECUP_E_JSON, "\"consumers\" holds names (strings)");
-        else
-            only[n_only++] = json_string_value(c);
-    }
+    json_t *out = NULL;
+    struct trk_rollout_req rr;
+    secup_rc rc = trk_rollout_req_parse(p, n, &rr, &err);
     if (rc == SECUP_OK) {
         struct db *db = db_pool_get(t->pool);
-        rc = trk_op_rollout_create(db, args[0], id, digest, canary, max_failures, only, n_only,
-                                   &out, &err);
+        rc = trk_op_rollout_create(db, args[0], rr.id, rr.digest, rr.canary, rr.max_failure_pct,
+                                   rr.only, rr.n_only, &out, &err);
         db_pool_put(t->pool, db);
     }
-    json_decref(o);
+    trk_rollout_req_free(&rr);
     answer(req, 201, rc, out, &err);
     if (rc == SECUP_OK)
         trk_push_kick(t);

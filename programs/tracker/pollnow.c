@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "admin_req.h"
 #include "httpc.h"
 #include "reqparse.h"
 #include "secup/command.h"
@@ -29,17 +30,6 @@ bool trk_is_parked(struct trk *t, const char *consumer)
         parked = p->listed && strcmp(p->consumer, consumer) == 0;
     pthread_mutex_unlock(&t->park_lock);
     return parked;
-}
-
-bool trk_callback_url_ok(const char *url)
-{
-    size_t n = strlen(url);
-    if (n <= 8 || n > TRK_CALLBACK_URL_MAX || strncmp(url, "https://", 8) != 0)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)url[i] <= ' ' || (unsigned char)url[i] >= 0x7f)
-            return false;
-    return true;
 }
 
 /* One POST of a signed command. *final: the consumer answered (2xx: taken; 4xx: refused,
@@ -326,26 +316,8 @@ void trk_callback_put(struct trk *t, struct httpd_req *req, const char *consumer
 {
     struct secup_err err;
     secup_err_clear(&err);
-    json_error_t je;
-    json_t *o = json_loadb((const char *)p, n, JSON_REJECT_DUPLICATES, &je);
-    secup_rc rc = json_is_object(o) ? SECUP_OK
-                                    : secup_err_set(&err, SECUP_E_JSON, "body: %s",
-                                                    o ? "not an object" : je.text);
-    const char *key;
-    json_t *v;
-    if (rc == SECUP_OK) {
-        json_object_foreach(o, key, v) {
-            if (strcmp(key, "url") != 0) {
-                rc = secup_err_set(&err, SECUP_E_JSON, "unknown key \"%.32s\"", key);
-                break;
-            }
-        }
-    }
-    const char *url = rc == SECUP_OK ? json_string_value(json_object_get(o, "url")) : NULL;
-    if (rc == SECUP_OK && (!url || !trk_callback_url_ok(url)))
-        rc = secup_err_set(&err, SECUP_E_VALUE,
-                           "\"url\" must be an https:// URL of at most %d printable characters",
-                           TRK_CALLBACK_URL_MAX);
+    char url[TRK_CALLBACK_URL_MAX + 1];
+    secup_rc rc = trk_callback_req_parse(p, n, url, &err);
     if (rc == SECUP_OK) {
         struct db *db = db_pool_get(t->pool);
         rc = db_begin(db, &err);
@@ -360,13 +332,11 @@ void trk_callback_put(struct trk *t, struct httpd_req *req, const char *consumer
         db_pool_put(t->pool, db);
     }
     if (rc != SECUP_OK) {
-        json_decref(o);
         httpd_respond_err(req, &err);
         return;
     }
     trk_log("'%s' registered the callback %s", consumer, url);
     json_t *r = json_pack("{s:s, s:s}", "id", consumer, "url", url);
-    json_decref(o);
     httpd_respond_json(req, 200, r);
     json_decref(r);
     trk_push_kick(t); /* it may have something waiting */

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "admin_req.h"
 #include "db/db.h"
 #include "secup/err.h"
 #include "secup/keys.h"
@@ -230,7 +231,6 @@ struct trk_callback {
     int64_t pending_expires;
 };
 
-#define TRK_CALLBACK_URL_MAX 512
 
 secup_rc trk_callback_set(struct db *db, const char *consumer, const char *url,
                           struct secup_err *err);

@@ -81,7 +81,6 @@ secup_rc trk_command_report(struct trk *t, struct db *db, const char *consumer, 
 
 /* "Poll now" (pollnow.c). */
 bool trk_is_parked(struct trk *t, const char *consumer);
-bool trk_callback_url_ok(const char *url);
 /* PUT /v1/callback with the consumer's token: {"url": "https://..."}. */
 void trk_callback_route(struct trk *t, struct httpd_req *req);
 void trk_callback_put(struct trk *t, struct httpd_req *req, const char *consumer,
