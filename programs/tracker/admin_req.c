@@ -23,8 +23,9 @@ static secup_rc parse_object(const uint8_t *p, size_t n, const char *const *keys
         for (size_t i = 0; keys[i] && !known; i++)
             known = strcmp(key, keys[i]) == 0;
         if (!known) {
-            json_decref(o);
-            return secup_err_set(err, SECUP_E_JSON, "unknown key \"%.32s\"", key);
+            secup_rc rc = secup_err_set(err, SECUP_E_JSON, "unknown key \"%.32s\"", key);
+            json_decref(o); /* key is o's: the message is made first */
+            return rc;
         }
     }
     *out = o;
