@@ -186,8 +186,8 @@ static void scan(struct trk *t)
     size_t i;
     json_t *c;
     json_array_foreach(due, i, c) {
-        if (t->push_stop)
-            break;
+        if (__atomic_load_n(&t->push_stop, __ATOMIC_RELAXED))
+            break; /* the tracker stops: the rest waits for its next start */
         push_consumer(t, json_string_value(c));
     }
     json_decref(due);

@@ -332,5 +332,6 @@ ok "the tracker logged the retried delivery" grep -q "callback of 'cam-1': poke 
 
 stop_all
 apid="" tpid="" spid=""
+ok "no sanitizer report from the tracker, the server or the agent" bash -c "! grep -E 'Sanitizer|runtime error' tracker.log server.log agent.log"
 echo "tracker admin ($([ -n "$DB_URL" ] && echo PostgreSQL || echo SQLite)): $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
