@@ -155,63 +155,6 @@ static void register_done(struct body *b, struct httpd_req *req)
     json_decref(r);
 }
 
-/* ---- parsed keys ---- */
-
-static size_t key_slot_of(const char *id)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (const unsigned char *p = (const unsigned char *)id; *p; p++) {
-        h ^= *p;
-        h *= 1099511628211ull;
-    }
-    return (size_t)(h % TRK_KEY_SLOTS);
-}
-
-secup_rc trk_consumer_parsed_key(struct trk *t, const char *id, const char *pem,
-                                 const struct secup_key **out, bool *owned,
-                                 struct secup_err *err)
-{
-    struct trk_key_slot *slot = &t->keys[key_slot_of(id)];
-    *owned = false;
-    pthread_mutex_lock(&t->keys_lock);
-    if (slot->key && strcmp(slot->id, id) == 0 && strcmp(slot->pem, pem) == 0) {
-        *out = slot->key;
-        pthread_mutex_unlock(&t->keys_lock);
-        return SECUP_OK;
-    }
-    pthread_mutex_unlock(&t->keys_lock);
-    struct secup_key *k = NULL;
-    secup_rc rc = secup_key_parse_pem(&k, secup_bytes_of(pem, strlen(pem)), err);
-    if (rc != SECUP_OK)
-        return rc;
-    *out = k;
-    pthread_mutex_lock(&t->keys_lock);
-    bool cacheable = strlen(pem) < sizeof(slot->pem) &&
-                     (!slot->key || t->n_retired < TRK_KEY_RETIRED);
-    if (cacheable) {
-        if (slot->key)
-            t->retired[t->n_retired++] = slot->key;
-        snprintf(slot->id, sizeof(slot->id), "%s", id);
-        snprintf(slot->pem, sizeof(slot->pem), "%s", pem);
-        slot->key = k;
-    } else {
-        *owned = true; /* not cached: the caller frees it after use */
-    }
-    pthread_mutex_unlock(&t->keys_lock);
-    return SECUP_OK;
-}
-
-void trk_keys_free(struct trk *t)
-{
-    if (t->keys)
-        for (size_t i = 0; i < TRK_KEY_SLOTS; i++)
-            secup_key_free(t->keys[i].key);
-    for (size_t i = 0; t->retired && i < t->n_retired; i++)
-        secup_key_free(t->retired[i]);
-    free(t->keys);
-    free(t->retired);
-}
-
 /* ---- POST /v1/status ---- */
 
 static json_t *components_json(const struct secup_status *st)
@@ -234,109 +177,109 @@ static json_t *components_json(const struct secup_status *st)
     return a;
 }
 
+static char *hex_dup(struct secup_bytes in)
+{
+    char *h = malloc(2 * in.len + 1);
+    if (h)
+        secup_hex_encode(in, h, 2 * in.len + 1);
+    return h;
+}
+
+/* What the committer writes for a verified report (intake.c). */
+static secup_rc report_prepare(struct trk_report *r, const struct trk_consumer *c,
+                               struct secup_bytes in, const struct secup_status *st,
+                               struct secup_err *err)
+{
+    snprintf(r->consumer, sizeof(r->consumer), "%s", c->id);
+    r->counter = (int64_t)st->counter;
+    r->time = (int64_t)st->time;
+    r->safe_mode = st->safe_mode;
+    json_t *comps = components_json(st);
+    r->components_json = comps ? json_dumps(comps, JSON_COMPACT) : NULL;
+    json_decref(comps);
+    if (st->has_last) {
+        r->has_last = true;
+        secup_hex_encode(st->last_id.len <= 64 ? st->last_id : secup_bytes_of(st->last_id.ptr, 64),
+                         r->last_id, sizeof(r->last_id));
+        snprintf(r->last_code, sizeof(r->last_code), "%.*s", (int)st->last_code.len,
+                 (const char *)st->last_code.ptr);
+        json_t *l = json_pack("{s:s, s:I}", "id", r->last_id, "time", (json_int_t)st->last_time);
+        json_object_set_new(l, "code", json_stringn((const char *)st->last_code.ptr,
+                                                    st->last_code.len));
+        if (st->last_reason.len)
+            json_object_set_new(l, "reason", json_stringn((const char *)st->last_reason.ptr,
+                                                          st->last_reason.len));
+        r->last_json = json_dumps(l, JSON_COMPACT);
+        json_decref(l);
+        if (!r->last_json)
+            return secup_err_set(err, SECUP_E_NOMEM, "report");
+    }
+    r->report_hex = hex_dup(in);
+    if (!r->components_json || !r->report_hex)
+        return secup_err_set(err, SECUP_E_NOMEM, "report");
+    /* a downstream tracker's aggregate: its consumers' reports, kept as received */
+    for (uint32_t i = 0; c->kind == TRK_TRACKER && st->has_aggregate && i < st->n_aggregate;
+         i++) {
+        struct secup_bytes who;
+        struct secup_err e2;
+        if (secup_status_peek_reporter(st->aggregate[i], &who, &e2) != SECUP_OK ||
+            who.len == 0 || who.len > TRK_ID_MAX)
+            continue;
+        memcpy(r->agg_reporter[r->n_agg], who.ptr, who.len);
+        r->agg_reporter[r->n_agg][who.len] = '\0';
+        if (!(r->agg_hex[r->n_agg] = hex_dup(st->aggregate[i])))
+            return secup_err_set(err, SECUP_E_NOMEM, "report");
+        r->n_agg++;
+    }
+    return SECUP_OK;
+}
+
 static void status_done(struct body *b, struct httpd_req *req)
 {
     struct secup_err err;
     secup_err_clear(&err);
     struct trk_consumer c;
     struct db *db = db_pool_get(b->t->pool);
-    secup_rc rc = b->bearer_hash[0] ? trk_consumer_by_token(db, b->bearer_hash, &c, &err)
-                                    : secup_err_set(&err, SECUP_E_AUTH, "a status report needs the consumer's token");
     struct secup_bytes in = secup_bytes_of(b->buf, b->len);
     struct secup_bytes who;
     char pem[8192];
     static _Thread_local struct secup_status st;
-    if (rc == SECUP_OK) /* a flood is refused before any signature is checked */
-        rc = trk_report_quota(db, c.id, (int64_t)time(NULL), (int64_t)b->t->cfg.report_quota,
-                              &err);
+    /* the sender and its key; a flood is refused before any signature is checked */
+    secup_rc rc = b->bearer_hash[0]
+                      ? trk_report_sender(db, b->bearer_hash, (int64_t)time(NULL),
+                                          (int64_t)b->t->cfg.report_quota, &c, pem, sizeof(pem),
+                                          &err)
+                      : secup_err_set(&err, SECUP_E_AUTH, "a status report needs the consumer's token");
+    db_pool_put(b->t->pool, db);
     if (rc == SECUP_OK)
         rc = secup_status_peek_reporter(in, &who, &err);
     if (rc == SECUP_OK && (who.len != strlen(c.id) || memcmp(who.ptr, c.id, who.len) != 0))
         rc = secup_err_set(&err, SECUP_E_FORBIDDEN, "'%s' may not report for another consumer", c.id);
-    if (rc == SECUP_OK)
-        rc = trk_consumer_key(db, c.id, pem, sizeof(pem), &err);
     const struct secup_key *ck = NULL;
-    bool owned = false;
+    struct trk_keyref *kref = NULL;
     if (rc == SECUP_OK)
-        rc = trk_consumer_parsed_key(b->t, c.id, pem, &ck, &owned, &err);
+        rc = trk_keycache_get(b->t->keys, c.id, pem, &kref, &ck, &err);
     if (rc == SECUP_OK)
         rc = secup_status_verify(in, ck, &st, &err);
-    if (owned)
-        secup_key_free((struct secup_key *)(uintptr_t)ck);
+    trk_keycache_put(b->t->keys, kref);
     int64_t now = (int64_t)time(NULL);
     if (rc == SECUP_OK && (int64_t)st.time > now + 300)
         rc = secup_err_set(&err, SECUP_E_EXPIRED, "the report is dated %" PRIu64 ", in the future",
                            st.time);
     if (rc == SECUP_OK && st.counter > INT64_MAX)
         rc = secup_err_set(&err, SECUP_E_VALUE, "report counter too large");
-    if (rc == SECUP_OK) {
-        json_t *comps = components_json(&st);
-        char *cj = json_dumps(comps, JSON_COMPACT);
-        json_decref(comps);
-        char *lj = NULL;
-        if (st.has_last) {
-            char lid[2 * 64 + 1];
-            secup_hex_encode(st.last_id.len <= 64 ? st.last_id : secup_bytes_of(st.last_id.ptr, 64),
-                             lid, sizeof(lid));
-            json_t *l = json_pack("{s:s, s:I}", "id", lid, "time", (json_int_t)st.last_time);
-            json_object_set_new(l, "code", json_stringn((const char *)st.last_code.ptr,
-                                                        st.last_code.len));
-            if (st.last_reason.len)
-                json_object_set_new(l, "reason", json_stringn((const char *)st.last_reason.ptr,
-                                                              st.last_reason.len));
-            lj = json_dumps(l, JSON_COMPACT);
-            json_decref(l);
-        }
-        static _Thread_local char hex[2 * MAX_BODY + 1];
-        secup_hex_encode(in, hex, sizeof(hex));
-        rc = db_begin(db, &err);
-        if (rc == SECUP_OK)
-            rc = trk_report_store(db, c.id, (int64_t)st.counter, (int64_t)st.time, st.safe_mode,
-                                  cj, lj, hex, &err);
-        char lid_hex[2 * 64 + 1] = "", lcode[64] = "";
-        if (st.has_last) {
-            secup_hex_encode(st.last_id.len <= 64 ? st.last_id : secup_bytes_of(st.last_id.ptr, 64),
-                             lid_hex, sizeof(lid_hex));
-            snprintf(lcode, sizeof(lcode), "%.*s", (int)st.last_code.len,
-                     (const char *)st.last_code.ptr);
-        }
-        if (rc == SECUP_OK)
-            rc = trk_report_trim(db, c.id, (int64_t)b->t->cfg.report_history, &err);
-        if (rc == SECUP_OK)
-            rc = trk_commands_settle(db, c.id, cj, st.has_last ? lid_hex : NULL,
-                                     st.has_last ? lcode : NULL, now, &err);
-        if (rc == SECUP_OK)
-            rc = trk_rollouts_advance(db, &err);
-        /* a downstream tracker's aggregate: its consumers' reports, kept as received */
-        for (uint32_t i = 0; rc == SECUP_OK && c.kind == TRK_TRACKER && st.has_aggregate &&
-                             i < st.n_aggregate; i++) {
-            struct secup_bytes who2;
-            struct secup_err e2;
-            if (secup_status_peek_reporter(st.aggregate[i], &who2, &e2) != SECUP_OK ||
-                who2.len == 0 || who2.len > TRK_ID_MAX)
-                continue;
-            char rep[TRK_ID_MAX + 1];
-            memcpy(rep, who2.ptr, who2.len);
-            rep[who2.len] = '\0';
-            static _Thread_local char agg_hex[2 * (SECUP_STATUS_MAX_SIZE + 256) + 1];
-            secup_hex_encode(st.aggregate[i], agg_hex, sizeof(agg_hex));
-            rc = trk_aggregate_put(db, c.id, rep, agg_hex, &err);
-        }
-        if (rc == SECUP_OK)
-            rc = db_commit(db, &err);
-        else
-            db_rollback(db);
-        free(cj);
-        free(lj);
-    }
-    db_pool_put(b->t->pool, db);
+    struct trk_report *r = NULL;
+    if (rc == SECUP_OK && !(r = calloc(1, sizeof(*r))))
+        rc = secup_err_set(&err, SECUP_E_NOMEM, "report");
+    if (rc == SECUP_OK)
+        rc = report_prepare(r, &c, in, &st, &err);
     if (rc != SECUP_OK) {
+        trk_report_free(r);
         httpd_respond_err(req, &err);
         return;
     }
-    json_t *r = json_pack("{s:s, s:I}", "id", c.id, "counter", (json_int_t)st.counter);
-    httpd_respond_json(req, 200, r);
-    json_decref(r);
+    /* stored with the reports queued beside it, then answered (intake.c) */
+    trk_intake_submit(b->t, req, r);
 }
 
 /* ---- POST /v1/notify ---- */

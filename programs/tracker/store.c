@@ -147,6 +147,47 @@ secup_rc trk_consumer_by_token(struct db *db, const char *hash, struct trk_consu
     return rc;
 }
 
+struct sender_row {
+    struct trk_consumer *c;
+    char *pem;
+    size_t cap;
+    int64_t window;
+    bool pem_fits;
+};
+
+static bool sender_row(void *ctx, size_t n, const char *const *v)
+{
+    struct sender_row *s = ctx;
+    if (n < 9)
+        return false;
+    consumer_row(s->c, 7, v);
+    s->pem_fits = v[7] && strlen(v[7]) < s->cap;
+    db_col_copy(s->pem, s->cap, s->pem_fits ? v[7] : NULL);
+    s->window = db_col_int(v[8]);
+    return false;
+}
+
+secup_rc trk_report_sender(struct db *db, const char *hash, int64_t now_, int64_t quota,
+                           struct trk_consumer *c, char *pem, size_t cap, struct secup_err *err)
+{
+    memset(c, 0, sizeof(*c));
+    struct sender_row s = { c, pem, cap, 0, false };
+    struct db_value v[] = { DB_TEXT_V(hash), DB_INT_V(now_) };
+    secup_rc rc = db_exec(db, "SELECT id, kind, vendor, class, region, last_counter, last_seen,"
+                              " key_pem, CASE WHEN $2 - window_start >= 3600 THEN 0"
+                              " ELSE window_count END FROM consumers WHERE token_hash = $1",
+                          v, 2, sender_row, &s, NULL, err);
+    if (rc == SECUP_OK && !c->id[0])
+        rc = secup_err_set(err, SECUP_E_AUTH, "unknown bearer token");
+    if (rc == SECUP_OK && s.window >= quota)
+        rc = secup_err_set(err, SECUP_E_QUOTA,
+                           "'%s' sent %" PRId64 " reports within the hour (quota %" PRId64 ")", c->id,
+                           s.window, quota);
+    if (rc == SECUP_OK && !s.pem_fits)
+        rc = secup_err_set(err, SECUP_E_KEY_FORMAT, "the stored key of '%s' is unusable", c->id);
+    return rc;
+}
+
 secup_rc trk_consumer_key(struct db *db, const char *id, char *pem, size_t cap,
                           struct secup_err *err)
 {
@@ -159,15 +200,17 @@ secup_rc trk_consumer_key(struct db *db, const char *id, char *pem, size_t cap,
 }
 
 secup_rc trk_report_store(struct db *db, const char *id, int64_t counter, int64_t time_,
-                          bool safe_mode, const char *components_json,
+                          bool safe_mode, int64_t quota, const char *components_json,
                           const char *last_result_json, const char *report_hex,
                           struct secup_err *err)
 {
     int64_t changes = 0;
-    struct db_value v[] = { DB_INT_V(counter), DB_INT_V(now()), DB_INT_V(safe_mode ? 1 : 0),
+    int64_t t = now();
+    struct db_value v[] = { DB_INT_V(counter), DB_INT_V(t), DB_INT_V(safe_mode ? 1 : 0),
                             DB_TEXT_V(components_json), DB_TEXT_V(last_result_json),
-                            DB_TEXT_V(id) };
-    /* the counter only goes up: a replayed or reordered report changes nothing */
+                            DB_TEXT_V(id), DB_INT_V(quota) };
+    /* the counter only goes up: a replayed or reordered report changes nothing; nor does
+     * one past the hourly quota (checked here again: reports of one batch count too) */
     secup_rc rc = db_exec(db, "UPDATE consumers SET last_counter = $1, last_seen = $2,"
                               " safe_mode = $3, components = $4,"
                               " last_result = COALESCE($5, last_result),"
@@ -175,13 +218,19 @@ secup_rc trk_report_store(struct db *db, const char *id, int64_t counter, int64_
                               "  ELSE window_count + 1 END,"
                               " window_start = CASE WHEN $2 - window_start >= 3600 THEN $2"
                               "  ELSE window_start END"
-                              " WHERE id = $6 AND last_counter < $1",
-                          v, 6, NULL, NULL, &changes, err);
-    if (rc == SECUP_OK && changes == 0)
-        return secup_err_set(err, SECUP_E_REPLAY,
-                             "report counter %" PRId64 " of '%s' is not above the last one", counter,
-                             id);
-    struct db_value r[] = { DB_TEXT_V(id), DB_INT_V(counter), DB_INT_V(time_), DB_INT_V(now()),
+                              " WHERE id = $6 AND last_counter < $1 AND"
+                              " (CASE WHEN $2 - window_start >= 3600 THEN 0"
+                              "  ELSE window_count END) < $7",
+                          v, 7, NULL, NULL, &changes, err);
+    if (rc == SECUP_OK && changes == 0) {
+        rc = trk_report_quota(db, id, t, quota, err);
+        if (rc == SECUP_OK)
+            rc = secup_err_set(err, SECUP_E_REPLAY,
+                               "report counter %" PRId64 " of '%s' is not above the last one",
+                               counter, id);
+        return rc;
+    }
+    struct db_value r[] = { DB_TEXT_V(id), DB_INT_V(counter), DB_INT_V(time_), DB_INT_V(t),
                             DB_TEXT_V(report_hex) };
     if (rc == SECUP_OK)
         rc = db_exec(db, "INSERT INTO reports (consumer, counter, time, received, body)"
@@ -496,10 +545,17 @@ secup_rc trk_commands_settle(struct db *db, const char *consumer, const char *co
                              const char *last_id, const char *last_code, int64_t now_,
                              struct secup_err *err)
 {
+    int64_t open = 0;
+    struct db_value o[] = { DB_TEXT_V(consumer) };
+    secup_rc rc = db_query_int(db, "SELECT COUNT(*) FROM commands WHERE consumer = $1"
+                                   " AND state IN ('issued', 'failed')",
+                               o, 1, &open, err);
+    if (rc != SECUP_OK || open == 0)
+        return rc; /* the common case: no command to settle */
     struct db_value e[] = { DB_TEXT_V(consumer), DB_INT_V(now_) };
-    secup_rc rc = db_exec(db, "UPDATE commands SET state = 'expired' WHERE consumer = $1"
-                              " AND state = 'issued' AND expires <= $2",
-                          e, 2, NULL, NULL, NULL, err);
+    rc = db_exec(db, "UPDATE commands SET state = 'expired' WHERE consumer = $1"
+                     " AND state = 'issued' AND expires <= $2",
+                 e, 2, NULL, NULL, NULL, err);
     if (rc == SECUP_OK && last_id && last_code && strcmp(last_code, "OK") != 0) {
         struct db_value f[] = { DB_TEXT_V(last_code), DB_TEXT_V(consumer), DB_TEXT_V(last_id) };
         rc = db_exec(db, "UPDATE commands SET state = 'failed', result = $1 WHERE consumer = $2"

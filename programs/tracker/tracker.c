@@ -31,23 +31,21 @@ secup_rc trk_run(const char *dir, struct secup_err *err)
     signal(SIGPIPE, SIG_IGN);
 
     pthread_mutex_init(&t->park_lock, NULL);
-    pthread_mutex_init(&t->keys_lock, NULL);
+    secup_rc rc = trk_keycache_new(TRK_KEY_CACHE, &t->keys, err);
+    if (rc != SECUP_OK) {
+        free(t);
+        return rc;
+    }
     pthread_mutex_init(&t->push_lock, NULL);
     pthread_cond_init(&t->push_cond, NULL);
     t->push_ready = true;
-    t->keys = calloc(TRK_KEY_SLOTS, sizeof(*t->keys));
-    t->retired = calloc(TRK_KEY_RETIRED, sizeof(*t->retired));
-    if (!t->keys || !t->retired) {
-        trk_keys_free(t);
-        free(t);
-        return secup_err_set(err, SECUP_E_NOMEM, "key cache");
-    }
-    secup_rc rc = trk_config_load(dir, &t->cfg, err);
+    rc = trk_config_load(dir, &t->cfg, err);
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     unsigned threads = t->cfg.threads ? (unsigned)t->cfg.threads
                                       : (unsigned)(2 * (ncpu > 0 ? ncpu : 1));
     if (rc == SECUP_OK)
-        rc = db_pool_open(t->cfg.db_url, threads + 2, &t->pool, err); /* + upstream, pusher */
+        /* + the committer, the ticker and the pusher of "poll now" */
+        rc = db_pool_open(t->cfg.db_url, threads + 3, &t->pool, err);
     if (rc == SECUP_OK) {
         struct db *db = db_pool_get(t->pool);
         rc = trk_schema(db, err);
@@ -55,6 +53,8 @@ secup_rc trk_run(const char *dir, struct secup_err *err)
     }
     if (rc == SECUP_OK)
         rc = secup_key_load_pem(&t->sign_key, t->cfg.signing_key, err);
+    if (rc == SECUP_OK)
+        rc = trk_intake_start(t, err);
     if (rc == SECUP_OK) {
         struct httpd_config hc = { 0 };
         hc.listen = t->cfg.listen;
@@ -92,6 +92,7 @@ secup_rc trk_run(const char *dir, struct secup_err *err)
     t->stopping = true;
     pthread_mutex_unlock(&t->park_lock);
     trk_wake_all(t);
+    trk_intake_stop(t); /* queued reports are stored and answered; later ones get 503 */
     if (t->ticker_started)
         pthread_join(t->ticker, NULL);
     trk_push_stop(t);
@@ -104,11 +105,11 @@ secup_rc trk_run(const char *dir, struct secup_err *err)
         nanosleep(&ts, NULL); /* let the woken polls be answered */
         httpd_stop(t->httpd);
     }
+    trk_intake_destroy(t);
     if (t->pool)
         db_pool_close(t->pool);
     secup_key_free(t->sign_key);
-    trk_keys_free(t);
-    pthread_mutex_destroy(&t->keys_lock);
+    trk_keycache_free(t->keys);
     pthread_mutex_destroy(&t->park_lock);
     pthread_cond_destroy(&t->push_cond);
     pthread_mutex_destroy(&t->push_lock);

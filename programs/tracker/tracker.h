@@ -106,8 +106,12 @@ secup_rc trk_report_quota(struct db *db, const char *id, int64_t now, int64_t qu
 /* Keeps only the newest keep reports of the consumer. */
 secup_rc trk_report_trim(struct db *db, const char *id, int64_t keep, struct secup_err *err);
 /* Records a verified report: its counter must exceed the stored one (SECUP_E_REPLAY). */
+/* The sender of a report, by its token hash: the consumer and its key (PEM) in one
+ * query. SECUP_E_AUTH for an unknown token, SECUP_E_QUOTA past quota reports this hour. */
+secup_rc trk_report_sender(struct db *db, const char *hash, int64_t now, int64_t quota,
+                           struct trk_consumer *c, char *pem, size_t cap, struct secup_err *err);
 secup_rc trk_report_store(struct db *db, const char *id, int64_t counter, int64_t time,
-                          bool safe_mode, const char *components_json,
+                          bool safe_mode, int64_t quota, const char *components_json,
                           const char *last_result_json, const char *report_hex,
                           struct secup_err *err);
 secup_rc trk_consumer_remove(struct db *db, const char *id, struct secup_err *err);

@@ -5,6 +5,8 @@
 #include <pthread.h>
 
 #include "http/httpd.h"
+#include "keycache.h"
+#include "secup/status.h"
 #include "tracker.h"
 
 /* A consumer's long poll, parked until a manifest arrives or its deadline passes. */
@@ -17,17 +19,30 @@ struct trk_parked {
     bool listed;  /* still in the registry (not yet woken) */
 };
 
-/* Parsed consumer keys, by consumer id: parsing a PEM key costs many times a
- * verification. A slot holds the PEM it was parsed from, so a changed key is parsed anew;
- * a replaced key is kept until the tracker stops (a report may still be using it). */
-#define TRK_KEY_SLOTS 1024
-#define TRK_KEY_RETIRED 4096
-
-struct trk_key_slot {
-    char id[TRK_ID_MAX + 1];
-    char pem[600];
-    struct secup_key *key;
+/* An authenticated status report waiting for the committer (intake.c). */
+struct trk_report {
+    struct trk_report *next;
+    struct trk *t;
+    struct httpd_req *req;
+    char consumer[TRK_ID_MAX + 1];
+    int64_t counter, time;
+    bool safe_mode;
+    char *components_json;
+    char *last_json;              /* NULL without a last result */
+    bool has_last;
+    char last_id[2 * 64 + 1];     /* hex */
+    char last_code[64];
+    char *report_hex;             /* the signed report as received */
+    /* a downstream tracker's aggregate: reporter and signed report (hex) */
+    size_t n_agg;
+    char agg_reporter[SECUP_STATUS_MAX_AGGREGATE][TRK_ID_MAX + 1];
+    char *agg_hex[SECUP_STATUS_MAX_AGGREGATE];
+    secup_rc rc;
+    struct secup_err err;
 };
+
+/* The most consumer keys kept parsed (keycache.h): about 1 KiB each. */
+#define TRK_KEY_CACHE 65536
 
 struct trk {
     struct trk_config cfg;
@@ -40,11 +55,15 @@ struct trk {
     bool ticker_started;
     pthread_t upstream;
     bool upstream_started;
-    pthread_mutex_t keys_lock;
-    struct trk_key_slot *keys;
-    struct secup_key **retired;
-    size_t n_retired;
+    struct trk_keycache *keys;
     bool stopping;
+    /* report intake (intake.c) */
+    pthread_mutex_t intake_lock;
+    pthread_cond_t intake_cond;
+    struct trk_report *intake_head, *intake_tail;
+    size_t intake_queued;
+    pthread_t intake;
+    bool intake_inited, intake_started, intake_stopping;
     /* "poll now" (pollnow.c): the thread that POSTs commands to callback URLs */
     pthread_t pusher;
     bool pusher_started;
@@ -63,14 +82,16 @@ void *trk_upstream(void *arg);
 /* Wakes long polls whose deadline passed; the ticker thread. */
 void *trk_ticker(void *arg);
 
-void trk_handle(void *app, struct httpd_req *req);
-/* The parsed key of a consumer whose stored PEM is pem (routes.c). The caller frees it
- * only when *owned (it could not be cached). */
-secup_rc trk_consumer_parsed_key(struct trk *t, const char *id, const char *pem,
-                                 const struct secup_key **out, bool *owned,
-                                 struct secup_err *err);
-void trk_keys_free(struct trk *t);
+/* Report intake (intake.c): submit parks req and answers it once r is stored (or
+ * refused) together with the reports queued beside it; r is owned by the intake. */
+secup_rc trk_intake_start(struct trk *t, struct secup_err *err);
+void trk_intake_submit(struct trk *t, struct httpd_req *req, struct trk_report *r);
+/* Stores and answers everything queued, then ends the committer. */
+void trk_intake_stop(struct trk *t);
+void trk_intake_destroy(struct trk *t);
+void trk_report_free(struct trk_report *r);
 
+void trk_handle(void *app, struct httpd_req *req);
 /* What a poll of consumer would get now, without the "nothing to do" statement (*len 0
  * then), decided as for a poll (commands.c). */
 secup_rc trk_command_decide(struct trk *t, const char *consumer, uint8_t *out, size_t cap,

@@ -286,6 +286,33 @@ ok "its failure halts r3" bash -c "'$TRK' admin t rollout list --json | grep -q 
 ok "halted: d5 never gets it" test "$(poll d5 | cut -d' ' -f1)" = 2
 ok "the rollout list gives the reason" bash -c "'$TRK' admin t rollout list --json | grep -q '1 of 1 failed'"
 
+# ---- reports from many consumers at once: committed in shared batches (intake.c), each
+# report still judged on its own: a replay inside a batch is refused, the others kept ----
+BT=$("$TRK" admin t enrolment add --vendor-domain example.com --class batch --uses 6 2>/dev/null)
+declare -A BTOK
+for b in b1 b2 b3 b4 b5 b6; do
+    $PY "$SG" key $b.pem
+    reg $b $b.pub.pem > reg-$b.json
+    curl -sk -o r.json -H "Authorization: Bearer $BT" --data-binary @reg-$b.json "$TU/v1/register"
+    BTOK[$b]=$(json r.json "d['token']")
+    for i in 1 2 3 4 5; do $PY "$SG" report $b.pem $b "$i" 1 > $b-$i.cose; done
+done
+bpids=()
+for b in b1 b2 b3 b4 b5 b6; do
+    ( for i in 1 2 3 4 3 5; do # the second 3 is a replay
+          curl -sk -o "$b-ans-$i.body" -w "$i %{http_code}\n" -H "Authorization: Bearer ${BTOK[$b]}" \
+               --data-binary @$b-$i.cose "$TU/v1/status"
+      done > "$b.codes" ) &
+    bpids+=($!)
+done
+wait "${bpids[@]}"
+ok "30 concurrent reports from 6 consumers: all 200" test "$(cat b?.codes | grep -c ' 200$')" = 30
+ok "the 6 replays among them: 409" test "$(cat b?.codes | grep -c '^3 409$')" = 6
+ok "each replay answered SECUP_E_REPLAY" test "$(grep -l SECUP_E_REPLAY b?-ans-3.body | wc -l)" = 6
+for b in b1 b3 b6; do
+    ok "$b holds counter 5 and its newest 3 reports" bash -c "'$TRK' admin t consumer show $b --json | $PY -c \"import json,sys; d=json.load(sys.stdin); sys.exit(not (d['last_counter'] == 5 and sorted(r['counter'] for r in d['reports']) == [3, 4, 5]))\""
+done
+
 # ---- a flood of reports (THREATS.md S9): refused past the quota, storage bounded ----
 accepted=0 refused=0
 for i in $(seq 1 15); do

@@ -193,6 +193,44 @@ void db_rollback(struct db *db)
     db->ops->rollback(db->impl);
 }
 
+static secup_rc savepoint_step(struct db *db, const char *sql, bool allow_failed,
+                               struct secup_err *err)
+{
+    if (!db)
+        return secup_err_set(err, SECUP_E_ARG, "savepoint: no database");
+    if (!db->ops->in_transaction(db->impl))
+        return secup_err_set(err, SECUP_E_STATE, "%s: savepoint outside a transaction",
+                             db->ops->name);
+    if (db->tx_failed && !allow_failed)
+        return secup_err_set(err, SECUP_E_DB,
+                             "%s: an earlier statement of this transaction failed; "
+                             "it can only be rolled back",
+                             db->ops->name);
+    secup_rc rc = db->ops->exec_script(db->impl, sql, err);
+    if (rc != SECUP_OK)
+        db->tx_failed = true;
+    return rc;
+}
+
+secup_rc db_savepoint(struct db *db, struct secup_err *err)
+{
+    return savepoint_step(db, "SAVEPOINT secup_sp", false, err);
+}
+
+secup_rc db_savepoint_release(struct db *db, struct secup_err *err)
+{
+    return savepoint_step(db, "RELEASE SAVEPOINT secup_sp", false, err);
+}
+
+secup_rc db_savepoint_rollback(struct db *db, struct secup_err *err)
+{
+    secup_rc rc = savepoint_step(
+        db, "ROLLBACK TO SAVEPOINT secup_sp; RELEASE SAVEPOINT secup_sp", true, err);
+    if (rc == SECUP_OK)
+        db->tx_failed = false;
+    return rc;
+}
+
 /* The single-value helpers: the first column of the first row. */
 struct first_value {
     char *buf;

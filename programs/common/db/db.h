@@ -79,6 +79,15 @@ secup_rc db_begin(struct db *db, struct secup_err *err);
 secup_rc db_commit(struct db *db, struct secup_err *err);
 void db_rollback(struct db *db);
 
+/* One savepoint inside a transaction (not nested), so that one unit of a batch can fail
+ * without dooming the others: db_savepoint() marks, db_savepoint_release() keeps what
+ * followed, db_savepoint_rollback() undoes it and clears the failed state a statement
+ * error left (on both backends). db_savepoint() outside a transaction is SECUP_E_STATE;
+ * in a doomed transaction, SECUP_E_DB. */
+secup_rc db_savepoint(struct db *db, struct secup_err *err);
+secup_rc db_savepoint_release(struct db *db, struct secup_err *err);
+secup_rc db_savepoint_rollback(struct db *db, struct secup_err *err);
+
 /* Convenience for single-value queries: copies the first column of the first row
  * into buf (NUL-terminated). Returns SECUP_E_NOENT when there is no row,
  * SECUP_E_BUF_SMALL when it does not fit (buf is then ""), SECUP_E_DB for NULL. */

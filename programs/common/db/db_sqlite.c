@@ -162,7 +162,8 @@ static secup_rc sq_open(const char *target, void **impl, struct secup_err *err)
         sq_close(s);
         return SECUP_E_DB;
     }
-    static const char setup[] = "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON";
+    static const char setup[] = "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
+                                " PRAGMA cache_size=-16384"; /* KiB per connection */
     r = sqlite3_exec(s->h, setup, NULL, NULL, NULL);
     if (r != SQLITE_OK) {
         secup_rc rc = sq_fail(s, r, setup, err);

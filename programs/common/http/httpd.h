@@ -114,11 +114,12 @@ void httpd_req_accept_body(struct httpd_req *req, uint64_t max_body,
 void httpd_req_accept_multipart(struct httpd_req *req, uint64_t max_body,
                                 const struct httpd_body_ops *ops, void *ctx);
 
-/* Long polls. Instead of answering, the handler may park the request; later, from any
- * thread, httpd_req_wake() makes the server call ops->wake() on one of its threads, which
- * must answer then. A parked request holds no thread. The application wakes every parked
- * request exactly once (at the latest at its own deadline, and before httpd_stop());
- * ops->cleanup() follows as for every request. */
+/* Long polls and deferred answers. Instead of answering, the handler, or a body sink's
+ * done(), may park the request; later, from any thread, httpd_req_wake() makes the server
+ * call ops->wake() on one of its threads, which must answer then. A parked request holds
+ * no thread. The application wakes every parked request exactly once (at the latest at
+ * its own deadline, and before httpd_stop()); ops->cleanup() follows as for every request
+ * (after the body sink's cleanup when there was a body). */
 struct httpd_park_ops {
     void (*wake)(void *ctx, struct httpd_req *req);
     void (*cleanup)(void *ctx, bool completed);

@@ -104,7 +104,7 @@ struct httpd_req {
     bool multipart;
     struct MHD_PostProcessor *pp;
     uint64_t max_body, received, drained;
-    bool cleanup_done, completed, in_body;
+    bool cleanup_done, park_cleanup_done, completed, in_body;
     struct secup_err body_err;  /* the refusal answered once the body has ended */
     struct secup_err part_err;  /* set by the post-processor iterator */
 
@@ -396,8 +396,8 @@ static void req_cleanup(struct httpd_req *r, bool completed)
         if (r->ops->cleanup)
             r->ops->cleanup(r->ctx, completed);
     }
-    if (r->park_ops && !r->cleanup_done) {
-        r->cleanup_done = true;
+    if (r->park_ops && !r->park_cleanup_done) {
+        r->park_cleanup_done = true;
         if (r->park_ops->cleanup)
             r->park_ops->cleanup(r->park_ctx, completed);
     }
@@ -405,11 +405,12 @@ static void req_cleanup(struct httpd_req *r, bool completed)
 
 void httpd_req_park(struct httpd_req *req, const struct httpd_park_ops *ops, void *ctx)
 {
-    if (req->answered || req->state != REQ_NEW)
+    if (req->answered || (req->state != REQ_NEW && req->state != REQ_DONE))
         return;
     req->park_ops = ops;
     req->park_ctx = ctx;
     req->state = REQ_PARKED;
+    conn_set_phase(req->d, req->c, PHASE_OTHER); /* no body deadline while parked */
     /* suspended before the application can hand the request to another thread, so a
      * wake can never come before the suspension */
     MHD_suspend_connection(req->mc);
@@ -827,6 +828,8 @@ static enum MHD_Result body_end(struct httpd_req *r)
     r->completed = true;
     if (r->ops->done)
         r->ops->done(r->ctx, r);
+    if (r->state == REQ_PARKED)
+        return MHD_YES; /* parked by done(): answered when woken */
     return queue_answer(r);
 }
 

@@ -314,6 +314,46 @@ static void test_db_failed_statement_dooms_the_transaction(void **state)
     assert_int_equal(n, 2);
 }
 
+/* A batch: a unit that fails inside its savepoint is undone alone; the others commit. */
+static void test_db_savepoint_undoes_one_unit_and_keeps_the_batch(void **state)
+{
+    (void)state;
+    FAILS(db_savepoint(db, err), SECUP_E_STATE, "outside a transaction");
+    OK(db_exec(db, "INSERT INTO t (id, name) VALUES (1, 'old')", NULL, 0, NULL, NULL, NULL, err));
+    OK(db_begin(db, err));
+    /* unit 1: kept */
+    OK(db_savepoint(db, err));
+    OK(db_exec(db, "INSERT INTO t (id, name) VALUES (2, 'two')", NULL, 0, NULL, NULL, NULL, err));
+    OK(db_savepoint_release(db, err));
+    /* unit 2: a write, then a constraint violation: both undone, the transaction lives */
+    OK(db_savepoint(db, err));
+    OK(db_exec(db, "UPDATE t SET name = 'clobbered' WHERE id = 1", NULL, 0, NULL, NULL, NULL, err));
+    FAILS(db_exec(db, "INSERT INTO t (id, name) VALUES (2, 'dup')", NULL, 0, NULL, NULL, NULL, err),
+          SECUP_E_EXISTS, NULL);
+    FAILS(db_savepoint_release(db, err), SECUP_E_DB, "earlier statement");
+    OK(db_savepoint_rollback(db, err));
+    /* unit 3: a write undone by choice (a logical refusal) */
+    OK(db_savepoint(db, err));
+    OK(db_exec(db, "INSERT INTO t (id, name) VALUES (3, 'refused')", NULL, 0, NULL, NULL, NULL,
+               err));
+    OK(db_savepoint_rollback(db, err));
+    /* unit 4: kept */
+    OK(db_savepoint(db, err));
+    OK(db_exec(db, "INSERT INTO t (id, name) VALUES (4, 'four')", NULL, 0, NULL, NULL, NULL, err));
+    OK(db_savepoint_release(db, err));
+    OK(db_commit(db, err));
+    int64_t n = -1;
+    OK(db_query_int(db, "SELECT COUNT(*) FROM t", NULL, 0, &n, err));
+    assert_int_equal(n, 3);
+    OK(db_query_int(db, "SELECT COUNT(*) FROM t WHERE id IN (1, 2, 4)", NULL, 0, &n, err));
+    assert_int_equal(n, 3);
+    char name[16];
+    OK(db_query_text(db, "SELECT name FROM t WHERE id = 1", NULL, 0, name, sizeof(name), err));
+    assert_string_equal(name, "old");
+    OK(db_query_text(db, "SELECT name FROM t WHERE id = 2", NULL, 0, name, sizeof(name), err));
+    assert_string_equal(name, "two");
+}
+
 /* The second writer of test_db_begin_serialises_two_writers. */
 struct writer {
     struct db *db;
@@ -704,6 +744,8 @@ static void test_db_unreachable_backend_is_db_with_a_message(void **state)
                                     teardown_fn),                                                 \
     cmocka_unit_test_setup_teardown(test_db_failed_statement_dooms_the_transaction, setup_fn,     \
                                     teardown_fn),                                                 \
+    cmocka_unit_test_setup_teardown(test_db_savepoint_undoes_one_unit_and_keeps_the_batch,       \
+                                    setup_fn, teardown_fn),                                       \
     cmocka_unit_test_setup_teardown(test_db_begin_serialises_two_writers, setup_fn, teardown_fn), \
     cmocka_unit_test_setup_teardown(test_db_second_writer_gives_up_cleanly_after_the_busy_timeout, \
                                     setup_fn, teardown_fn),                                       \

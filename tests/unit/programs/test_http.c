@@ -246,11 +246,46 @@ static secup_rc sink_part(void *ctx, struct httpd_req *req, const struct httpd_p
     return SECUP_OK;
 }
 
+/* A body's done() may park the request too: answered by the waker, after the body. */
+static _Atomic int body_park_cleanups;
+
+static void body_park_wake(void *ctx, struct httpd_req *req)
+{
+    struct sink *s = ctx;
+    json_t *o = json_pack("{s:s,s:I}", "woken", "after-body", "len", (json_int_t)s->bytes);
+    httpd_respond_json(req, 200, o);
+    json_decref(o);
+}
+
+static void body_park_cleanup(void *ctx, bool completed)
+{
+    (void)ctx;
+    if (completed)
+        atomic_fetch_add(&body_park_cleanups, 1);
+}
+
+static const struct httpd_park_ops body_park_ops = { body_park_wake, body_park_cleanup };
+
+static void *short_waker(void *arg)
+{
+    struct timespec ts = { 0, 300 * 1000 * 1000 };
+    nanosleep(&ts, NULL);
+    httpd_req_wake(arg);
+    return NULL;
+}
+
 static void sink_done(void *ctx, struct httpd_req *req)
 {
     struct sink *s = ctx;
     uint8_t md[32];
     char h[65];
+    if (strcmp(httpd_req_path(req), "/park-body") == 0) {
+        httpd_req_park(req, &body_park_ops, s);
+        pthread_t t;
+        if (pthread_create(&t, NULL, short_waker, req) == 0)
+            pthread_detach(t);
+        return;
+    }
     json_t *o = json_object();
     if (strcmp(httpd_req_path(req), "/v1/images") == 0) {
         char id[80] = "img-";
@@ -403,6 +438,8 @@ static void app_handler(void *app, struct httpd_req *req)
         }
         httpd_respond_fd(req, 200, "application/octet-stream", fd, 0, FILE_SIZE);
     } else if (strcmp(path, "/upload") == 0) {
+        httpd_req_accept_body(req, UPLOAD_LIMIT, &sink_ops, sink_new(req));
+    } else if (strcmp(path, "/park-body") == 0) {
         httpd_req_accept_body(req, UPLOAD_LIMIT, &sink_ops, sink_new(req));
     } else if (strcmp(path, "/small") == 0) {
         httpd_req_accept_body(req, SMALL_LIMIT, &sink_ops, sink_new(req));
@@ -1004,6 +1041,42 @@ static void test_http_plain_upload_arrives_whole(void **state)
     free(body);
 }
 
+/* A request parked from its body's done() is answered when woken, over TLS, and both
+ * the body's and the park's cleanups run once. */
+static void test_http_request_parked_after_its_body_is_answered_when_woken(void **state)
+{
+    (void)state;
+    size_t n = 200u * 1024u + 5u;
+    uint8_t *body = malloc(n);
+    assert_non_null(body);
+    memset(body, 0x5a, n);
+    char url[256];
+    url_of(url, sizeof(url), true, fx->tls_port, "/park-body");
+    const char *const hdrs[] = { "X-Test-Id: park-body", NULL };
+    struct httpc_config cfg = { .ca_file = fx->ca };
+    struct httpc_request req = { .url = url, .headers = hdrs, .body = body, .body_len = n,
+                                 .content_type = "application/octet-stream" };
+    struct httpc_response resp;
+    struct secup_err err;
+    int before = atomic_load(&body_park_cleanups);
+    assert_int_equal(httpc_perform(&cfg, &req, &resp, &err), SECUP_OK);
+    assert_int_equal(resp.status, 200);
+    json_t *o = body_json(&resp);
+    assert_string_equal(json_string_value(json_object_get(o, "woken")), "after-body");
+    assert_int_equal(json_integer_value(json_object_get(o, "len")), (json_int_t)n);
+    json_decref(o);
+    httpc_response_free(&resp);
+    struct record r = wait_record("park-body");
+    assert_int_equal(r.cleanups, 1);
+    assert_true(r.completed);
+    for (int i = 0; i < 100 && atomic_load(&body_park_cleanups) == before; i++) {
+        struct timespec ts = { 0, 10 * 1000 * 1000 };
+        nanosleep(&ts, NULL);
+    }
+    assert_int_equal(atomic_load(&body_park_cleanups), before + 1);
+    free(body);
+}
+
 static void test_http_multipart_binary_parts_arrive_whole(void **state)
 {
     (void)state;
@@ -1565,6 +1638,7 @@ int main(void)
         cmocka_unit_test(test_http_fd_response_of_1mib_arrives_whole),
         cmocka_unit_test(test_http_response_over_max_response_is_limit_body),
         cmocka_unit_test(test_http_plain_upload_arrives_whole),
+        cmocka_unit_test(test_http_request_parked_after_its_body_is_answered_when_woken),
         cmocka_unit_test(test_http_multipart_binary_parts_arrive_whole),
         cmocka_unit_test(test_http_multipart_part_error_is_answered),
         cmocka_unit_test(test_http_multipart_without_boundary_is_400),
