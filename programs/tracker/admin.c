@@ -19,7 +19,8 @@ static void usage(void)
            "               [--uses N]              a token consumers register with (printed once)\n"
            "  server add NAME --key PUB.pem         believe signed notifications of this server\n"
            "  consumer list [--state S] [--class-id HEX]\n"
-           "               states: up-to-date, obsolete, updating, failed, unreachable, never-seen\n"
+           "               states: up-to-date, obsolete, updating, failed, unreachable, stale,\n"
+           "               never-seen\n"
            "  consumer show NAME                    one consumer and its report history\n"
            "  consumer remove NAME\n"
            "  consumer poke NAME                    POST a signed \"report status now\" to its callback\n"
@@ -67,7 +68,7 @@ static secup_rc ids(const char *domain, const char *vhex, const char *cname, con
 /* ---- the administrator actions, shared with the REST admin API (admin_rest.c) ---- */
 
 static const char *const states[] = { "up-to-date", "obsolete", "updating", "failed",
-                                      "unreachable", "never-seen", NULL };
+                                      "unreachable", "stale", "never-seen", NULL };
 
 bool trk_state_valid(const char *state)
 {
@@ -97,7 +98,7 @@ secup_rc trk_op_consumer_list(struct db *db, const char *actor, int64_t unreacha
     *out = NULL;
     if (state && !trk_state_valid(state))
         return secup_err_set(err, SECUP_E_VALUE,
-                             "state '%.40s' is none of up-to-date, obsolete, updating, failed, unreachable, never-seen",
+                             "state '%.40s' is none of up-to-date, obsolete, updating, failed, unreachable, stale, never-seen",
                              state);
     if (class_id && !req_is_hex(class_id, 32))
         return secup_err_set(err, SECUP_E_VALUE, "a class id is 32 lowercase hex digits");

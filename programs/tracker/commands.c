@@ -73,6 +73,8 @@ static secup_rc issue(struct trk *t, struct db *db, const char *consumer,
         m.expires_at = (uint64_t)now + t->cfg.freshness_ttl;
     }
     rc = secup_command_sign(&m, t->sign_key, out, cap, len, err);
+    if (rc == SECUP_OK) /* the inventory's "stale": every statement given has expired */
+        rc = trk_freshness_set(db, consumer, (int64_t)m.expires_at, err);
     if (rc != SECUP_OK || action != SECUP_COMMAND_INSTALL)
         return rc;
     /* an install is kept until the consumer's reports settle it */

@@ -15,11 +15,26 @@ static const char schema[] =
     " consumer TEXT PRIMARY KEY REFERENCES consumers(id) ON DELETE CASCADE,"
     " url TEXT NOT NULL, updated BIGINT NOT NULL, failures BIGINT NOT NULL DEFAULT 0,"
     " next_try BIGINT NOT NULL DEFAULT 0, pushed TEXT, pending TEXT,"
-    " pending_expires BIGINT NOT NULL DEFAULT 0);";
+    " pending_expires BIGINT NOT NULL DEFAULT 0);"
+    "CREATE TABLE IF NOT EXISTS freshness ("
+    " consumer TEXT PRIMARY KEY REFERENCES consumers(id) ON DELETE CASCADE,"
+    " fresh_until BIGINT NOT NULL);";
 
 secup_rc trk_schema_admin(struct db *db, struct secup_err *err)
 {
     return db_exec_script(db, schema, err);
+}
+
+/* ---- freshness: how long the consumer's newest signed statement is valid ---- */
+
+secup_rc trk_freshness_set(struct db *db, const char *consumer, int64_t until,
+                           struct secup_err *err)
+{
+    struct db_value v[] = { DB_TEXT_V(consumer), DB_INT_V(until) };
+    return db_exec(db, "INSERT INTO freshness (consumer, fresh_until) VALUES ($1, $2)"
+                       " ON CONFLICT (consumer) DO UPDATE SET fresh_until ="
+                       " CASE WHEN freshness.fresh_until > $2 THEN freshness.fresh_until ELSE $2 END",
+                   v, 2, NULL, NULL, NULL, err);
 }
 
 /* ---- administrator tokens ---- */

@@ -116,8 +116,8 @@ secup_rc trk_report_store(struct db *db, const char *id, int64_t counter, int64_
                           struct secup_err *err);
 secup_rc trk_consumer_remove(struct db *db, const char *id, struct secup_err *err);
 
-/* The inventory: consumers with their state (up-to-date, obsolete, failed, unreachable,
- * never-seen) judged against the known manifests at time now. state/class filters may be
+/* The inventory: consumers with their state (up-to-date, obsolete, updating, failed,
+ * unreachable, stale, never-seen) judged against the known manifests at time now. state/class filters may be
  * NULL. */
 secup_rc trk_inventory(struct db *db, int64_t now, int64_t unreachable_after,
                        const char *state, const char *class_id, json_t **out,
@@ -217,6 +217,10 @@ secup_rc trk_aggregate_put(struct db *db, const char *tracker, const char *repor
 /* ---- administrator tokens and callbacks (store_admin.c) ---- */
 
 secup_rc trk_schema_admin(struct db *db, struct secup_err *err);
+/* The newest expiry of a signed statement (command) given to consumer: a consumer whose
+ * statements all expired while it still reports is "stale" in the inventory. */
+secup_rc trk_freshness_set(struct db *db, const char *consumer, int64_t until,
+                           struct secup_err *err);
 /* Administrator tokens of the REST admin API: stored as their SHA-256, revocable. */
 secup_rc trk_admin_token_add(struct db *db, const char *name, const char *hash,
                              struct secup_err *err);

@@ -204,6 +204,8 @@ http "by class" 200 "" "${H[@]}" "$TU/v1/admin/consumers?class=$CLS&state=obsole
 ok "the class's three" test "$(json resp.body "len(d)")" = 3
 http "by another class" 200 "" "${H[@]}" "$TU/v1/admin/consumers?class=00000000000000000000000000000000"
 ok "none of it" test "$(json resp.body "len(d)")" = 0
+http "stale ones" 200 "" "${H[@]}" "$TU/v1/admin/consumers?state=stale"
+ok "none: every statement given is still valid" test "$(json resp.body "len(d)")" = 0
 refused "an unknown state" 400 SECUP_E_VALUE "${H[@]}" "$TU/v1/admin/consumers?state=sleepy"
 refused "a malformed class" 400 SECUP_E_VALUE "${H[@]}" "$TU/v1/admin/consumers?class=cam"
 http "one consumer with its history" 200 "" "${H[@]}" "$TU/v1/admin/consumers/d1"

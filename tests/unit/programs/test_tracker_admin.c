@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -119,6 +120,39 @@ static void test_callback_back_off_doubles_to_its_cap_and_clears(void **state)
     assert_int_equal(trk_consumer_remove(db, "cam-1", &err), SECUP_OK);
     assert_int_equal(trk_callback_get(db, "cam-1", &cb, &found, &err), SECUP_OK);
     assert_false(found);
+}
+
+static const char *state_of(int64_t now)
+{
+    static char state[32];
+    json_t *out = NULL;
+    struct secup_err err;
+    assert_int_equal(trk_inventory(db, now, 3600, NULL, NULL, &out, &err), SECUP_OK);
+    assert_int_equal(json_array_size(out), 1);
+    snprintf(state, sizeof(state), "%s",
+             json_string_value(json_object_get(json_array_get(out, 0), "state")));
+    json_decref(out);
+    return state;
+}
+
+static void test_stale_when_every_statement_expired(void **state)
+{
+    (void)state;
+    struct secup_err err;
+    int64_t now = (int64_t)time(NULL);
+    assert_string_equal(state_of(now), "never-seen");
+    assert_int_equal(trk_report_store(db, "cam-1", 1, now, false, 100, "[]", NULL, "00", &err), SECUP_OK);
+    assert_string_equal(state_of(now), "up-to-date"); /* never polled: nothing to expire */
+    assert_int_equal(trk_freshness_set(db, "cam-1", now + 600, &err), SECUP_OK);
+    assert_string_equal(state_of(now), "up-to-date");
+    assert_int_equal(trk_freshness_set(db, "cam-1", now + 60, &err), SECUP_OK); /* never lowered */
+    assert_string_equal(state_of(now + 599), "up-to-date");
+    assert_string_equal(state_of(now + 601), "stale");
+    assert_string_equal(state_of(now + 4000), "unreachable"); /* no report for an hour first */
+    json_t *out = NULL;
+    assert_int_equal(trk_op_consumer_list(db, "admin:t", 3600, "stale", NULL, &out, &err), SECUP_OK);
+    assert_int_equal(json_array_size(out), 0); /* the action judges at the time of asking */
+    json_decref(out);
 }
 
 static int64_t events(void)
@@ -240,6 +274,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_actions_refuse_before_touching_anything, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_stale_when_every_statement_expired, setup, teardown),
         cmocka_unit_test(test_rollout_body_parser),
         cmocka_unit_test(test_callback_body_parser),
     };
