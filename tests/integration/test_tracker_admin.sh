@@ -332,6 +332,20 @@ ok "back up, the agent registers its new address and gets the poke" wait_until a
 ok "delivered: the back-off cleared, the poke gone" wait_until sql_is "SELECT failures FROM callbacks WHERE consumer = 'cam-1' AND pending IS NULL" 0
 ok "the tracker logged the retried delivery" grep -q "callback of 'cam-1': poke delivered" tracker.log
 
+# a poke reaches an agent in a long poll too: the poll is ended and the agent reports
+kill "$apid"; wait "$apid" 2>/dev/null; apid=""
+sed -i 's/"poll-wait": 0, "poll-interval": 3600/"poll-wait": 30, "poll-interval": 0/' dev.json
+n_cb=$(grep -c "the tracker will POST commands" agent.log)
+start_agent
+wait_until bash -c "[ \$(grep -c 'the tracker will POST commands' agent.log) -gt $n_cb ]"
+wait_until sql_is "SELECT COUNT(*) FROM callbacks WHERE consumer = 'cam-1' AND pending IS NULL AND failures = 0" 1
+sleep 1 # (not asserted: gives the agent time to be in its long poll)
+r4=$(reports) n4=$(accepted report)
+http "poke cam-1 while it long-polls" 200 "" "${H[@]}" -X POST "$TU/v1/admin/consumers/cam-1/poke"
+ok "delivered" test "$(json resp.body "d['delivered']")" = True
+ok "the agent takes it and reports" wait_until reports_above "$r4"
+ok "from its listener" test "$(accepted report)" -gt "$n4"
+
 stop_all
 apid="" tpid="" spid=""
 ok "no sanitizer report from the tracker, the server or the agent" bash -c "! grep -E 'Sanitizer|runtime error' tracker.log server.log agent.log"
