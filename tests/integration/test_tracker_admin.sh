@@ -311,7 +311,10 @@ http "the listener: another path" 404 SECUP_E_NOENT --data-binary @old.cose "${L
 ok "the agent acted on none of them (its counters are unchanged)" cmp -s state/online.A online.before
 ok "and sent no report for them" test "$(reports)" = "$rb"
 
-# an install POSTed at once: a rollout to cam-1, which is not in a long poll
+# an install POSTed at once: a rollout to cam-1, which is not in a long poll (after the
+# pokes it polled once more and heard "nothing"; now it waits an hour)
+idle() { [ "$(grep -E 'command [0-9]+ from trk1: ' agent.log | tail -1 | sed 's/.*: //')" = nothing ]; }
+wait_until idle
 r2=$(reports)
 http "a rollout to cam-1" 201 "" "${H[@]}" --data-binary '{"id": "cam", "digest": "'"$DIG"'", "consumers": ["cam-1"]}' "$TU/v1/admin/rollouts"
 ok "the tracker POSTs the install and the agent installs sequence 2" wait_until bash -c "'$TRK' admin t consumer show cam-1 --json | grep -q '\"sequence\": 2'"
