@@ -143,11 +143,6 @@ static void rollout_create_done(struct trk *t, struct httpd_req *req, const char
         trk_push_kick(t);
 }
 
-/* Rejects a body on a route that takes none (so a request meant for another route is not
- * half-understood). */
-static void no_body_done(struct trk *t, struct httpd_req *req, const char *const *args,
-                         const uint8_t *p, size_t n);
-
 static void rollout_step(struct trk *t, struct httpd_req *req, const char *actor,
                          const char *id, const char *verb)
 {
@@ -177,8 +172,8 @@ static void step_done(struct trk *t, struct httpd_req *req, const char *const *a
                       const uint8_t *p, size_t n)
 {
     (void)p;
-    if (n != 0) {
-        no_body_done(t, req, args, p, n);
+    if (n != 0) { /* a body meant for another route is not half-understood */
+        httpd_respond_error(req, SECUP_E_JSON, "this route takes no body");
         return;
     }
     /* args: actor, "ID/verb" */
@@ -194,16 +189,6 @@ static void step_done(struct trk *t, struct httpd_req *req, const char *const *a
         poke(t, req, args[0], id);
     else
         rollout_step(t, req, args[0], id, slash + 1);
-}
-
-static void no_body_done(struct trk *t, struct httpd_req *req, const char *const *args,
-                         const uint8_t *p, size_t n)
-{
-    (void)t;
-    (void)args;
-    (void)p;
-    (void)n;
-    httpd_respond_error(req, SECUP_E_JSON, "this route takes no body");
 }
 
 /* ---- the router ---- */
