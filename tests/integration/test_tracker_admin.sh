@@ -225,7 +225,7 @@ refused "a rollout: a canary that is not a count" 400 SECUP_E_JSON "${H[@]}" --d
 refused "a rollout: a failure bound over 100" 400 SECUP_E_JSON "${H[@]}" --data-binary '{"id": "r1", "digest": "'"$DIG"'", "max_failures": 101}' "$TU/v1/admin/rollouts"
 refused "a rollout: consumers not a list" 400 SECUP_E_JSON "${H[@]}" --data-binary '{"id": "r1", "digest": "'"$DIG"'", "consumers": "d1"}' "$TU/v1/admin/rollouts"
 refused "a rollout of a manifest the tracker does not know" 404 SECUP_E_NOENT "${H[@]}" --data-binary '{"id": "r1", "digest": "'"$(printf '%064d' 0)"'"}' "$TU/v1/admin/rollouts"
-refused "a body over the limit" 413 SECUP_E_LIMIT_BODY "${H[@]}" --data-binary @fw1.bin "$TU/v1/admin/rollouts"
+refused "a body over the limit" 413 SECUP_E_LIMIT_BODY "${H[@]}" -H "Expect: 100-continue" --data-binary @fw1.bin "$TU/v1/admin/rollouts"
 http "a rollout to d1 and d2, d1 the canary" 201 "" "${H[@]}" --data-binary '{"id": "r1", "digest": "'"$DIG"'", "canary": 1, "max_failures": 50, "consumers": ["d1", "d2"]}' "$TU/v1/admin/rollouts"
 ok "its targets" test "$(json resp.body "(d['rollout'], d['targets'], d['canary'])")" = "('r1', ['d1', 'd2'], 1)"
 refused "a rollout taking d2 again: 409" 409 SECUP_E_EXISTS "${H[@]}" --data-binary '{"id": "r2", "digest": "'"$DIG"'", "consumers": ["d2", "d3"]}' "$TU/v1/admin/rollouts"
@@ -305,7 +305,7 @@ http "the listener: a command of another issuer" 401 SECUP_E_AUTH "${CT[@]}" --d
 http "the listener: a command for another device" 403 SECUP_E_AUDIENCE "${CT[@]}" --data-binary @other.cose "$LU"
 http "the listener: an old counter (replay)" 409 SECUP_E_REPLAY "${CT[@]}" --data-binary @old.cose "$LU"
 http "the listener: garbage" 400 "" "${CT[@]}" --data-binary @junk.bin "$LU"
-http "the listener: a body over the limit" 413 SECUP_E_LIMIT_BODY "${CT[@]}" --data-binary @fw1.bin "$LU"
+http "the listener: a body over the limit" 413 SECUP_E_LIMIT_BODY "${CT[@]}" -H "Expect: 100-continue" --data-binary @fw1.bin "$LU"
 http "the listener: GET" 400 SECUP_E_HTTP "$LU"
 http "the listener: another path" 404 SECUP_E_NOENT --data-binary @old.cose "${LU%/v1/command}/v1/other"
 ok "the agent acted on none of them (its counters are unchanged)" cmp -s state/online.A online.before
