@@ -24,7 +24,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     if (!req_valid_name(a.id) || !a.db_url[0] || !a.signing_key[0] || a.timeout == 0 ||
-        a.unreachable_after == 0 || a.command_ttl < 60)
+        a.unreachable_after == 0 || a.command_ttl < 60 || a.cb_interval == 0 ||
+        a.cb_retry_initial == 0 || a.cb_retry_max < a.cb_retry_initial)
         fuzz_common_fail("accepted a configuration outside its bounds");
     if (trk_config_parse("/srv/trk", (const char *)data, size, &b, &err) != SECUP_OK ||
         strcmp(a.db_url, b.db_url) != 0 || a.max_wait != b.max_wait)

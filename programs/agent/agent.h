@@ -54,7 +54,14 @@ struct agent_online_config {
     char tracker_key[AGENT_PATH_MAX];   /* its public signing key: commands verify with it */
     char tracker_ca[AGENT_PATH_MAX];    /* "" : the system store */
     char enrolment_token_file[AGENT_PATH_MAX];
-    uint32_t poll_wait;                 /* seconds of a long poll */
+    uint32_t poll_wait;                 /* seconds of a long poll (0: a short poll) */
+    uint32_t poll_interval;             /* seconds between polls after a quiet one (0: none) */
+    /* "poll now": a listener for commands the tracker POSTs (tracker.listen) */
+    char listen_addr[128];              /* "" : no listener */
+    char listen_cert[AGENT_PATH_MAX];   /* "" : state-dir/listen-cert.pem, made at first start */
+    char listen_key[AGENT_PATH_MAX];
+    char callback_url[AGENT_URL_MAX];   /* "" : https://HOST:PORT/v1/command of listen_addr;
+                                         * "{port}" is replaced by the bound port */
     uint32_t report_interval;           /* seconds between unprompted reports */
     char server_url[AGENT_URL_MAX];     /* "" : any; else the server token goes only here */
     char server_token_file[AGENT_PATH_MAX];

@@ -17,6 +17,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <pthread.h>
+
+#include "http/httpd.h"
 #include "httpc.h"
 #include "online.h"
 #include "secup/command.h"
@@ -46,6 +49,15 @@ struct online {
     bool stale_logged;
     uint64_t last_report;   /* time of the last report accepted by the tracker */
     bool report_due;
+    /* "poll now": the listener; a verified command waits in the mailbox for the main loop */
+    struct httpd *listener;
+    char callback[AGENT_URL_MAX + 32];
+    bool callback_sent;
+    pthread_mutex_t lock;   /* the counters of os, the mailbox */
+    uint8_t box[SECUP_COMMAND_MAX_SIZE + 1024];
+    size_t box_len;
+    char tracker_id[AGENT_NAME_MAX]; /* copies the listener reads while the main loop */
+    char device_id[AGENT_NAME_MAX];  /* reopens the configuration after an install */
 };
 
 static uint64_t now(void)
@@ -69,6 +81,24 @@ static void pause_for(uint32_t s)
 {
     struct timespec ts = { (time_t)s, 0 };
     while (!stop_requested && nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+static bool mailbox_full(void *ctx)
+{
+    struct online *o = ctx;
+    pthread_mutex_lock(&o->lock);
+    bool full = o->box_len > 0;
+    pthread_mutex_unlock(&o->lock);
+    return full || stop_requested;
+}
+
+/* Sleeps s seconds, or less when a command arrives at the listener or a stop is asked. */
+static void wait_for(struct online *o, uint32_t s)
+{
+    for (uint64_t ms = 0; ms < (uint64_t)s * 1000u && !mailbox_full(o); ms += 200) {
+        struct timespec ts = { 0, 200 * 1000 * 1000 };
+        nanosleep(&ts, NULL);
     }
 }
 
@@ -608,27 +638,38 @@ static secup_rc act_install(struct online *o, const struct secup_command_msg *c,
     return rc;
 }
 
+/* Verifies a signed command: its issuer, its signature by the tracker's key, its target,
+ * freshness and counter (THREATS.md S7, S8). The one check of a polled command and of one
+ * POSTed to the listener. */
+static secup_rc command_check(struct online *o, struct secup_bytes signed_cmd,
+                              struct secup_command_msg *c, struct secup_err *err)
+{
+    struct secup_bytes issuer;
+    secup_rc rc = secup_command_peek_issuer(signed_cmd, &issuer, err);
+    if (rc != SECUP_OK)
+        return rc;
+    size_t idn = strlen(o->tracker_id);
+    if (issuer.len != idn || memcmp(issuer.ptr, o->tracker_id, idn) != 0)
+        return secup_err_set(err, SECUP_E_AUTH, "a command issued by '%.*s', not by the configured tracker '%s'",
+                             (int)(issuer.len > 64 ? 64 : issuer.len), (const char *)issuer.ptr,
+                             o->tracker_id);
+    rc = secup_command_verify(signed_cmd, o->tracker_key, c, err);
+    if (rc != SECUP_OK)
+        return rc;
+    pthread_mutex_lock(&o->lock);
+    uint64_t last = online_state_counter(&o->os, o->tracker_id);
+    pthread_mutex_unlock(&o->lock);
+    return secup_command_accept(c, o->device_id, now(), last, MAX_CLOCK_SKEW, err);
+}
+
 /* Verifies a signed command and acts on it. Returns SECUP_OK when it was acted on (an
  * install that failed counts: its result is reported), else the refusal. */
 static secup_rc handle_command(struct online *o, struct secup_bytes signed_cmd, bool *acted,
                                struct secup_err *err)
 {
-    struct secup_bytes issuer;
     static struct secup_command_msg c;
     *acted = false;
-    secup_rc rc = secup_command_peek_issuer(signed_cmd, &issuer, err);
-    if (rc != SECUP_OK)
-        return rc;
-    size_t idn = strlen(o->cfg->tracker_id);
-    if (issuer.len != idn || memcmp(issuer.ptr, o->cfg->tracker_id, idn) != 0)
-        return secup_err_set(err, SECUP_E_AUTH, "a command issued by '%.*s', not by the configured tracker '%s'",
-                             (int)(issuer.len > 64 ? 64 : issuer.len), (const char *)issuer.ptr,
-                             o->cfg->tracker_id);
-    rc = secup_command_verify(signed_cmd, o->tracker_key, &c, err);
-    if (rc != SECUP_OK)
-        return rc;
-    uint64_t last = online_state_counter(&o->os, o->cfg->tracker_id);
-    rc = secup_command_accept(&c, o->a->cfg.device_id, now(), last, MAX_CLOCK_SKEW, err);
+    secup_rc rc = command_check(o, signed_cmd, &c, err);
     if (rc != SECUP_OK)
         return rc;
     const char *name = secup_command_action_name(c.action);
@@ -663,9 +704,11 @@ static secup_rc handle_command(struct online *o, struct secup_bytes signed_cmd, 
         return act;
     }
     /* acted on (an install: its result is known and recorded): only now the counter */
+    pthread_mutex_lock(&o->lock);
     rc = online_state_set_counter(&o->os, o->cfg->tracker_id, c.counter, err);
     if (rc == SECUP_OK)
         rc = online_state_save(&o->a->cfg, &o->os, err);
+    pthread_mutex_unlock(&o->lock);
     if (rc != SECUP_OK)
         return rc;
     *acted = true;
@@ -689,9 +732,12 @@ static secup_rc poll_once(struct online *o, bool *refused, struct secup_err *err
     hc.low_speed_time_s = o->cfg->poll_wait + 30; /* a long poll is silent by design */
     struct httpc_request req = {
         .url = url, .bearer = o->os.token, .max_response = SECUP_COMMAND_MAX_SIZE + 1024,
+        .cancel = o->listener ? mailbox_full : NULL, .cancel_ctx = o,
     };
     struct httpc_response resp;
     secup_rc rc = httpc_perform(&hc, &req, &resp, err);
+    if (rc != SECUP_OK && o->listener && mailbox_full(o))
+        return SECUP_OK; /* a command came to the listener: it goes first */
     if (rc != SECUP_OK)
         return rc;
     if (resp.status == 204) {
@@ -714,6 +760,215 @@ static secup_rc poll_once(struct online *o, bool *refused, struct secup_err *err
     } else if (crc != SECUP_OK) {
         *refused = true; /* acted on, but failed: reported */
     }
+    return SECUP_OK;
+}
+
+/* ---- "poll now": the listener ---- */
+
+struct lbody {
+    struct online *o;
+    size_t len;
+    uint8_t buf[SECUP_COMMAND_MAX_SIZE + 1024];
+};
+
+static secup_rc lbody_data(void *ctx, struct httpd_req *req, const uint8_t *p, size_t n,
+                           struct secup_err *err)
+{
+    (void)req;
+    struct lbody *b = ctx;
+    if (n > sizeof(b->buf) - b->len)
+        return secup_err_set(err, SECUP_E_LIMIT_BODY, "a command is at most %zu bytes",
+                             sizeof(b->buf));
+    memcpy(b->buf + b->len, p, n);
+    b->len += n;
+    return SECUP_OK;
+}
+
+/* Verified here exactly as a polled command (command_check), answered, and handed to the
+ * main loop, which checks it again as it acts (the counter may have moved meanwhile). */
+static void lbody_done(void *ctx, struct httpd_req *req)
+{
+    struct lbody *b = ctx;
+    struct online *o = b->o;
+    struct secup_err err;
+    secup_err_clear(&err);
+    struct secup_command_msg c;
+    secup_rc rc = command_check(o, secup_bytes_of(b->buf, b->len), &c, &err);
+    if (rc == SECUP_OK) {
+        pthread_mutex_lock(&o->lock);
+        if (o->box_len > 0)
+            rc = secup_err_set(&err, SECUP_E_UNAVAILABLE, "a command is being handled; again later");
+        else {
+            memcpy(o->box, b->buf, b->len);
+            o->box_len = b->len;
+        }
+        pthread_mutex_unlock(&o->lock);
+    }
+    if (rc != SECUP_OK) {
+        say("listener: command refused: %s [%s]", err.msg, secup_rc_name(rc));
+        httpd_respond_err(req, &err);
+        return;
+    }
+    say("listener: command %llu (%s) accepted", (unsigned long long)c.counter,
+        secup_command_action_name(c.action));
+    json_t *r = json_pack("{s:I, s:s}", "accepted", (json_int_t)c.counter, "action",
+                          secup_command_action_name(c.action));
+    httpd_respond_json(req, 202, r);
+    json_decref(r);
+}
+
+static void lbody_cleanup(void *ctx, bool completed)
+{
+    (void)completed;
+    free(ctx);
+}
+
+static const struct httpd_body_ops lbody_ops = { lbody_data, NULL, lbody_done, lbody_cleanup };
+
+static void listener_handle(void *app, struct httpd_req *req)
+{
+    struct online *o = app;
+    if (strcmp(httpd_req_path(req), "/v1/command") != 0) {
+        httpd_respond_error(req, SECUP_E_NOENT, "no route %.200s: commands are POSTed to /v1/command",
+                            httpd_req_path(req));
+        return;
+    }
+    if (strcmp(httpd_req_method(req), "POST") != 0) {
+        httpd_respond_error(req, SECUP_E_HTTP, "commands are POSTed");
+        return;
+    }
+    struct lbody *b = calloc(1, sizeof(*b));
+    if (!b) {
+        httpd_respond_error(req, SECUP_E_NOMEM, "no memory for a command");
+        return;
+    }
+    b->o = o;
+    httpd_req_accept_body(req, sizeof(b->buf), &lbody_ops, b);
+}
+
+/* The listener's TLS key and certificate: configured, or made at the first start. */
+static secup_rc listener_tls(struct online *o, char *cert, char *key, size_t cap,
+                             struct secup_err *err)
+{
+    if (o->cfg->listen_cert[0]) {
+        snprintf(cert, cap, "%s", o->cfg->listen_cert);
+        snprintf(key, cap, "%s", o->cfg->listen_key);
+        return SECUP_OK;
+    }
+    snprintf(cert, cap, "%s/listen-cert.pem", o->a->cfg.state_dir);
+    snprintf(key, cap, "%s/listen-key.pem", o->a->cfg.state_dir);
+    struct stat sb;
+    if (stat(cert, &sb) == 0 && stat(key, &sb) == 0)
+        return SECUP_OK;
+    struct secup_key *k = NULL;
+    secup_rc rc = secup_key_generate(&k, SECUP_KEY_P256, err);
+    if (rc == SECUP_OK)
+        rc = secup_key_save_private(k, key, err);
+    if (rc == SECUP_OK)
+        rc = secup_key_save_self_signed_cert(k, "localhost", 825, cert, err);
+    secup_key_free(k);
+    if (rc == SECUP_OK)
+        say("made a TLS key and a self-signed certificate for the listener: %s", cert);
+    return rc;
+}
+
+static secup_rc listener_start(struct online *o, struct secup_err *err)
+{
+    char cert[AGENT_PATH_MAX + 32], key[AGENT_PATH_MAX + 32];
+    secup_rc rc = listener_tls(o, cert, key, sizeof(cert), err);
+    if (rc != SECUP_OK)
+        return rc;
+    struct httpd_config hc;
+    memset(&hc, 0, sizeof(hc));
+    hc.listen = o->cfg->listen_addr;
+    hc.cert_file = cert;
+    hc.key_file = key;
+    hc.threads = 2;
+    hc.connection_limit = 16;
+    hc.timeout_s = 10;
+    hc.max_body = sizeof(o->box);
+    /* the signals of a stop go to the main loop, not to the listener's threads */
+    sigset_t set, old;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, &old);
+    rc = httpd_start(&hc, listener_handle, o, &o->listener, err);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != SECUP_OK) {
+        secup_err_prefix(err, "tracker.listen");
+        return rc;
+    }
+    unsigned port = httpd_port(o->listener);
+    const char *u = o->cfg->callback_url;
+    const char *ph = strstr(u, "{port}");
+    if (u[0] && ph) {
+        snprintf(o->callback, sizeof(o->callback), "%.*s%u%s", (int)(ph - u), u, port, ph + 6);
+    } else if (u[0]) {
+        snprintf(o->callback, sizeof(o->callback), "%s", u);
+    } else {
+        const char *a = o->cfg->listen_addr;
+        const char *colon = strrchr(a, ':');
+        int hl = colon ? (int)(colon - a) : (int)strlen(a);
+        if ((hl == 7 && strncmp(a, "0.0.0.0", 7) == 0) || (hl == 4 && strncmp(a, "[::]", 4) == 0))
+            return secup_err_set(err, SECUP_E_VALUE,
+                                 "tracker.listen: listening on every address, the agent cannot tell the tracker where: give \"url\"");
+        snprintf(o->callback, sizeof(o->callback), "https://%.*s:%u/v1/command", hl, a, port);
+    }
+    say("listening for commands on %s (port %u)", o->callback, port);
+    return SECUP_OK;
+}
+
+/* Tells the tracker where the listener is (PUT /v1/callback). */
+static secup_rc send_callback(struct online *o, struct secup_err *err)
+{
+    char url[AGENT_URL_MAX + 32];
+    tracker_url(o, "/v1/callback", url, sizeof(url));
+    json_t *body = json_pack("{s:s}", "url", o->callback);
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    if (!text)
+        return secup_err_set(err, SECUP_E_NOMEM, "no memory for the callback");
+    struct httpc_request req = {
+        .method = "PUT", .url = url, .bearer = o->os.token, .body = (const uint8_t *)text,
+        .body_len = strlen(text), .content_type = "application/json",
+    };
+    struct httpc_response resp;
+    secup_rc rc = httpc_perform(&o->tracker_http, &req, &resp, err);
+    free(text);
+    if (rc != SECUP_OK)
+        return rc;
+    if (resp.status != 200)
+        rc = answer_error(&resp, "callback", err);
+    httpc_response_free(&resp);
+    if (rc == SECUP_OK) {
+        o->callback_sent = true;
+        say("the tracker will POST commands to %s", o->callback);
+    }
+    return rc;
+}
+
+/* A command the listener accepted: acted on as a polled one, then reported. */
+static secup_rc take_mailbox(struct online *o, struct secup_err *err)
+{
+    static uint8_t cmd[SECUP_COMMAND_MAX_SIZE + 1024];
+    pthread_mutex_lock(&o->lock);
+    size_t len = o->box_len;
+    memcpy(cmd, o->box, len);
+    pthread_mutex_unlock(&o->lock);
+    if (len == 0)
+        return SECUP_OK;
+    bool acted = false;
+    struct secup_err cerr;
+    secup_err_clear(&cerr);
+    secup_rc crc = handle_command(o, secup_bytes_of(cmd, len), &acted, &cerr);
+    pthread_mutex_lock(&o->lock);
+    o->box_len = 0; /* emptied only now: the listener takes no second command meanwhile */
+    pthread_mutex_unlock(&o->lock);
+    if (crc != SECUP_OK && !acted)
+        say("command from the listener refused: %s [%s]", cerr.msg, secup_rc_name(crc));
+    if (o->report_due && !stop_requested)
+        return do_report(o, err);
     return SECUP_OK;
 }
 
@@ -750,6 +1005,8 @@ static secup_rc online_open(struct online *o, struct secup_err *err)
     o->server_http.low_speed_time_s = o->cfg->low_speed_time;
     o->server_http.low_speed_limit = o->cfg->low_speed_limit;
     o->server_http.timeout_s = o->cfg->transfer_timeout;
+    if (o->cfg->listen_addr[0])
+        return listener_start(o, err);
     return SECUP_OK;
 }
 
@@ -764,8 +1021,17 @@ static secup_rc cycle(struct online *o, bool *refused, struct secup_err *err)
             return rc;
         o->report_due = true;
     }
+    if (o->listener && !o->callback_sent && !stop_requested) {
+        struct secup_err cerr;
+        if (send_callback(o, &cerr) != SECUP_OK)
+            say("the tracker does not know the listener yet: %s [%s]", cerr.msg,
+                secup_rc_name(cerr.rc)); /* polls still work; again next cycle */
+    }
     if (stop_requested)
         return SECUP_OK;
+    rc = take_mailbox(o, err);
+    if (rc != SECUP_OK)
+        return rc;
     if (o->report_due || now() >= o->last_report + o->cfg->report_interval) {
         rc = do_report(o, err);
         if (rc != SECUP_OK)
@@ -776,6 +1042,8 @@ static secup_rc cycle(struct online *o, bool *refused, struct secup_err *err)
     rc = poll_once(o, refused, err);
     if (rc == SECUP_OK && o->report_due && !stop_requested)
         rc = do_report(o, err);
+    if (rc == SECUP_OK && !stop_requested)
+        rc = take_mailbox(o, err);
     check_freshness(o);
     return rc;
 }
@@ -790,6 +1058,9 @@ int agent_online_run(struct agent *a, const char *config, bool once)
     o.config = config;
     o.cfg = &a->cfg.online;
     o.report_due = true;
+    pthread_mutex_init(&o.lock, NULL);
+    snprintf(o.tracker_id, sizeof(o.tracker_id), "%s", o.cfg->tracker_id);
+    snprintf(o.device_id, sizeof(o.device_id), "%s", a->cfg.device_id);
     if (!o.cfg->tracker) {
         fprintf(stderr, "secup-agent: run: no \"tracker\" section in '%s' (docs/agent.md)\n", config);
         return 4;
@@ -805,6 +1076,8 @@ int agent_online_run(struct agent *a, const char *config, bool once)
     secup_rc rc = online_open(&o, &err);
     if (rc != SECUP_OK) {
         fprintf(stderr, "secup-agent: run: %s [%s]\n", err.msg, secup_rc_name(rc));
+        if (o.listener)
+            httpd_stop(o.listener);
         secup_key_free(o.tracker_key);
         return rc == SECUP_E_NOENT || rc == SECUP_E_IO ? 4 : 1;
     }
@@ -824,14 +1097,22 @@ int agent_online_run(struct agent *a, const char *config, bool once)
         if (rc != SECUP_OK || refused) {
             /* the tracker unreachable, or a command it keeps sending that is refused */
             say("again in %u s", delay);
-            pause_for(delay);
+            if (o.listener)
+                wait_for(&o, delay); /* a command at the listener ends the wait */
+            else
+                pause_for(delay);
             delay = next_delay(o.cfg, delay);
         } else {
             delay = o.cfg->retry_initial;
+            if (o.cfg->poll_interval)
+                wait_for(&o, o.cfg->poll_interval);
         }
     }
     if (stop_requested)
         say("stopped");
+    if (o.listener)
+        httpd_stop(o.listener);
+    pthread_mutex_destroy(&o.lock);
     secup_key_free(o.tracker_key);
     secup_wipe(o.server_token, sizeof(o.server_token));
     secup_wipe(o.os.token, sizeof(o.os.token));

@@ -4,7 +4,9 @@
 #include "online.h"
 
 static const char *const tracker_keys[] = { "url", "id", "key", "ca-file", "enrolment-token-file",
-                                            "poll-wait", "report-interval", NULL };
+                                            "poll-wait", "report-interval", "poll-interval",
+                                            "listen", NULL };
+static const char *const listen_keys[] = { "address", "cert", "key", "url", NULL };
 static const char *const server_keys[] = { "url", "token-file", "ca-file", "retry-initial",
                                            "retry-max", "attempts", "low-speed-time",
                                            "low-speed-limit", "timeout", NULL };
@@ -67,7 +69,31 @@ secup_rc online_config_parse(struct jconf *c, struct agent_online_config *o, jso
             rc = jconf_path(c, tracker, "enrolment-token-file", o->enrolment_token_file,
                             sizeof(o->enrolment_token_file), false);
         if (rc == SECUP_OK)
-            rc = get_u32(c, tracker, "poll-wait", 1, 3600, &o->poll_wait);
+            rc = get_u32(c, tracker, "poll-wait", 0, 3600, &o->poll_wait);
+        if (rc == SECUP_OK)
+            rc = get_u32(c, tracker, "poll-interval", 0, 7 * 86400, &o->poll_interval);
+        json_t *l = json_object_get(tracker, "listen");
+        if (rc == SECUP_OK && l) {
+            if (!json_is_object(l))
+                return secup_err_set(c->err, SECUP_E_JSON, "'%s': \"tracker.listen\" must be an object",
+                                     c->file);
+            rc = jconf_keys(c, l, "tracker.listen", listen_keys);
+            if (rc == SECUP_OK)
+                rc = jconf_str(c, l, "address", o->listen_addr, sizeof(o->listen_addr), true);
+            if (rc == SECUP_OK)
+                rc = jconf_path(c, l, "cert", o->listen_cert, sizeof(o->listen_cert), false);
+            if (rc == SECUP_OK)
+                rc = jconf_path(c, l, "key", o->listen_key, sizeof(o->listen_key), false);
+            if (rc == SECUP_OK && !o->listen_cert[0] != !o->listen_key[0])
+                rc = secup_err_set(c->err, SECUP_E_VALUE,
+                                   "'%s': \"tracker.listen\" takes both \"cert\" and \"key\", or neither",
+                                   c->file);
+            if (rc == SECUP_OK)
+                rc = jconf_str(c, l, "url", o->callback_url, sizeof(o->callback_url), false);
+            if (rc == SECUP_OK && o->callback_url[0] && strncmp(o->callback_url, "https://", 8) != 0)
+                rc = secup_err_set(c->err, SECUP_E_VALUE, "'%s': \"tracker.listen.url\" must start with https://",
+                                   c->file);
+        }
         if (rc == SECUP_OK)
             rc = get_u32(c, tracker, "report-interval", 1, 7 * 86400, &o->report_interval);
     }

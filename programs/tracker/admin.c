@@ -22,13 +22,18 @@ static void usage(void)
            "                                        with --url, also poll it for new manifests\n"
            "  requester add NAME --pub PUB.pem      believe signed manifest requests of NAME\n"
            "  consumer list [--state S] [--class-id HEX]\n"
-           "               states: up-to-date, obsolete, updating, failed, unreachable, never-seen\n"
+           "               states: up-to-date, obsolete, no-variant, updating, failed,\n"
+           "               unreachable, stale, never-seen\n"
            "  consumer show NAME                    one consumer and its report history\n"
            "  consumer remove NAME\n"
+           "  consumer poke NAME                    POST a signed \"report status now\" to its callback\n"
+           "  token add NAME                        an administrator token for the REST admin API\n"
+           "                                        (printed once, stored hashed)\n"
+           "  token list | token revoke NAME\n"
            "  manifest list                         manifests learned from notifications\n"
            "  rollout create NAME --digest HEX [--canary N] [--max-failures PCT]\n"
            "               [--consumers a,b,...]    roll a known manifest out in two waves\n"
-           "  rollout list\n"
+           "  rollout list | rollout show NAME\n"
            "  rollout pause|resume|cancel NAME\n");
 }
 
@@ -85,6 +90,176 @@ static secup_rc public_pem(const char *path, char **text, struct secup_err *err)
     }
     if (pem)
         secup_file_free(pem, len);
+    return rc;
+}
+
+/* ---- the administrator actions, shared with the REST admin API (admin_rest.c) ---- */
+
+static const char *const states[] = { "up-to-date", "obsolete", "no-variant", "updating",
+                                      "failed", "unreachable", "stale", "never-seen", NULL };
+
+bool trk_state_valid(const char *state)
+{
+    for (size_t i = 0; states[i]; i++)
+        if (strcmp(state, states[i]) == 0)
+            return true;
+    return false;
+}
+
+/* Runs a read and records that the actor made it. */
+static secup_rc logged(struct db *db, const char *actor, const char *action, const char *object,
+                       secup_rc rc, json_t **out, struct secup_err *err)
+{
+    if (rc == SECUP_OK)
+        rc = trk_event(db, actor, action, object, NULL, err);
+    if (rc != SECUP_OK) {
+        json_decref(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+secup_rc trk_op_consumer_list(struct db *db, const char *actor, int64_t unreachable_after,
+                              const char *state, const char *class_id, json_t **out,
+                              struct secup_err *err)
+{
+    *out = NULL;
+    if (state && !trk_state_valid(state))
+        return secup_err_set(err, SECUP_E_VALUE,
+                             "state '%.40s' is none of up-to-date, obsolete, no-variant, updating, failed, unreachable, stale, never-seen",
+                             state);
+    if (class_id && !req_is_hex(class_id, 32))
+        return secup_err_set(err, SECUP_E_VALUE, "a class id is 32 lowercase hex digits");
+    secup_rc rc = trk_inventory(db, (int64_t)time(NULL), unreachable_after, state, class_id, out,
+                                err);
+    return logged(db, actor, "consumer-list", state ? state : "all", rc, out, err);
+}
+
+secup_rc trk_op_consumer_show(struct db *db, const char *actor, int64_t unreachable_after,
+                              const char *id, json_t **out, struct secup_err *err)
+{
+    *out = NULL;
+    if (!req_valid_name(id))
+        return secup_err_set(err, SECUP_E_VALUE, "a consumer name is A-Z a-z 0-9 . _ -");
+    secup_rc rc = trk_consumer_show(db, id, (int64_t)time(NULL), unreachable_after, out, err);
+    return logged(db, actor, "consumer-show", id, rc, out, err);
+}
+
+secup_rc trk_op_manifest_list(struct db *db, const char *actor, json_t **out,
+                              struct secup_err *err)
+{
+    *out = NULL;
+    secup_rc rc = trk_manifest_list(db, out, err);
+    return logged(db, actor, "manifest-list", "all", rc, out, err);
+}
+
+secup_rc trk_op_rollout_create(struct db *db, const char *actor, const char *id,
+                               const char *digest, int64_t canary, int64_t max_failure_pct,
+                               const char *const *only, size_t n_only, json_t **out,
+                               struct secup_err *err)
+{
+    *out = NULL;
+    if (!id || !req_valid_name(id))
+        return secup_err_set(err, SECUP_E_VALUE, "a rollout name is 1 to 64 characters of A-Z a-z 0-9 . _ -");
+    if (!digest || !req_is_hex(digest, 64))
+        return secup_err_set(err, SECUP_E_VALUE, "the digest is the manifest digest, 64 lowercase hex digits");
+    if (canary < 0 || canary > 1000000)
+        return secup_err_set(err, SECUP_E_VALUE, "the canary count is 0 to 1000000");
+    if (max_failure_pct < 0 || max_failure_pct > 100)
+        return secup_err_set(err, SECUP_E_VALUE, "the failure bound is a percentage, 0 to 100");
+    for (size_t i = 0; i < n_only; i++)
+        if (!req_valid_name(only[i]))
+            return secup_err_set(err, SECUP_E_VALUE, "consumer name %zu is not A-Z a-z 0-9 . _ -", i + 1);
+    json_t *targets = NULL;
+    secup_rc rc = db_begin(db, err);
+    if (rc != SECUP_OK)
+        return rc;
+    rc = trk_rollout_create(db, id, digest, canary, max_failure_pct, only, n_only, &targets, err);
+    if (rc == SECUP_OK)
+        rc = trk_event(db, actor, "rollout", id, digest, err);
+    if (rc == SECUP_OK)
+        rc = db_commit(db, err);
+    else
+        db_rollback(db);
+    if (rc != SECUP_OK) {
+        json_decref(targets);
+        return rc;
+    }
+    *out = json_pack("{s:s, s:s, s:o, s:I, s:I}", "rollout", id, "digest", digest, "targets",
+                     targets, "canary", (json_int_t)canary, "max_failure_pct",
+                     (json_int_t)max_failure_pct);
+    return SECUP_OK;
+}
+
+secup_rc trk_op_rollout_list(struct db *db, const char *actor, json_t **out,
+                             struct secup_err *err)
+{
+    *out = NULL;
+    secup_rc rc = trk_rollout_list(db, out, err);
+    return logged(db, actor, "rollout-list", "all", rc, out, err);
+}
+
+secup_rc trk_op_rollout_show(struct db *db, const char *actor, const char *id, json_t **out,
+                             struct secup_err *err)
+{
+    *out = NULL;
+    if (!req_valid_name(id))
+        return secup_err_set(err, SECUP_E_VALUE, "a rollout name is A-Z a-z 0-9 . _ -");
+    json_t *list = NULL, *targets = NULL;
+    secup_rc rc = trk_rollout_list(db, &list, err);
+    size_t i;
+    json_t *o;
+    json_array_foreach(list, i, o) {
+        if (strcmp(json_string_value(json_object_get(o, "id")), id) == 0) {
+            *out = json_incref(o);
+            break;
+        }
+    }
+    json_decref(list);
+    if (rc == SECUP_OK && !*out)
+        rc = secup_err_set(err, SECUP_E_NOENT, "no rollout '%s'", id);
+    if (rc == SECUP_OK)
+        rc = trk_rollout_targets(db, id, &targets, err);
+    if (rc == SECUP_OK)
+        json_object_set_new(*out, "targets", targets);
+    return logged(db, actor, "rollout-show", id, rc, out, err);
+}
+
+secup_rc trk_op_rollout_step(struct db *db, const char *actor, const char *id,
+                             const char *verb, json_t **out, struct secup_err *err)
+{
+    *out = NULL;
+    const char *to = strcmp(verb, "pause") == 0    ? "paused"
+                     : strcmp(verb, "resume") == 0 ? "resume"
+                     : strcmp(verb, "cancel") == 0 ? "cancelled"
+                                                   : NULL;
+    if (!to)
+        return secup_err_set(err, SECUP_E_VALUE, "a rollout is paused, resumed or cancelled, not '%.32s'",
+                             verb);
+    if (!req_valid_name(id))
+        return secup_err_set(err, SECUP_E_VALUE, "a rollout name is A-Z a-z 0-9 . _ -");
+    char state[32];
+    struct db_value v[] = { DB_TEXT_V(id) };
+    secup_rc rc = db_begin(db, err);
+    if (rc != SECUP_OK)
+        return rc;
+    rc = db_query_text(db, "SELECT state FROM rollouts WHERE id = $1", v, 1, state, sizeof(state),
+                       err);
+    if (rc == SECUP_E_NOENT)
+        rc = secup_err_set(err, SECUP_E_NOENT, "no rollout '%s'", id);
+    if (rc == SECUP_OK)
+        rc = trk_rollout_set_state(db, id, to, err);
+    if (rc == SECUP_E_STATE)
+        secup_err_set(err, SECUP_E_STATE, "rollout '%s' is %s: it cannot be %s", id, state,
+                      verb[0] == 'p' ? "paused" : verb[0] == 'r' ? "resumed" : "cancelled");
+    if (rc == SECUP_OK)
+        rc = trk_event(db, actor, verb, id, NULL, err);
+    if (rc == SECUP_OK)
+        rc = db_commit(db, err);
+    else
+        db_rollback(db);
+    if (rc == SECUP_OK)
+        *out = json_pack("{s:b, s:s, s:s}", "ok", 1, "rollout", id, "done", verb);
     return rc;
 }
 
@@ -204,8 +379,35 @@ int trk_admin(int argc, char **argv)
             rc = trk_event(db, "admin", object, arg, url, &err);
         if (rc == SECUP_OK)
             out = json_pack("{s:b, s:s}", "ok", 1, object, arg);
+    } else if (strcmp(object, "token") == 0 && strcmp(verb, "add") == 0 && arg) {
+        char token[64], hash[TOKEN_HASH_HEX];
+        if (!req_valid_name(arg))
+            rc = secup_err_set(&err, SECUP_E_USAGE, "token name '%s' must be A-Z a-z 0-9 . _ -", arg);
+        if (rc == SECUP_OK)
+            rc = token_new(token, &err);
+        token_hash(token, hash);
+        if (rc == SECUP_OK)
+            rc = trk_admin_token_add(db, arg, hash, &err);
+        if (rc == SECUP_OK)
+            rc = trk_event(db, "admin", "token-add", arg, NULL, &err);
+        if (rc == SECUP_OK && json)
+            out = json_pack("{s:s, s:s}", "name", arg, "token", token);
+        else if (rc == SECUP_OK) {
+            printf("%s\n", token);
+            cli_note("administrator token '%s' for the REST admin API; shown once, stored hashed",
+                     arg);
+        }
+        secup_wipe(token, sizeof(token));
+    } else if (strcmp(object, "token") == 0 && strcmp(verb, "revoke") == 0 && arg) {
+        rc = trk_admin_token_revoke(db, arg, &err);
+        if (rc == SECUP_OK)
+            rc = trk_event(db, "admin", "token-revoke", arg, NULL, &err);
+        if (rc == SECUP_OK)
+            out = json_pack("{s:b, s:s}", "ok", 1, "revoked", arg);
+    } else if (strcmp(object, "token") == 0 && strcmp(verb, "list") == 0) {
+        rc = trk_admin_token_list(db, &out, &err);
     } else if (strcmp(object, "consumer") == 0 && strcmp(verb, "list") == 0) {
-        rc = trk_inventory(db, (int64_t)time(NULL), unreachable, state, chex, &out, &err);
+        rc = trk_op_consumer_list(db, "admin", unreachable, state, chex, &out, &err);
         if (rc == SECUP_OK && !json) {
             size_t i;
             json_t *o;
@@ -218,22 +420,22 @@ int trk_admin(int argc, char **argv)
             out = NULL;
         }
     } else if (strcmp(object, "consumer") == 0 && strcmp(verb, "show") == 0 && arg) {
-        rc = trk_consumer_show(db, arg, (int64_t)time(NULL), unreachable, &out, &err);
+        rc = trk_op_consumer_show(db, "admin", unreachable, arg, &out, &err);
     } else if (strcmp(object, "consumer") == 0 && strcmp(verb, "remove") == 0 && arg) {
         rc = trk_consumer_remove(db, arg, &err);
         if (rc == SECUP_OK)
             rc = trk_event(db, "admin", "remove", arg, NULL, &err);
         if (rc == SECUP_OK)
             out = json_pack("{s:b}", "ok", 1);
+    } else if (strcmp(object, "consumer") == 0 && strcmp(verb, "poke") == 0 && arg) {
+        rc = trk_poke_cli(dir, db, arg, &out, &err);
     } else if (strcmp(object, "manifest") == 0 && strcmp(verb, "list") == 0) {
-        rc = trk_manifest_list(db, &out, &err);
+        rc = trk_op_manifest_list(db, "admin", &out, &err);
     } else if (strcmp(object, "rollout") == 0 && strcmp(verb, "create") == 0 && arg) {
         char names[4096];
         const char *only[256];
         size_t n_only = 0;
-        if (!req_valid_name(arg))
-            rc = secup_err_set(&err, SECUP_E_USAGE, "rollout name '%s' must be A-Z a-z 0-9 . _ -", arg);
-        else if (!digest || !req_is_hex(digest, 64))
+        if (!digest)
             rc = secup_err_set(&err, SECUP_E_USAGE, "--digest is the manifest digest, 64 hex digits");
         if (rc == SECUP_OK && consumers) {
             snprintf(names, sizeof(names), "%s", consumers);
@@ -246,33 +448,17 @@ int trk_admin(int argc, char **argv)
                 p = comma ? comma + 1 : NULL;
             }
         }
-        json_t *targets = NULL;
         if (rc == SECUP_OK)
-            rc = db_begin(db, &err);
-        if (rc == SECUP_OK) {
-            rc = trk_rollout_create(db, arg, digest, (int64_t)canary, (int64_t)max_failures, only,
-                                    n_only, &targets, &err);
-            if (rc == SECUP_OK)
-                rc = trk_event(db, "admin", "rollout", arg, digest, &err);
-            if (rc == SECUP_OK)
-                rc = db_commit(db, &err);
-            else
-                db_rollback(db);
-        }
-        if (rc == SECUP_OK)
-            out = json_pack("{s:s, s:o, s:I}", "rollout", arg, "targets", targets, "canary",
-                            (json_int_t)canary);
+            rc = trk_op_rollout_create(db, "admin", arg, digest, (int64_t)canary,
+                                       (int64_t)max_failures, only, n_only, &out, &err);
     } else if (strcmp(object, "rollout") == 0 && strcmp(verb, "list") == 0) {
-        rc = trk_rollout_list(db, &out, &err);
+        rc = trk_op_rollout_list(db, "admin", &out, &err);
+    } else if (strcmp(object, "rollout") == 0 && strcmp(verb, "show") == 0 && arg) {
+        rc = trk_op_rollout_show(db, "admin", arg, &out, &err);
     } else if (strcmp(object, "rollout") == 0 && arg &&
                (strcmp(verb, "pause") == 0 || strcmp(verb, "resume") == 0 ||
                 strcmp(verb, "cancel") == 0)) {
-        const char *to = verb[0] == 'p' ? "paused" : verb[0] == 'r' ? "resume" : "cancelled";
-        rc = trk_rollout_set_state(db, arg, to, &err);
-        if (rc == SECUP_OK)
-            rc = trk_event(db, "admin", verb, arg, NULL, &err);
-        if (rc == SECUP_OK)
-            out = json_pack("{s:b, s:s, s:s}", "ok", 1, "rollout", arg, "done", verb);
+        rc = trk_op_rollout_step(db, "admin", arg, verb, &out, &err);
     } else {
         status = cli_usage("admin", "unknown command '%s %s' (see --help)", object, verb);
     }

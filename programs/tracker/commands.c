@@ -73,6 +73,8 @@ static secup_rc issue(struct trk *t, struct db *db, const char *consumer,
         m.expires_at = (uint64_t)now + t->cfg.freshness_ttl;
     }
     rc = secup_command_sign(&m, t->sign_key, out, cap, len, err);
+    if (rc == SECUP_OK) /* the inventory's "stale": every statement given has expired */
+        rc = trk_freshness_set(db, consumer, (int64_t)m.expires_at, err);
     if (rc != SECUP_OK || action != SECUP_COMMAND_INSTALL)
         return rc;
     /* an install is kept until the consumer's reports settle it */
@@ -140,6 +142,18 @@ static secup_rc decide(struct trk *t, const char *consumer, bool allow_nothing, 
         db_rollback(db);
     db_pool_put(t->pool, db);
     return rc;
+}
+
+secup_rc trk_command_decide(struct trk *t, const char *consumer, uint8_t *out, size_t cap,
+                            size_t *len, struct secup_err *err)
+{
+    return decide(t, consumer, false, out, cap, len, err);
+}
+
+secup_rc trk_command_report(struct trk *t, struct db *db, const char *consumer, uint8_t *out,
+                            size_t cap, size_t *len, struct secup_err *err)
+{
+    return issue(t, db, consumer, SECUP_COMMAND_REPORT, NULL, out, cap, len, err);
 }
 
 static void answer(struct trk *t, struct httpd_req *req, const char *consumer)
@@ -210,6 +224,7 @@ static void wake_where(struct trk *t, bool all, uint64_t now)
 void trk_wake_all(struct trk *t)
 {
     wake_where(t, true, 0);
+    trk_push_kick(t); /* consumers not in a long poll are told at their callback URL */
 }
 
 /* FNV-1a over every rollout's id, state and wave. */

@@ -16,7 +16,8 @@ static const char *const top_keys[] = { "id", "listen", "tls", "database", "sign
                                         "unreachable-after", "command-ttl", "freshness-ttl",
                                         "max-wait", "auto-update", "report-quota",
                                         "report-history", "http", "upstream",
-                                        "server", "trust", NULL };
+                                        "server", "trust", "callbacks", NULL };
+static const char *const cb_keys[] = { "ca-file", "retry-initial", "retry-max", "interval", NULL };
 static const char *const up_keys[] = { "url", "id", "key", "ca-file", "enrolment-token-file",
                                        "poll-wait", NULL };
 static const char *const srv_keys[] = { "token-file", "ca-file", "poll-interval", NULL };
@@ -38,6 +39,9 @@ static secup_rc set_dir(const char *dir, struct trk_config *cfg, struct secup_er
     cfg->poll_interval = 300;
     cfg->timeout = 30;
     cfg->connection_limit = 4096;
+    cfg->cb_retry_initial = 5;
+    cfg->cb_retry_max = 300;
+    cfg->cb_interval = 5;
     int n = snprintf(cfg->dir, sizeof(cfg->dir), "%s", dir);
     int m = snprintf(cfg->file, sizeof(cfg->file), "%s/tracker.json", dir);
     if (n < 0 || (size_t)n >= sizeof(cfg->dir) || m < 0 || (size_t)m >= sizeof(cfg->file))
@@ -109,6 +113,21 @@ static secup_rc parse(struct jconf *c, json_t *root, struct trk_config *cfg)
             rc = jconf_path(c, s, "ca-file", cfg->server_ca, sizeof(cfg->server_ca), false);
         if (rc == SECUP_OK)
             rc = jconf_uint(c, s, "poll-interval", 0, 7 * 86400, &cfg->poll_interval, false);
+    }
+    s = json_object_get(root, "callbacks");
+    if (rc == SECUP_OK && s) {
+        rc = jconf_keys(c, s, "callbacks", cb_keys);
+        if (rc == SECUP_OK)
+            rc = jconf_path(c, s, "ca-file", cfg->cb_ca, sizeof(cfg->cb_ca), false);
+        if (rc == SECUP_OK)
+            rc = jconf_uint(c, s, "retry-initial", 1, 3600, &cfg->cb_retry_initial, false);
+        if (rc == SECUP_OK)
+            rc = jconf_uint(c, s, "retry-max", 1, 86400, &cfg->cb_retry_max, false);
+        if (rc == SECUP_OK)
+            rc = jconf_uint(c, s, "interval", 1, 3600, &cfg->cb_interval, false);
+        if (rc == SECUP_OK && cfg->cb_retry_max < cfg->cb_retry_initial)
+            rc = secup_err_set(c->err, SECUP_E_VALUE,
+                               "'%s': \"callbacks.retry-max\" is below \"retry-initial\"", c->file);
     }
     s = json_object_get(root, "trust");
     if (rc == SECUP_OK && s) {

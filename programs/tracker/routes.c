@@ -385,6 +385,7 @@ void trk_handle(void *app, struct httpd_req *req)
     static const char *const status[] = { "v1", "status" };
     static const char *const notify[] = { "v1", "notify" };
     static const char *const commands[] = { "v1", "commands" };
+    static const char *const callback[] = { "v1", "callback" };
     if (req_match(&r, "GET", 2, health)) {
         json_t *o = json_pack("{s:s, s:s}", "status", "ok", "tracker", t->cfg.id);
         httpd_respond_json(req, 200, o);
@@ -399,6 +400,10 @@ void trk_handle(void *app, struct httpd_req *req)
         accept_body(t, req, notify_done);
     } else if (req_match(&r, "POST", 2, (const char *const[]){ "v1", "requests" })) {
         accept_body(t, req, requests_done);
+    } else if (req_match(&r, "PUT", 2, callback)) {
+        trk_callback_route(t, req);
+    } else if (r.n >= 2 && strcmp(r.seg[0], "v1") == 0 && strcmp(r.seg[1], "admin") == 0) {
+        trk_admin_route(t, req, &r);
     } else {
         httpd_respond_error(req, SECUP_E_NOENT, "no route %s %.200s", r.method,
                             httpd_req_path(req));

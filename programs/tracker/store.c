@@ -64,7 +64,8 @@ static int64_t now(void)
 
 secup_rc trk_schema(struct db *db, struct secup_err *err)
 {
-    return db_exec_script(db, schema, err);
+    secup_rc rc = db_exec_script(db, schema, err);
+    return rc == SECUP_OK ? trk_schema_admin(db, err) : rc;
 }
 
 secup_rc trk_event(struct db *db, const char *actor, const char *action, const char *object,
@@ -288,6 +289,9 @@ static const char *judge(struct inv *in, const char *const *v, json_t *comps, js
         return "never-seen";
     if (in->now - last_seen > in->unreachable_after)
         return "unreachable";
+    int64_t fresh_until = db_col_int(v[11]);
+    if (fresh_until > 0 && in->now > fresh_until)
+        return "stale"; /* reports, but holds no valid statement: it stopped polling */
     if (db_col_int(v[7]) != 0)
         return "failed"; /* safe mode: no verified image */
     const char *code = json_string_value(json_object_get(last, "code"));
@@ -314,7 +318,7 @@ static const char *judge(struct inv *in, const char *const *v, json_t *comps, js
 static bool inv_row(void *ctx, size_t n, const char *const *v)
 {
     struct inv *in = ctx;
-    if (n < 11)
+    if (n < 12)
         return false;
     json_t *comps = v[8] ? json_loads(v[8], 0, NULL) : NULL;
     if (!json_is_array(comps)) {
@@ -345,7 +349,9 @@ static bool inv_row(void *ctx, size_t n, const char *const *v)
 
 #define INV_SQL                                                                               \
     "SELECT id, kind, vendor, class, region, last_counter, last_seen, safe_mode, components," \
-    " last_result, hold FROM consumers"
+    " last_result, hold,"                                                                    \
+    " (SELECT fresh_until FROM freshness f WHERE f.consumer = consumers.id)"                 \
+    " FROM consumers"
 
 secup_rc trk_inventory(struct db *db, int64_t now_, int64_t unreachable_after,
                        const char *state, const char *class_id, json_t **out,

@@ -40,13 +40,16 @@ secup_rc trk_run(const char *dir, struct secup_err *err)
         free(t);
         return rc;
     }
+    pthread_mutex_init(&t->push_lock, NULL);
+    pthread_cond_init(&t->push_cond, NULL);
+    t->push_ready = true;
     rc = trk_config_load(dir, &t->cfg, err);
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     unsigned threads = t->cfg.threads ? (unsigned)t->cfg.threads
                                       : (unsigned)(2 * (ncpu > 0 ? ncpu : 1));
     if (rc == SECUP_OK)
-        /* + committer, ticker, upstream, discovery */
-        rc = db_pool_open(t->cfg.db_url, threads + 4, &t->pool, err);
+        /* + the committer, the ticker, upstream, discovery and the pusher of "poll now" */
+        rc = db_pool_open(t->cfg.db_url, threads + 5, &t->pool, err);
     if (rc == SECUP_OK) {
         struct db *db = db_pool_get(t->pool);
         rc = trk_schema(db, err);
@@ -70,6 +73,8 @@ secup_rc trk_run(const char *dir, struct secup_err *err)
         t->ticker_started = true;
     if (rc == SECUP_OK && pthread_create(&t->discovery, NULL, trk_discovery, t) == 0)
         t->discovery_started = true;
+    if (rc == SECUP_OK && pthread_create(&t->pusher, NULL, trk_pusher, t) == 0)
+        t->pusher_started = true;
     if (rc == SECUP_OK && t->cfg.up_url[0] &&
         pthread_create(&t->upstream, NULL, trk_upstream, t) == 0)
         t->upstream_started = true;
@@ -96,6 +101,9 @@ secup_rc trk_run(const char *dir, struct secup_err *err)
     trk_intake_stop(t); /* queued reports are stored and answered; later ones get 503 */
     if (t->ticker_started)
         pthread_join(t->ticker, NULL);
+    trk_push_stop(t);
+    if (t->pusher_started)
+        pthread_join(t->pusher, NULL); /* a delivery under way ends within its 15 s timeout */
     if (t->upstream_started)
         pthread_join(t->upstream, NULL); /* its long poll ends within poll-wait + 30 s */
     if (t->discovery_started) {
@@ -115,6 +123,8 @@ secup_rc trk_run(const char *dir, struct secup_err *err)
     pthread_cond_destroy(&t->disc_cond);
     pthread_mutex_destroy(&t->disc_lock);
     pthread_mutex_destroy(&t->park_lock);
+    pthread_cond_destroy(&t->push_cond);
+    pthread_mutex_destroy(&t->push_lock);
     free(t);
     return rc;
 }

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "admin_req.h"
 #include "db/db.h"
 #include "secup/err.h"
 #include "secup/keys.h"
@@ -50,6 +51,11 @@ struct trk_config {
     uint64_t threads;
     uint64_t timeout;
     uint64_t connection_limit;
+    /* "poll now": signed commands POSTed to consumers' callback URLs (pollnow.c) */
+    char cb_ca[TRK_PATH];         /* verify consumers' listeners with this CA; "": do not */
+    uint64_t cb_retry_initial;    /* seconds of back-off after a failed delivery, doubled */
+    uint64_t cb_retry_max;
+    uint64_t cb_interval;         /* seconds between scans for commands to deliver */
 };
 
 secup_rc trk_config_load(const char *dir, struct trk_config *cfg, struct secup_err *err);
@@ -111,8 +117,8 @@ secup_rc trk_report_store(struct db *db, const char *id, int64_t counter, int64_
                           struct secup_err *err);
 secup_rc trk_consumer_remove(struct db *db, const char *id, struct secup_err *err);
 
-/* The inventory: consumers with their state (up-to-date, obsolete, failed, unreachable,
- * never-seen) judged against the known manifests at time now. state/class filters may be
+/* The inventory: consumers with their state (up-to-date, obsolete, updating, failed,
+ * unreachable, stale, never-seen) judged against the known manifests at time now. state/class filters may be
  * NULL. */
 secup_rc trk_inventory(struct db *db, int64_t now, int64_t unreachable_after,
                        const char *state, const char *class_id, json_t **out,
@@ -258,8 +264,88 @@ secup_rc trk_fleet_tuples(struct db *db, int64_t seen_since, json_t **out, struc
 secup_rc trk_aggregate_put(struct db *db, const char *tracker, const char *reporter,
                            const char *body_hex, struct secup_err *err);
 
+/* ---- administrator tokens and callbacks (store_admin.c) ---- */
+
+secup_rc trk_schema_admin(struct db *db, struct secup_err *err);
+/* The newest expiry of a signed statement (command) given to consumer: a consumer whose
+ * statements all expired while it still reports is "stale" in the inventory. */
+secup_rc trk_freshness_set(struct db *db, const char *consumer, int64_t until,
+                           struct secup_err *err);
+/* Administrator tokens of the REST admin API: stored as their SHA-256, revocable. */
+secup_rc trk_admin_token_add(struct db *db, const char *name, const char *hash,
+                             struct secup_err *err);
+secup_rc trk_admin_token_revoke(struct db *db, const char *name, struct secup_err *err);
+secup_rc trk_admin_token_list(struct db *db, json_t **out, struct secup_err *err);
+/* The name of the live administrator token with this hash: SECUP_E_AUTH otherwise. */
+secup_rc trk_admin_by_token(struct db *db, const char *hash, char name[TRK_ID_MAX + 1],
+                            struct secup_err *err);
+
+struct trk_callback {
+    char consumer[TRK_ID_MAX + 1];
+    char url[520];
+    int64_t failures, next_try;
+    char pushed[65];         /* SHA-256 of the last command delivered */
+    bool has_pending;        /* a poke waits for delivery */
+    int64_t pending_expires;
+};
+
+
+secup_rc trk_callback_set(struct db *db, const char *consumer, const char *url,
+                          struct secup_err *err);
+secup_rc trk_callback_get(struct db *db, const char *consumer, struct trk_callback *c,
+                          bool *found, struct secup_err *err);
+/* The hex of the poke waiting for delivery: SECUP_E_NOENT when none. */
+secup_rc trk_callback_pending(struct db *db, const char *consumer, char *hex, size_t cap,
+                              struct secup_err *err);
+/* Consumers with a callback whose back-off has passed (at most max). */
+secup_rc trk_callbacks_due(struct db *db, int64_t now, size_t max, json_t **out,
+                           struct secup_err *err);
+/* Keeps a signed poke for delivery: SECUP_E_STATE when the consumer has no callback. */
+secup_rc trk_callback_queue(struct db *db, const char *consumer, const char *body_hex,
+                            int64_t expires, struct secup_err *err);
+/* The outcome of a delivery: success clears the back-off (and the poke when was_pending);
+ * failure doubles it, from backoff_initial up to backoff_max seconds. */
+secup_rc trk_callback_done(struct db *db, const char *consumer, bool delivered,
+                           bool was_pending, const char *pushed, int64_t now,
+                           int64_t backoff_initial, int64_t backoff_max, struct secup_err *err);
+/* The targets of a rollout: [{consumer, wave}]. */
+secup_rc trk_rollout_targets(struct db *db, const char *id, json_t **out, struct secup_err *err);
+secup_rc trk_callback_drop_expired(struct db *db, int64_t now, struct secup_err *err);
+
+/* ---- administrator actions (admin.c) ----
+ * One function per action, called by the CLI (`secup-tracker admin`) and by the REST
+ * admin API (admin_rest.c). Each writes the event log with actor: "admin" from the CLI,
+ * "admin:NAME" over REST. */
+
+/* The states the inventory judges: a filter must name one of them. */
+bool trk_state_valid(const char *state);
+secup_rc trk_op_consumer_list(struct db *db, const char *actor, int64_t unreachable_after,
+                              const char *state, const char *class_id, json_t **out,
+                              struct secup_err *err);
+secup_rc trk_op_consumer_show(struct db *db, const char *actor, int64_t unreachable_after,
+                              const char *id, json_t **out, struct secup_err *err);
+secup_rc trk_op_manifest_list(struct db *db, const char *actor, json_t **out,
+                              struct secup_err *err);
+secup_rc trk_op_rollout_create(struct db *db, const char *actor, const char *id,
+                               const char *digest, int64_t canary, int64_t max_failure_pct,
+                               const char *const *only, size_t n_only, json_t **out,
+                               struct secup_err *err);
+secup_rc trk_op_rollout_list(struct db *db, const char *actor, json_t **out,
+                             struct secup_err *err);
+/* One rollout (as in the list) with its targets and their waves; SECUP_E_NOENT. */
+secup_rc trk_op_rollout_show(struct db *db, const char *actor, const char *id, json_t **out,
+                             struct secup_err *err);
+/* verb: "pause", "resume" or "cancel". SECUP_E_NOENT for an unknown rollout,
+ * SECUP_E_STATE when it cannot make that step. */
+secup_rc trk_op_rollout_step(struct db *db, const char *actor, const char *id,
+                             const char *verb, json_t **out, struct secup_err *err);
+
 /* ---- the process ---- */
 secup_rc trk_run(const char *dir, struct secup_err *err);
 int trk_admin(int argc, char **argv);
+/* `admin consumer poke NAME`: signs a "report status now" with the key of dir's
+ * configuration and POSTs it to the consumer's callback URL (pollnow.c). */
+secup_rc trk_poke_cli(const char *dir, struct db *db, const char *consumer, json_t **out,
+                      struct secup_err *err);
 
 #endif /* SECUP_TRACKER_H */

@@ -69,6 +69,13 @@ struct trk {
     size_t intake_queued;
     pthread_t intake;
     bool intake_inited, intake_started, intake_stopping;
+    /* "poll now" (pollnow.c): the thread that POSTs commands to callback URLs */
+    pthread_t pusher;
+    bool pusher_started;
+    bool push_ready;              /* push_lock and push_cond are initialised */
+    pthread_mutex_t push_lock;
+    pthread_cond_t push_cond;
+    bool push_kicked, push_stop;
 };
 
 /* GET /v1/commands?wait=S (commands.c). */
@@ -103,6 +110,37 @@ void trk_intake_destroy(struct trk *t);
 void trk_report_free(struct trk_report *r);
 
 void trk_handle(void *app, struct httpd_req *req);
+/* What a poll of consumer would get now, without the "nothing to do" statement (*len 0
+ * then), decided as for a poll (commands.c). */
+secup_rc trk_command_decide(struct trk *t, const char *consumer, uint8_t *out, size_t cap,
+                            size_t *len, struct secup_err *err);
+/* A signed "report status now" (action 3) for consumer, in db's transaction (commands.c). */
+secup_rc trk_command_report(struct trk *t, struct db *db, const char *consumer, uint8_t *out,
+                            size_t cap, size_t *len, struct secup_err *err);
+
+/* "Poll now" (pollnow.c). */
+bool trk_is_parked(struct trk *t, const char *consumer);
+/* PUT /v1/callback with the consumer's token: {"url": "https://..."}. */
+void trk_callback_route(struct trk *t, struct httpd_req *req);
+void trk_callback_put(struct trk *t, struct httpd_req *req, const char *consumer,
+                      const uint8_t *p, size_t n);
+/* The delivery thread: scans every callbacks.interval seconds or when kicked. */
+void *trk_pusher(void *arg);
+void trk_push_kick(struct trk *t);
+void trk_push_stop(struct trk *t);
+/* Signs a "report status now" for consumer, keeps it for delivery to its callback URL and
+ * tries once at once (SECUP_E_STATE when it has no callback URL). *out tells how it went. */
+secup_rc trk_poke(struct trk *t, struct db *db, const char *actor, const char *consumer,
+                  json_t **out, struct secup_err *err);
+
+/* The REST admin API (admin_rest.c): every /v1/admin/... request. */
+struct req_route;
+void trk_admin_route(struct trk *t, struct httpd_req *req, const struct req_route *r);
+/* Receives a body of at most max bytes, then calls done with a0 and a1 (copied). */
+typedef void (*trk_body_fn)(struct trk *t, struct httpd_req *req, const char *const *args,
+                            const uint8_t *p, size_t n);
+void trk_accept_json(struct trk *t, struct httpd_req *req, size_t max, trk_body_fn done,
+                     const char *a0, const char *a1);
 void trk_log(const char *fmt, ...) SECUP_PRINTF(1, 2);
 
 #endif /* SECUP_TRACKER_TRK_H */

@@ -87,7 +87,7 @@ cat > dev.json <<JSON
               "retry-initial": 1, "retry-max": 2, "attempts": 4, "low-speed-time": 2 } }
 JSON
 check "the configuration with tracker and server" 0 "" "$AG" --config dev.json check-config
-sed 's/"poll-wait": 1/"poll-wait": 0/' dev.json > bad.json
+sed 's/"poll-wait": 1/"poll-wait": 3601/' dev.json > bad.json
 check "poll-wait out of range" 3 SECUP_E_VALUE "$AG" --config bad.json check-config
 sed 's/"id": "trk1", //' dev.json > bad.json
 check "a tracker section needs the issuer id" 3 "" "$AG" --config bad.json check-config

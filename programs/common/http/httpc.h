@@ -54,6 +54,10 @@ struct httpc_request {
     /* Called as bytes move (upload or download), at most about 10 times a second. */
     void (*progress)(void *ctx, uint64_t done, uint64_t total, bool upload);
     void *progress_ctx;
+    /* Polled about once a second while the transfer runs (a long poll too): true ends it
+     * at once with SECUP_E_STATE ("cancelled"). */
+    bool (*cancel)(void *ctx);
+    void *cancel_ctx;
 };
 
 struct httpc_response {

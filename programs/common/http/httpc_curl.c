@@ -42,6 +42,7 @@ struct xfer {
     size_t cap;
     uint64_t limit;
     uint64_t last_progress_ms;
+    bool cancelled;
 };
 
 static uint64_t now_ms(void)
@@ -167,6 +168,12 @@ static int on_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow, cur
                        curl_off_t ulnow)
 {
     struct xfer *x = userdata;
+    if (x->req->cancel && x->req->cancel(x->req->cancel_ctx)) {
+        x->cancelled = true;
+        return 1; /* CURLE_ABORTED_BY_CALLBACK */
+    }
+    if (!x->req->progress)
+        return 0;
     uint64_t now = now_ms();
     if (now - x->last_progress_ms < PROGRESS_PERIOD_MS)
         return 0;
@@ -309,7 +316,7 @@ secup_rc httpc_perform(const struct httpc_config *cfg, const struct httpc_reques
     SET(CURLOPT_HEADERDATA, &x);
     SET(CURLOPT_WRITEFUNCTION, on_body);
     SET(CURLOPT_WRITEDATA, &x);
-    if (req->progress) {
+    if (req->progress || req->cancel) {
         SET(CURLOPT_NOPROGRESS, 0L);
         SET(CURLOPT_XFERINFOFUNCTION, on_progress);
         SET(CURLOPT_XFERINFODATA, &x);
@@ -406,7 +413,9 @@ secup_rc httpc_perform(const struct httpc_config *cfg, const struct httpc_reques
 
     cc = curl_easy_perform(h);
     if (cc != CURLE_OK) {
-        if (x.own_err_set && x.err->rc != SECUP_OK) {
+        if (x.cancelled) {
+            rc = secup_err_set(x.err, SECUP_E_STATE, "'%s': cancelled", req->url);
+        } else if (x.own_err_set && x.err->rc != SECUP_OK) {
             rc = x.err->rc;
             secup_err_prefix(x.err, "'%s'", req->url);
         } else {

@@ -63,8 +63,35 @@ static void test_config_sections(void **state)
     parse("/s", ", \"tracker\": { \"url\": \"https://t\", \"id\": \"t\" }", SECUP_E_JSON, "key");
     parse("/s", ", \"tracker\": { \"url\": \"ftp://t\", \"id\": \"t\", \"key\": \"k\" }", SECUP_E_VALUE,
           "tracker.url");
-    parse("/s", ", \"tracker\": { \"url\": \"https://t\", \"id\": \"t\", \"key\": \"k\", \"poll-wait\": 0 }",
+    parse("/s", ", \"tracker\": { \"url\": \"https://t\", \"id\": \"t\", \"key\": \"k\", \"poll-wait\": 3601 }",
           SECUP_E_VALUE, "poll-wait");
+    /* the listener of "poll now" */
+    c = parse("/s", ", \"tracker\": { \"url\": \"https://t\", \"id\": \"t\", \"key\": \"k\", \"poll-wait\": 0,"
+              " \"poll-interval\": 600, \"listen\": { \"address\": \"127.0.0.1:0\","
+              " \"url\": \"https://dev-1.local:{port}/v1/command\" } }",
+              SECUP_OK, NULL);
+    assert_int_equal(c->online.poll_wait, 0);
+    assert_int_equal(c->online.poll_interval, 600);
+    assert_string_equal(c->online.listen_addr, "127.0.0.1:0");
+    assert_string_equal(c->online.listen_cert, "");
+    assert_string_equal(c->online.callback_url, "https://dev-1.local:{port}/v1/command");
+    c = parse("/s", ", \"tracker\": { \"url\": \"https://t\", \"id\": \"t\", \"key\": \"k\","
+              " \"listen\": { \"address\": \"[::1]:9443\", \"cert\": \"c.pem\", \"key\": \"k.pem\" } }",
+              SECUP_OK, NULL);
+    assert_string_equal(c->online.listen_cert, "/etc/secup/c.pem");
+    assert_string_equal(c->online.listen_key, "/etc/secup/k.pem");
+    parse("/s", ", \"tracker\": { \"url\": \"https://t\", \"id\": \"t\", \"key\": \"k\","
+          " \"listen\": { \"address\": \"127.0.0.1:0\", \"cert\": \"c.pem\" } }",
+          SECUP_E_VALUE, "neither");
+    parse("/s", ", \"tracker\": { \"url\": \"https://t\", \"id\": \"t\", \"key\": \"k\","
+          " \"listen\": { \"address\": \"127.0.0.1:0\", \"url\": \"http://x/\" } }",
+          SECUP_E_VALUE, "listen.url");
+    parse("/s", ", \"tracker\": { \"url\": \"https://t\", \"id\": \"t\", \"key\": \"k\","
+          " \"listen\": { \"url\": \"https://x/\" } }",
+          SECUP_E_JSON, "address");
+    parse("/s", ", \"tracker\": { \"url\": \"https://t\", \"id\": \"t\", \"key\": \"k\","
+          " \"listen\": { \"address\": \"127.0.0.1:0\", \"port\": 1 } }",
+          SECUP_E_JSON, "port");
     parse("/s", ", \"tracker\": { \"url\": \"https://t\", \"id\": \"t\", \"key\": \"k\", \"token\": \"x\" }",
           SECUP_E_JSON, "token");
     parse("/s", ", \"server\": { \"retry-initial\": 10, \"retry-max\": 5 }", SECUP_E_VALUE, "retry-max");
