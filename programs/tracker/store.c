@@ -62,9 +62,22 @@ static int64_t now(void)
     return (int64_t)time(NULL);
 }
 
+/* Columns added since the first schema: a database made by an older tracker gets them. */
+static const struct {
+    const char *table, *column, *type;
+} added_columns[] = {
+    { "consumers", "hold", "TEXT" },
+    { "servers", "url", "TEXT" },
+    { "manifests", "profile", "TEXT" },
+    { "manifests", "size", "BIGINT" },
+};
+
 secup_rc trk_schema(struct db *db, struct secup_err *err)
 {
     secup_rc rc = db_exec_script(db, schema, err);
+    for (size_t i = 0; rc == SECUP_OK && i < sizeof(added_columns) / sizeof(added_columns[0]); i++)
+        rc = db_add_column(db, added_columns[i].table, added_columns[i].column,
+                           added_columns[i].type, err);
     return rc == SECUP_OK ? trk_schema_admin(db, err) : rc;
 }
 

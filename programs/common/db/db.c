@@ -157,6 +157,32 @@ secup_rc db_exec_script(struct db *db, const char *sql, struct secup_err *err)
     return db->ops->exec_script(db->impl, sql, err);
 }
 
+secup_rc db_add_column(struct db *db, const char *table, const char *column, const char *type,
+                       struct secup_err *err)
+{
+    char sql[256];
+    if (!db || !table || !column || !type)
+        return secup_err_set(err, SECUP_E_ARG, "db_add_column: missing argument");
+    int n = snprintf(sql, sizeof(sql), "SELECT %s FROM %s LIMIT 0", column, table);
+    if (n < 0 || (size_t)n >= sizeof(sql))
+        return secup_err_set(err, SECUP_E_ARG, "db_add_column: names too long");
+    struct secup_err probe;
+    if (db_exec(db, sql, NULL, 0, NULL, NULL, NULL, &probe) == SECUP_OK)
+        return SECUP_OK; /* there already */
+    n = snprintf(sql, sizeof(sql), "ALTER TABLE %s ADD COLUMN %s %s", table, column, type);
+    if (n < 0 || (size_t)n >= sizeof(sql))
+        return secup_err_set(err, SECUP_E_ARG, "db_add_column: names too long");
+    secup_rc rc = db_exec(db, sql, NULL, 0, NULL, NULL, NULL, err);
+    if (rc != SECUP_OK) {
+        /* another process may have added it meanwhile */
+        snprintf(sql, sizeof(sql), "SELECT %s FROM %s LIMIT 0", column, table);
+        if (db_exec(db, sql, NULL, 0, NULL, NULL, NULL, &probe) == SECUP_OK)
+            return SECUP_OK;
+        secup_err_prefix(err, "upgrading the schema");
+    }
+    return rc;
+}
+
 secup_rc db_begin(struct db *db, struct secup_err *err)
 {
     if (!db)

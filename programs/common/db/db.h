@@ -63,6 +63,12 @@ secup_rc db_exec(struct db *db, const char *sql, const struct db_value *params,
 /* Runs several ';'-separated statements without parameters (schema creation). */
 secup_rc db_exec_script(struct db *db, const char *sql, struct secup_err *err);
 
+/* Schema upgrades: adds column (SQL type `type`, no constraint beyond a DEFAULT) to table
+ * unless it is there already, so that a database made by an older version keeps its rows.
+ * Identifiers are the caller's constants, never input. Outside a transaction. */
+secup_rc db_add_column(struct db *db, const char *table, const char *column, const char *type,
+                       struct secup_err *err);
+
 /* Transactions. db_begin() takes the write lock at once (BEGIN IMMEDIATE on SQLite),
  * so a read-modify-write inside it is serialised against other writers on both
  * backends; db_rollback() never fails (it is called on error paths).

@@ -354,6 +354,26 @@ static void test_db_savepoint_undoes_one_unit_and_keeps_the_batch(void **state)
     assert_string_equal(name, "two");
 }
 
+/* A database made by an older schema gets a new column, keeps its rows, and a second
+ * upgrade changes nothing. */
+static void test_db_add_column_upgrades_once_and_keeps_rows(void **state)
+{
+    (void)state;
+    OK(db_exec(db, "INSERT INTO t (id, name) VALUES (7, 'old row')", NULL, 0, NULL, NULL, NULL,
+               err));
+    FAILS(db_exec(db, "SELECT extra FROM t", NULL, 0, NULL, NULL, NULL, err), SECUP_E_DB, NULL);
+    OK(db_add_column(db, "t", "extra", "BIGINT", err));
+    OK(db_add_column(db, "t", "extra", "BIGINT", err)); /* there already: nothing to do */
+    int64_t n = -1;
+    OK(db_query_int(db, "SELECT COUNT(*) FROM t WHERE id = 7 AND extra IS NULL", NULL, 0, &n,
+                    err));
+    assert_int_equal(n, 1);
+    OK(db_exec(db, "UPDATE t SET extra = 42 WHERE id = 7", NULL, 0, NULL, NULL, NULL, err));
+    OK(db_query_int(db, "SELECT extra FROM t WHERE id = 7", NULL, 0, &n, err));
+    assert_int_equal(n, 42);
+    FAILS(db_add_column(db, "no_such_table", "x", "TEXT", err), SECUP_E_DB, "upgrading the schema");
+}
+
 /* The second writer of test_db_begin_serialises_two_writers. */
 struct writer {
     struct db *db;
@@ -743,6 +763,8 @@ static void test_db_unreachable_backend_is_db_with_a_message(void **state)
     cmocka_unit_test_setup_teardown(test_db_commit_keeps_and_rollback_leaves_no_trace, setup_fn,  \
                                     teardown_fn),                                                 \
     cmocka_unit_test_setup_teardown(test_db_failed_statement_dooms_the_transaction, setup_fn,     \
+                                    teardown_fn),                                                 \
+    cmocka_unit_test_setup_teardown(test_db_add_column_upgrades_once_and_keeps_rows, setup_fn,    \
                                     teardown_fn),                                                 \
     cmocka_unit_test_setup_teardown(test_db_savepoint_undoes_one_unit_and_keeps_the_batch,       \
                                     setup_fn, teardown_fn),                                       \
