@@ -23,10 +23,10 @@
 #include "httpc.h"
 #include "online.h"
 #include "secup/command.h"
+#include "token.h"
 
 #define MAX_CLOCK_SKEW 300 /* seconds a command's issued-at may lie ahead of the device */
 #define STATUS_MAX_FILE (256 * 1024)
-#define TOKEN_FILE_MAX 4096
 
 static volatile sig_atomic_t stop_requested;
 
@@ -109,28 +109,6 @@ static uint32_t next_delay(const struct agent_online_config *c, uint32_t d)
 }
 
 /* A token file: its first line, without surrounding white space. */
-static secup_rc read_token(const char *path, char *out, size_t cap, struct secup_err *err)
-{
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    secup_rc rc = secup_file_read(path, TOKEN_FILE_MAX, &buf, &len, err);
-    if (rc != SECUP_OK)
-        return rc;
-    size_t b = 0;
-    while (b < len && (buf[b] == ' ' || buf[b] == '\t' || buf[b] == '\r' || buf[b] == '\n'))
-        b++;
-    size_t e = b;
-    while (e < len && buf[e] > ' ' && buf[e] < 0x7f)
-        e++;
-    if (e == b || e - b >= cap)
-        rc = secup_err_set(err, SECUP_E_AUTH, "'%s' holds no usable token", path);
-    else {
-        memcpy(out, buf + b, e - b);
-        out[e - b] = '\0';
-    }
-    secup_file_free(buf, len);
-    return rc;
-}
 
 static void tracker_url(const struct online *o, const char *path, char *out, size_t cap)
 {
@@ -197,7 +175,7 @@ static secup_rc do_register(struct online *o, struct secup_err *err)
     if (!o->cfg->enrolment_token_file[0])
         return secup_err_set(err, SECUP_E_AUTH,
                              "no tracker token yet and no \"tracker.enrolment-token-file\" to register with");
-    secup_rc rc = read_token(o->cfg->enrolment_token_file, enrol, sizeof(enrol), err);
+    secup_rc rc = token_read_file(o->cfg->enrolment_token_file, enrol, sizeof(enrol), err);
     if (rc == SECUP_OK)
         rc = public_key_pem(o, &pem, &pem_len, err);
     if (rc != SECUP_OK)
@@ -995,7 +973,7 @@ static secup_rc online_open(struct online *o, struct secup_err *err)
         return rc;
     }
     if (o->cfg->server_token_file[0]) {
-        rc = read_token(o->cfg->server_token_file, o->server_token, sizeof(o->server_token), err);
+        rc = token_read_file(o->cfg->server_token_file, o->server_token, sizeof(o->server_token), err);
         if (rc != SECUP_OK)
             return rc;
     }

@@ -10,6 +10,7 @@
 #include "author.h"
 #include "cli.h"
 #include "httpc.h"
+#include "token.h"
 
 #define TOKEN_MAX 4096
 
@@ -55,30 +56,6 @@ static void draw_progress(void *ctx, uint64_t done, uint64_t total, bool upload)
     fflush(stderr);
 }
 
-static secup_rc read_token(const char *path, char *out, size_t cap, struct secup_err *err)
-{
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    secup_rc rc = secup_file_read(path, TOKEN_MAX, &buf, &len, err);
-    if (rc != SECUP_OK) {
-        secup_err_prefix(err, "reading the token file '%s'", path);
-        return rc;
-    }
-    size_t a = 0, b = len;
-    while (a < b && (buf[a] == ' ' || buf[a] == '\t' || buf[a] == '\n' || buf[a] == '\r'))
-        a++;
-    while (b > a && (buf[b - 1] == ' ' || buf[b - 1] == '\t' || buf[b - 1] == '\n' ||
-                     buf[b - 1] == '\r'))
-        b--;
-    if (b == a || b - a >= cap || memchr(buf + a, '\n', b - a) || memchr(buf + a, '\0', b - a))
-        rc = secup_err_set(err, SECUP_E_VALUE, "token file '%s' does not hold one token", path);
-    else {
-        memcpy(out, buf + a, b - a);
-        out[b - a] = '\0';
-    }
-    secup_file_free(buf, len);
-    return rc;
-}
 
 int cmd_upload(int argc, char **argv)
 {
@@ -130,7 +107,7 @@ int cmd_upload(int argc, char **argv)
     secup_err_clear(&err);
     char token_buf[TOKEN_MAX];
     if (token_file) {
-        if (read_token(token_file, token_buf, sizeof(token_buf), &err) != SECUP_OK)
+        if (token_read_file(token_file, token_buf, sizeof(token_buf), &err) != SECUP_OK)
             return cli_fail("upload", &err);
         token = token_buf;
     }

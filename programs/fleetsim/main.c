@@ -17,9 +17,9 @@
 #include "fleet.h"
 #include "log.h"
 #include "secup/file.h"
+#include "token.h"
 
 #define PROG "secup-fleetsim"
-#define TOKEN_FILE_MAX 4096
 
 static volatile sig_atomic_t stop_requested, wake_requested;
 
@@ -170,28 +170,6 @@ static int fail_err(const struct secup_err *err)
     return secup_rc_exit_status(rc);
 }
 
-static secup_rc read_token(const char *path, char *out, size_t cap, struct secup_err *err)
-{
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    secup_rc rc = secup_file_read(path, TOKEN_FILE_MAX, &buf, &len, err);
-    if (rc != SECUP_OK)
-        return rc;
-    size_t b = 0;
-    while (b < len && (buf[b] == ' ' || buf[b] == '\t' || buf[b] == '\r' || buf[b] == '\n'))
-        b++;
-    size_t e = b;
-    while (e < len && buf[e] > ' ' && buf[e] < 0x7f)
-        e++;
-    if (e == b || e - b >= cap)
-        rc = secup_err_set(err, SECUP_E_AUTH, "'%s' holds no usable token", path);
-    else {
-        memcpy(out, buf + b, e - b);
-        out[e - b] = '\0';
-    }
-    secup_file_free(buf, len);
-    return rc;
-}
 
 secup_rc fleet_initial(struct fleet *f, struct secup_err *err)
 {
@@ -532,9 +510,9 @@ int main(int argc, char **argv)
             secup_err_prefix(&err, "--tracker-key");
     }
     if (rc == SECUP_OK && o->token)
-        rc = read_token(o->token, f->enrol_token, sizeof(f->enrol_token), &err);
+        rc = token_read_file(o->token, f->enrol_token, sizeof(f->enrol_token), &err);
     if (rc == SECUP_OK && o->server_token)
-        rc = read_token(o->server_token, f->server_token, sizeof(f->server_token), &err);
+        rc = token_read_file(o->server_token, f->server_token, sizeof(f->server_token), &err);
     if (rc == SECUP_OK && o->initial)
         rc = fleet_initial(f, &err);
     if (rc == SECUP_OK && !o->initial) {

@@ -30,6 +30,7 @@
 #include "secup/policy.h"
 #include "secup/request.h"
 #include "trk.h"
+#include "token.h"
 
 #define MAX_ENVELOPE (1024 * 1024)
 #define MAX_LISTING (4 * 1024 * 1024)
@@ -41,24 +42,6 @@ enum { ALG_ES256 = -7, ALG_ESP256 = -9, ALG_ED25519 = -19, ALG_EDDSA = -8, ALG_H
 
 /* ---- one manifest, fetched and verified ---- */
 
-static secup_rc read_token(const char *path, char *out, size_t cap, struct secup_err *err)
-{
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    secup_rc rc = secup_file_read(path, 1024, &buf, &len, err);
-    if (rc != SECUP_OK)
-        return rc;
-    while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == ' '))
-        len--;
-    if (len == 0 || len >= cap)
-        rc = secup_err_set(err, SECUP_E_VALUE, "'%s' holds no token", path);
-    else {
-        memcpy(out, buf, len);
-        out[len] = '\0';
-    }
-    secup_file_free(buf, len);
-    return rc;
-}
 
 /* A GET at a Firmware Server with the tracker's token there. */
 static secup_rc server_get(struct trk *t, const char *url, const char *etag, uint64_t max,
@@ -66,7 +49,7 @@ static secup_rc server_get(struct trk *t, const char *url, const char *etag, uin
 {
     char token[128] = "";
     secup_rc rc = t->cfg.server_token[0]
-                      ? read_token(t->cfg.server_token, token, sizeof(token), err)
+                      ? token_read_file(t->cfg.server_token, token, sizeof(token), err)
                       : SECUP_OK;
     struct httpc_config hc = { 0 };
     hc.ca_file = t->cfg.server_ca[0] ? t->cfg.server_ca : NULL;

@@ -18,6 +18,7 @@
 #include "secup/policy.h"
 #include "secup/status.h"
 #include "trk.h"
+#include "token.h"
 
 #define AGGREGATE_MAX 16
 
@@ -37,24 +38,6 @@ static void nap(struct trk *t, unsigned seconds)
     }
 }
 
-static secup_rc read_token(const char *path, char *out, size_t cap, struct secup_err *err)
-{
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    secup_rc rc = secup_file_read(path, 1024, &buf, &len, err);
-    if (rc != SECUP_OK)
-        return rc;
-    while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == ' '))
-        len--;
-    if (len == 0 || len >= cap)
-        rc = secup_err_set(err, SECUP_E_VALUE, "'%s' holds no token", path);
-    else {
-        memcpy(out, buf, len);
-        out[len] = '\0';
-    }
-    secup_file_free(buf, len);
-    return rc;
-}
 
 static struct httpc_config up_cfg(const struct trk *t)
 {
@@ -89,7 +72,7 @@ static secup_rc ensure_registered(struct trk *t, char token[128], struct secup_e
     if (!t->cfg.up_enrol[0])
         return secup_err_set(err, SECUP_E_AUTH, "not registered upstream and no enrolment token");
     char enrol[128];
-    secup_rc rc = read_token(t->cfg.up_enrol, enrol, sizeof(enrol), err);
+    secup_rc rc = token_read_file(t->cfg.up_enrol, enrol, sizeof(enrol), err);
     char pub[TRK_PATH + 16];
     snprintf(pub, sizeof(pub), "%.*s.pub.pem", (int)(strlen(t->cfg.signing_key) - 4),
              t->cfg.signing_key);
