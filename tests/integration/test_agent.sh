@@ -6,6 +6,7 @@
 set -u
 AG=$(realpath "${1:?usage: $0 secup-agent secup-author}")
 AU=$(realpath "${2:?usage: $0 secup-agent secup-author}")
+FLIP=$(dirname "$(realpath "$0")")/flip_byte
 work=$(mktemp -d /tmp/secup-agent.XXXXXX)
 trap 'umount "$work/small" 2>/dev/null; rm -rf "$work"' EXIT
 cd "$work"
@@ -118,7 +119,7 @@ check "another vendor's package" 1 "SECUP_E_VENDOR" "$AG" --config dev.json inst
 check "another class's package" 1 "SECUP_E_CLASS" "$AG" --config dev.json install class.suit
 "$AU" create -q --key keys/other.pem --image small.bin --seq 9 --vendor-domain example.com --class cam-v2 --integrate --out other.suit
 check "a package signed by an unknown key" 1 "SECUP_E_KEY_UNKNOWN" "$AG" --config dev.json install other.suit
-cp v5.suit flipped.suit && printf '\x01' | dd of=flipped.suit bs=1 seek=150 conv=notrunc status=none
+cp v5.suit flipped.suit && "$FLIP" flipped.suit 150
 refuse "a flipped byte in the manifest" "$AG" --config dev.json install flipped.suit
 head -c 100 v5.suit > cut.suit
 check "a truncated envelope" 3 "SECUP_E_CBOR" "$AG" --config dev.json install cut.suit
@@ -224,7 +225,7 @@ check "but a payload for the ECDH key it lacks is refused" 1 "no key of this dev
 check "the envelope of the running image is kept" 0 "" test -s state2/firmware-B.suit
 # THREAT: C14
 cp state2/firmware-B.suit keep.suit
-printf '\x02' | dd of=state2/firmware-B.suit bs=1 seek=140 conv=notrunc status=none
+"$FLIP" state2/firmware-B.suit 140
 check "boot refuses an image whose kept manifest was altered" 1 "safe mode" "$AG" --config dev2.json boot
 cp keep.suit state2/firmware-B.suit
 check "with its manifest intact the image boots again" 0 "" "$AG" --config dev2.json boot

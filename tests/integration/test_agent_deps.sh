@@ -9,6 +9,7 @@
 set -u
 AG=$(realpath "${1:?usage: $0 secup-agent secup-author}")
 AU=$(realpath "${2:?usage: $0 secup-agent secup-author}")
+FLIP=$(dirname "$(realpath "$0")")/flip_byte
 CRAFT="/usr/bin/python3 $(dirname "$(realpath "$0")")/suit_craft.py"
 work=$(mktemp -d /tmp/secup-agent-deps.XXXXXX)
 trap 'rm -rf "$work"' EXIT
@@ -101,7 +102,7 @@ check "the staging component has no floor" 0 "{}" field "d['components'][2]['flo
 img fw3.bin 100000
 "$AU" create -q --key keys/author.pem --image fw3.bin --seq 3 --vendor-domain example.com --class cam-v2 \
     --uri https://x/fw3 --kek keys/fleet.hex --kid fleet --payload-out fw3.enc --out fw3-author.suit
-cp fw3.enc fw3-bad.enc && printf '\x55' | dd of=fw3-bad.enc bs=1 seek=500 conv=notrunc status=none
+cp fw3.enc fw3-bad.enc && "$FLIP" fw3-bad.enc 500
 $CRAFT copy copy3-bad.suit --key keys/author.pem --seq 3 --image fw3.bin --enc fw3-bad.enc --from fw3-author.suit
 check "a damaged staged ciphertext fails the copy (tag)" 1 "SECUP_E_TAG" "$AG" --config dev.json install copy3-bad.suit
 check "nothing on trial" 0 "None" field "d['components'][0]['trial']"

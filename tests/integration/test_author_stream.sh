@@ -5,6 +5,7 @@
 # Usage: test_author_stream.sh PATH/TO/secup-author
 set -u
 A=$(realpath "${1:?usage: $0 secup-author}")
+FLIP=$(dirname "$(realpath "$0")")/flip_byte
 VEC=$(cd "$(dirname "$0")/../vectors/suit" && pwd)
 SECUP_TEST_NAME=stream
 # shellcheck source=tests/integration/check.sh
@@ -73,7 +74,7 @@ check "another device's key" 1 SECUP_E_UNWRAP "$A" decrypt p4.suit --payload p4.
 check "a P-256 key for an X25519-only payload" 1 SECUP_E_NO_RECIPIENT "$A" decrypt p5.suit --payload p5.enc --recipient-key dev-p.pem --out bad.bin
 check "the wrong KEK" 1 SECUP_E_UNWRAP "$A" decrypt p1.suit --payload p1.enc --kek wrongkek.hex --kid dev-class-1 --out bad.bin
 check "the wrong kid" 1 SECUP_E_NO_RECIPIENT "$A" decrypt p1.suit --payload p1.enc --kek kek16.hex --kid other --out bad.bin
-flip() { cp "$1" "$2"; printf '\x55' | dd of="$2" bs=1 seek="$3" conv=notrunc status=none; }
+flip() { cp "$1" "$2"; "$FLIP" "$2" "$3"; }
 flip p4.enc flipped-gcm.enc 1000
 check "a flipped GCM byte" 1 SECUP_E_TAG "$A" decrypt p4.suit --payload flipped-gcm.enc --recipient-key dev-p.pem --out bad.bin
 flip p2.enc flipped-ctr.enc 1000

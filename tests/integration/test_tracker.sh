@@ -11,6 +11,7 @@ AG=$(realpath "${4:?}")
 DB_URL=${5:-}
 SECUP_TEST_NAME=tracker
 SG=$(dirname "$(realpath "$0")")/statusgen.py
+FLIP=$(dirname "$(realpath "$0")")/flip_byte
 # shellcheck source=tests/integration/check.sh
 . "$(dirname "$0")/check.sh"
 if [ "$DB_URL" = pg ]; then
@@ -112,7 +113,7 @@ ok "never-seen before the first report" test "$(state_of cam-1)" = never-seen
 http "a report without a token" 401 SECUP_E_AUTH --data-binary @r1.cose "$TU/v1/status"
 http "a report under another consumer's token" 403 SECUP_E_FORBIDDEN -H "Authorization: Bearer $C2TOK" --data-binary @r1.cose "$TU/v1/status"
 # THREAT: C6
-cp r1.cose bad.cose; printf '\x01' | dd of=bad.cose bs=1 seek=$(( $(stat -c %s r1.cose) - 10 )) conv=notrunc status=none
+cp r1.cose bad.cose; "$FLIP" bad.cose $(( $(stat -c %s r1.cose) - 10 ))
 http "a tampered report" 422 SECUP_E_SIG -H "Authorization: Bearer $CTOK" --data-binary @bad.cose "$TU/v1/status"
 head -c 2000 /dev/urandom > junk.bin
 http "garbage" 400 "" -H "Authorization: Bearer $CTOK" --data-binary @junk.bin "$TU/v1/status"
