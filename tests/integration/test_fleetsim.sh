@@ -141,6 +141,11 @@ kill -USR1 $FSPID
 ok "the off-line device catches up" waitfor 60 dev_in_state $OFFDEV up-to-date
 ok "the other one catches up, fails its health check, falls back: failed at L2" waitfor 60 dev_in_state $OFFFAIL failed
 ok "now $((N - 2)) are up to date" waitfor 10 n_in_state up-to-date $((N - 2))
+all_aggregated() { [ "$($PY -c "
+import sqlite3
+print(sqlite3.connect('$PWD/L1/tracker.db').execute(\"SELECT count(DISTINCT reporter) FROM aggregates WHERE tracker = 'L2'\").fetchone()[0])")" -eq "$N" ]; }
+ok "L1 holds a signed report of each of the $N devices in L2's aggregates (passed up in turn, not only the newest)" \
+    waitfor 120 all_aggregated
 # L2 reports up after each exchange with L1; while its fleet is not all on v2, L1 sends the
 # same install again at each poll, L2 refuses it as a replay and backs off (up to 60 s)
 ok "the failed device's signed report saying so reaches L1 in L2's aggregate" \
