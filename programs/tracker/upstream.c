@@ -263,9 +263,14 @@ static secup_rc adopt_manifest(struct trk *t, const struct secup_command_msg *c,
     return rc;
 }
 
-/* One long poll at the upstream and what follows from it. */
-static secup_rc poll_up(struct trk *t, const char *token, bool *report, struct secup_err *err)
+/* One long poll at the upstream and what follows from it. *again is set when the upstream
+ * sent once more the very command this tracker last acted on (an install stays open at the
+ * upstream until this tracker's whole fleet runs it, and is re-sent at each poll): nothing
+ * to do, and no replay to complain of, but the caller waits a poll period before asking again. */
+static secup_rc poll_up(struct trk *t, const char *token, bool *report, bool *again,
+                        struct secup_err *err)
 {
+    *again = false;
     char url[1100];
     snprintf(url, sizeof(url), "%s/v1/commands?wait=%" PRIu64, t->cfg.up_url, t->cfg.up_wait);
     struct httpc_config hc = up_cfg(t);
@@ -294,9 +299,24 @@ static secup_rc poll_up(struct trk *t, const char *token, bool *report, struct s
     if (rc == SECUP_OK)
         rc = secup_command_verify(in, k, &c, err);
     secup_key_free(k);
-    char last[32] = "0";
+    char last[32] = "0", last_id[2 * 16 + 1] = "", id_hex[2 * 16 + 1];
     struct secup_err none; /* no counter yet: 0 */
     (void)kv(t, "up.counter", last, sizeof(last), &none);
+    (void)kv(t, "up.last_id", last_id, sizeof(last_id), &none);
+    if (rc == SECUP_OK)
+        secup_hex_encode(secup_bytes_of(c.id, sizeof(c.id)), id_hex, sizeof(id_hex));
+    if (rc == SECUP_OK && c.counter == strtoull(last, NULL, 10) && strcmp(id_hex, last_id) == 0) {
+        *again = true; /* verified, and already acted on */
+        static char logged[2 * 16 + 1]; /* said once per command: the upstream repeats it */
+        if (strcmp(logged, id_hex) != 0) {
+            trk_log("upstream '%s': command %" PRIu64 " sent again; already acted on, not again"
+                    " (asking again in %" PRIu64 " s)",
+                    t->cfg.up_id, c.counter, t->cfg.up_wait ? t->cfg.up_wait : 1);
+            snprintf(logged, sizeof(logged), "%s", id_hex);
+        }
+        httpc_response_free(&resp);
+        return SECUP_OK;
+    }
     if (rc == SECUP_OK)
         rc = secup_command_accept(&c, t->cfg.id, (uint64_t)time(NULL), strtoull(last, NULL, 10),
                                   300, err);
@@ -311,6 +331,8 @@ static secup_rc poll_up(struct trk *t, const char *token, bool *report, struct s
     /* acted on (or refused on its merits): the counter moves only now */
     snprintf(last, sizeof(last), "%" PRIu64, c.counter);
     secup_rc r2 = kv_set(t, "up.counter", last, err);
+    if (r2 == SECUP_OK)
+        r2 = kv_set(t, "up.last_id", id_hex, err);
     if (rc == SECUP_OK && c.action == SECUP_COMMAND_INSTALL) {
         trk_wake_all(t); /* waiting consumers may have something to install now */
         *report = true;
@@ -331,13 +353,15 @@ void *trk_upstream(void *arg)
         bool more = true;
         for (unsigned round = 0; rc == SECUP_OK && more && round < 64; round++)
             rc = report_up(t, token, &more, &err);
-        bool report = false;
+        bool report = false, again = false;
         if (rc == SECUP_OK)
-            rc = poll_up(t, token, &report, &err);
+            rc = poll_up(t, token, &report, &again, &err);
         if (rc == SECUP_OK && report)
             rc = report_up(t, token, &more, &err);
         if (rc == SECUP_OK) {
             backoff = 1;
+            if (again)
+                nap(t, t->cfg.up_wait ? (unsigned)t->cfg.up_wait : 1);
             continue;
         }
         trk_log("upstream '%s': %s [%s]; again in %u s", t->cfg.up_id, err.msg,
