@@ -61,30 +61,7 @@ static void check_accept(const struct secup_command_msg *c)
         fuzz_common_fail("secup_command_accept said %s against its definition", secup_rc_name(rc));
 }
 
-static secup_rc decode(void *m, struct secup_bytes in, struct secup_err *err)
-{
-    return secup_command_decode(m, in, err);
-}
-
-static secup_rc encode(const void *m, uint8_t *out, size_t cap, size_t *len,
-                       struct secup_err *err)
-{
-    return secup_command_encode(m, out, cap, len, err);
-}
-
-static secup_rc verify(struct secup_bytes in, const struct secup_key *k, void *m,
-                       struct secup_err *err)
-{
-    return secup_command_verify(in, k, m, err);
-}
-
-static secup_rc peek(struct secup_bytes in, struct secup_bytes *who, struct secup_err *err)
-{
-    return secup_command_peek_issuer(in, who, err);
-}
-
-static const struct fuzz_signed_type type = { "command", SECUP_COMMAND_MAX_SIZE, decode, encode,
-                                              verify, peek };
+FUZZ_SIGNED_TYPE(type, command, struct secup_command_msg, SECUP_COMMAND_MAX_SIZE, secup_command_peek_issuer);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -62,6 +62,32 @@ struct fuzz_signed_type {
     secup_rc (*peek)(struct secup_bytes in, struct secup_bytes *who, struct secup_err *err);
 };
 
+/* Defines `static const struct fuzz_signed_type var` for the lib/msg type `name` (status,
+ * notification, command, request) whose payload struct is T, largest payload MAX, and whose
+ * signer is read by peek_fn: the four wrappers that take T as void *. */
+#define FUZZ_SIGNED_TYPE(var, name, T, MAX, peek_fn)                                           \
+    static secup_rc var##_decode(void *m, struct secup_bytes in, struct secup_err *err)        \
+    {                                                                                          \
+        return secup_##name##_decode((T *)m, in, err);                                         \
+    }                                                                                          \
+    static secup_rc var##_encode(const void *m, uint8_t *out, size_t cap, size_t *len,         \
+                                 struct secup_err *err)                                        \
+    {                                                                                          \
+        return secup_##name##_encode((const T *)m, out, cap, len, err);                        \
+    }                                                                                          \
+    static secup_rc var##_verify(struct secup_bytes in, const struct secup_key *k, void *m,    \
+                                 struct secup_err *err)                                        \
+    {                                                                                          \
+        return secup_##name##_verify(in, k, (T *)m, err);                                      \
+    }                                                                                          \
+    static secup_rc var##_peek(struct secup_bytes in, struct secup_bytes *who,                 \
+                               struct secup_err *err)                                          \
+    {                                                                                          \
+        return peek_fn(in, who, err);                                                          \
+    }                                                                                          \
+    static const struct fuzz_signed_type var = { #name,        MAX,         var##_decode,      \
+                                                 var##_encode, var##_verify, var##_peek }
+
 /* The input as a bare payload: a refusal carries its code and message; an accepted one
  * encodes again, and the re-encoding of that re-encoding is a fixed point (the decoders
  * take any key order and non-shortest heads). Returns true when it decoded, into msg;

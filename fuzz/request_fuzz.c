@@ -34,30 +34,7 @@ static void init(void)
         fuzz_common_fail("sign: %s", err.msg);
 }
 
-static secup_rc decode(void *m, struct secup_bytes in, struct secup_err *err)
-{
-    return secup_request_decode(m, in, err);
-}
-
-static secup_rc encode(const void *m, uint8_t *out, size_t cap, size_t *len,
-                       struct secup_err *err)
-{
-    return secup_request_encode(m, out, cap, len, err);
-}
-
-static secup_rc verify(struct secup_bytes in, const struct secup_key *k, void *m,
-                       struct secup_err *err)
-{
-    return secup_request_verify(in, k, m, err);
-}
-
-static secup_rc peek(struct secup_bytes in, struct secup_bytes *who, struct secup_err *err)
-{
-    return secup_request_peek_requester(in, who, err);
-}
-
-static const struct fuzz_signed_type type = { "request", SECUP_REQUEST_MAX_SIZE, decode, encode,
-                                              verify, peek };
+FUZZ_SIGNED_TYPE(type, request, struct secup_request, SECUP_REQUEST_MAX_SIZE, secup_request_peek_requester);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -33,30 +33,7 @@ static void init(void)
         fuzz_common_fail("sign: %s", err.msg);
 }
 
-static secup_rc decode(void *m, struct secup_bytes in, struct secup_err *err)
-{
-    return secup_status_decode(m, in, err);
-}
-
-static secup_rc encode(const void *m, uint8_t *out, size_t cap, size_t *len,
-                       struct secup_err *err)
-{
-    return secup_status_encode(m, out, cap, len, err);
-}
-
-static secup_rc verify(struct secup_bytes in, const struct secup_key *k, void *m,
-                       struct secup_err *err)
-{
-    return secup_status_verify(in, k, m, err);
-}
-
-static secup_rc peek(struct secup_bytes in, struct secup_bytes *who, struct secup_err *err)
-{
-    return secup_status_peek_reporter(in, who, err);
-}
-
-static const struct fuzz_signed_type type = { "status", SECUP_STATUS_MAX_SIZE, decode, encode,
-                                              verify, peek };
+FUZZ_SIGNED_TYPE(type, status, struct secup_status, SECUP_STATUS_MAX_SIZE, secup_status_peek_reporter);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
