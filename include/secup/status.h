@@ -51,6 +51,16 @@ struct secup_status {
     /* key 9, freshness: the id of the last command the reporter has seen */
     bool has_last_command;
     uint8_t last_command[16];
+    /* key 10, secure time and freshness (THREATS.md T5, U3), optional: the reporter's
+     * secure-time floor (the newest signed time it accepted), the expiry of the newest
+     * freshness statement it holds (0: none), whether that expiry has passed (stale: the
+     * reporter must not be taken as up to date) and whether its system clock lies below
+     * the floor (set back). */
+    bool has_freshness;
+    uint64_t time_floor;
+    uint64_t fresh_until;
+    bool stale;
+    bool clock_behind;
 };
 
 /* Encodes the report's payload (the CBOR map) into buf; *len receives the size needed
@@ -61,7 +71,7 @@ SECUP_API SECUP_NODISCARD secup_rc secup_status_encode(const struct secup_status
 
 /* Decodes a payload. Views point into in. Every field checked: SECUP_E_CBOR, _TYPE,
  * _MISSING, _DUPLICATE, _UNKNOWN_KEY, _VALUE (an empty aggregated report, a last command
- * id other than 16 bytes), _LIMIT_* (_LIMIT_ITEMS: more than SECUP_STATUS_MAX_AGGREGATE
+ * id other than 16 bytes, a freshness flag that is false: flags are present only when set), _LIMIT_* (_LIMIT_ITEMS: more than SECUP_STATUS_MAX_AGGREGATE
  * aggregated reports; _LIMIT_BYTES: one larger than SECUP_STATUS_MAX_SIGNED_SIZE). */
 SECUP_API SECUP_NODISCARD secup_rc secup_status_decode(struct secup_status *st,
                                                        struct secup_bytes in,

@@ -44,7 +44,7 @@ secup_rc secup_status_encode(const struct secup_status *st, uint8_t *buf, size_t
     struct secup_cbor_writer w;
     secup_cbor_writer_init(&w, buf, cap);
     secup_cbor_put_map(&w, 6 + (st->has_last ? 1 : 0) + (st->has_aggregate ? 1 : 0) +
-                               (st->has_last_command ? 1 : 0));
+                               (st->has_last_command ? 1 : 0) + (st->has_freshness ? 1 : 0));
     secup_cbor_put_uint(&w, 1);
     secup_cbor_put_uint(&w, 1);
     secup_cbor_put_uint(&w, 2);
@@ -82,6 +82,25 @@ secup_rc secup_status_encode(const struct secup_status *st, uint8_t *buf, size_t
     if (st->has_last_command) {
         secup_cbor_put_uint(&w, 9);
         secup_cbor_put_bstr(&w, secup_bytes_of(st->last_command, sizeof(st->last_command)));
+    }
+    if (st->has_freshness) {
+        secup_cbor_put_uint(&w, 10);
+        secup_cbor_put_map(&w, 1 + (st->fresh_until ? 1 : 0) + (st->stale ? 1 : 0) +
+                                   (st->clock_behind ? 1 : 0));
+        secup_cbor_put_uint(&w, 1);
+        secup_cbor_put_uint(&w, st->time_floor);
+        if (st->fresh_until) {
+            secup_cbor_put_uint(&w, 2);
+            secup_cbor_put_uint(&w, st->fresh_until);
+        }
+        if (st->stale) {
+            secup_cbor_put_uint(&w, 3);
+            secup_cbor_put_bool(&w, true);
+        }
+        if (st->clock_behind) {
+            secup_cbor_put_uint(&w, 4);
+            secup_cbor_put_bool(&w, true);
+        }
     }
     *len = w.len;
     return secup_cbor_writer_finish(&w, err);
@@ -214,6 +233,52 @@ static secup_rc decode_last_command(struct secup_cbor_reader *r, struct secup_st
     return rc;
 }
 
+/* A flag of the freshness map: present only when true (one encoding per report). */
+static secup_rc flag(struct secup_cbor_reader *r, bool *out, const char *what,
+                     struct secup_err *err)
+{
+    secup_rc rc = secup_cbor_read_bool(r, out, what, err);
+    if (rc == SECUP_OK && !*out)
+        rc = secup_err_set(err, SECUP_E_VALUE, "freshness: \"%s\" is false (omitted when not set)", what);
+    return rc;
+}
+
+static secup_rc decode_freshness(struct secup_cbor_reader *r, struct secup_status *st,
+                                 struct secup_err *err)
+{
+    uint64_t n = 0;
+    uint32_t seen = 0;
+    secup_rc rc = secup_cbor_read_map(r, &n, "freshness", err);
+    if (rc == SECUP_OK && n > 4)
+        rc = secup_err_set(err, SECUP_E_LIMIT_ITEMS, "freshness with %llu entries",
+                           (unsigned long long)n);
+    for (uint64_t i = 0; rc == SECUP_OK && i < n; i++) {
+        int64_t key = 0;
+        rc = secup_cbor_read_int(r, &key, "freshness key", err);
+        if (rc == SECUP_OK)
+            rc = secup_msg_seen_once(&seen, key, "freshness", err);
+        if (rc != SECUP_OK)
+            break;
+        switch (key) {
+        case 1: rc = secup_cbor_read_uint(r, &st->time_floor, "secure-time floor", err); break;
+        case 2:
+            rc = secup_cbor_read_uint(r, &st->fresh_until, "fresh-until", err);
+            if (rc == SECUP_OK && st->fresh_until == 0)
+                rc = secup_err_set(err, SECUP_E_VALUE, "freshness: fresh-until 0 (omitted when none)");
+            break;
+        case 3: rc = flag(r, &st->stale, "stale", err); break;
+        case 4: rc = flag(r, &st->clock_behind, "clock-behind", err); break;
+        default:
+            rc = secup_err_set(err, SECUP_E_UNKNOWN_KEY, "freshness: key %lld is not defined",
+                               (long long)key);
+        }
+    }
+    if (rc == SECUP_OK && !(seen & (1u << 1)))
+        rc = secup_err_set(err, SECUP_E_MISSING, "freshness lacks the secure-time floor");
+    st->has_freshness = rc == SECUP_OK;
+    return rc;
+}
+
 secup_rc secup_status_decode(struct secup_status *st, struct secup_bytes in, struct secup_err *err)
 {
     struct secup_cbor_reader r;
@@ -224,7 +289,7 @@ secup_rc secup_status_decode(struct secup_status *st, struct secup_bytes in, str
         return secup_err_set(err, SECUP_E_LIMIT_SIZE, "status of %zu bytes", in.len);
     secup_cbor_reader_init(&r, in, 8);
     secup_rc rc = secup_cbor_read_map(&r, &n, "status", err);
-    if (rc == SECUP_OK && n > 9)
+    if (rc == SECUP_OK && n > 10)
         rc = secup_err_set(err, SECUP_E_LIMIT_ITEMS, "status with %llu entries", (unsigned long long)n);
     for (uint64_t i = 0; rc == SECUP_OK && i < n; i++) {
         int64_t key = 0;
@@ -259,6 +324,7 @@ secup_rc secup_status_decode(struct secup_status *st, struct secup_bytes in, str
         case 7: rc = secup_cbor_read_bool(&r, &st->safe_mode, "safe mode", err); break;
         case 8: rc = decode_aggregate(&r, st, err); break;
         case 9: rc = decode_last_command(&r, st, err); break;
+        case 10: rc = decode_freshness(&r, st, err); break;
         default:
             rc = secup_err_set(err, SECUP_E_UNKNOWN_KEY, "status: key %lld is not defined",
                                (long long)key);

@@ -244,7 +244,7 @@ static secup_rc exec_one(struct run *r, const struct secup_command *c, uint32_t 
         if (id->now == 0)
             return secup_err_set(r->err, SECUP_E_CONDITION, "use-before: the device has no trusted time");
         if (id->now >= pp->v[SECUP_SUIT_PARAM_USE_BEFORE].u)
-            return secup_err_set(r->err, SECUP_E_CONDITION, "use-before: the manifest expired at %llu",
+            return secup_err_set(r->err, SECUP_E_EXPIRED, "use-before: the manifest expired at %llu",
                                  (unsigned long long)pp->v[SECUP_SUIT_PARAM_USE_BEFORE].u);
         return SECUP_OK;
     case SECUP_SUIT_COND_COMPONENT_SLOT:

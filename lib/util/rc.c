@@ -70,6 +70,7 @@ static const struct rc_entry rc_table[] = {
     RC(SECUP_E_EXPIRED, "message expired or not yet valid"),
     RC(SECUP_E_AUDIENCE, "message meant for another party"),
     RC(SECUP_E_QUOTA, "quota exceeded"),
+    RC(SECUP_E_UNAPPROVED, "not approved by the device's tracker"),
     RC(SECUP_E_NOMEM, "out of memory"),
     RC(SECUP_E_IO, "I/O error"),
     RC(SECUP_E_NET, "network error"),

@@ -97,6 +97,9 @@ struct agent_config {
     uint32_t n_components;
     struct agent_component components[AGENT_MAX_COMPONENTS];
     struct agent_online_config online;
+    /* policy.require-approval (THREATS.md C9): a manifest installs only when a fresh,
+     * verified command of the configured tracker names it (a local install is refused) */
+    bool require_approval;
 };
 
 /* Loads and validates the JSON configuration (docs/agent.md). Every problem is reported

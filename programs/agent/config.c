@@ -36,12 +36,13 @@ static bool valid_name(const char *s)
 
 static const char *const top_keys[] = { "device", "state-dir", "bootloader", "health-check",
                                         "boot-attempts", "limits", "trust", "components",
-                                        "tracker", "server", NULL };
+                                        "tracker", "server", "policy", NULL };
 static const char *const device_keys[] = { "id", "key", "keks", "vendor-domain", "class", NULL };
 static const char *const kek_keys[] = { "kid", "key", NULL };
 static const char *const boot_keys[] = { "type", "path", NULL };
 static const char *const health_keys[] = { "command", "timeout", NULL };
 static const char *const limit_keys[] = { "max-envelope", NULL };
+static const char *const policy_keys[] = { "require-approval", NULL };
 static const char *const trust_keys[] = { "name", "key", "components", "rotate", NULL };
 static const char *const comp_keys[] = { "name", "id", "slots", "slot-type", "slot-size", "staging", NULL };
 
@@ -322,6 +323,15 @@ secup_rc agent_config_parse(struct agent_config *cfg, const char *text, size_t l
             rc = jconf_keys(&c, lim, "limits", limit_keys);
         if (rc == SECUP_OK)
             rc = jconf_uint(&c, lim, "max-envelope", 1024, UINT64_C(64) << 20, &cfg->max_envelope, false);
+    }
+    json_t *pol = json_object_get(root, "policy");
+    if (rc == SECUP_OK && pol) {
+        if (!json_is_object(pol))
+            rc = bad(&c, "policy", "must be an object");
+        if (rc == SECUP_OK)
+            rc = jconf_keys(&c, pol, "policy", policy_keys);
+        if (rc == SECUP_OK)
+            rc = jconf_bool(&c, pol, "require-approval", &cfg->require_approval);
     }
     if (rc == SECUP_OK)
         rc = parse_components(&c, cfg, json_object_get(root, "components"));

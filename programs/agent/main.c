@@ -80,6 +80,17 @@ static int cmd_status(struct agent *a, bool as_json)
                              "time", (json_int_t)a->st.last.time, "seq", (json_int_t)a->st.last.seq,
                              "manifest-digest", a->st.last.manifest_digest, "components", comps,
                              "trust", trust);
+    /* secure time and freshness (THREATS.md T5, U3): stale once the newest freshness
+     * statement has expired; never shown as up to date then */
+    bool behind = false;
+    uint64_t t = agent_secure_now(a, &behind);
+    bool stale = a->st.fresh_until && t > a->st.fresh_until;
+    json_object_set_new(root, "freshness",
+                        json_pack("{s:I, s:I, s:I, s:s, s:b}", "secure-time", (json_int_t)t,
+                                  "time-floor", (json_int_t)a->st.time_floor, "fresh-until",
+                                  (json_int_t)a->st.fresh_until, "state",
+                                  stale ? "STALE" : a->st.fresh_until ? "fresh" : "unknown",
+                                  "clock-behind", behind));
     if (as_json) {
         json_dumpf(root, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         fputc('\n', stdout);
@@ -90,6 +101,18 @@ static int cmd_status(struct agent *a, bool as_json)
         printf("last result: %s%s%s (sequence %llu)\n", a->st.last.code[0] ? a->st.last.code : "none",
                a->st.last.reason[0] ? ": " : "", a->st.last.reason,
                (unsigned long long)a->st.last.seq);
+        if (stale)
+            printf("freshness: STALE: the tracker's newest statement expired at %llu (secure time %llu); "
+                   "whether this device is up to date is unknown\n",
+                   (unsigned long long)a->st.fresh_until, (unsigned long long)t);
+        else if (a->st.fresh_until)
+            printf("freshness: fresh until %llu (secure time %llu)\n",
+                   (unsigned long long)a->st.fresh_until, (unsigned long long)t);
+        else
+            printf("freshness: unknown (no statement from a tracker yet)\n");
+        if (behind)
+            printf("clock: the system clock is behind the secure-time floor %llu (set back?)\n",
+                   (unsigned long long)a->st.time_floor);
         printf("trust anchors:");
         for (uint32_t i = 0; i < a->n_anchors; i++)
             printf(" %s%s%s", a->anchors[i].name, a->anchors[i].retired ? " (retired)" : "",

@@ -45,8 +45,10 @@ struct online {
     char server_token[ONLINE_TOKEN_MAX];
     struct httpc_config tracker_http;
     struct httpc_config server_http;
-    uint64_t fresh_until;   /* expires-at of the newest accepted command */
-    bool stale_logged;
+    bool stale_logged;      /* the stale feed (the state's fresh_until passed) is logged */
+    bool behind_logged;     /* the clock below the secure-time floor is logged */
+    uint64_t time_floor;    /* a copy of the state's floor for the listener (under lock) */
+    char mirror_note[512];  /* mirrors that failed during the current install (T6) */
     uint64_t last_report;   /* time of the last report accepted by the tracker */
     bool report_due;
     /* "poll now": the listener; a verified command waits in the mailbox for the main loop */
@@ -382,6 +384,34 @@ static secup_rc fetch_mem_once(struct online *o, const char *url, uint64_t max,
     return rc;
 }
 
+/* Notes a mirror that failed (THREATS.md T6): its URL and code go into the result of the
+ * install, and so into the next status report. Each URL once. */
+static void note_mirror(struct online *o, const char *url, secup_rc rc)
+{
+    char item[AGENT_URL_MAX + 64];
+    snprintf(item, sizeof(item), "%s [%s]", url, secup_rc_name(rc));
+    if (strstr(o->mirror_note, url))
+        return;
+    size_t used = strlen(o->mirror_note);
+    snprintf(o->mirror_note + used, sizeof(o->mirror_note) - used, "%s%s", used ? ", " : "", item);
+}
+
+/* The failed mirrors appended to the recorded result (saved), then forgotten. */
+static void record_mirrors(struct online *o)
+{
+    if (!o->mirror_note[0])
+        return;
+    struct state_result *l = &o->a->st.last;
+    char reason[STATE_REASON_MAX + sizeof(o->mirror_note) + 32];
+    snprintf(reason, sizeof(reason), "%s%sfailed mirror: %s", l->reason, l->reason[0] ? "; " : "",
+             o->mirror_note);
+    state_set_reason(l, reason);
+    struct secup_err serr;
+    if (state_save(&o->a->cfg, &o->a->st, &serr) != SECUP_OK)
+        say("could not record the failed mirrors: %s", serr.msg);
+    o->mirror_note[0] = '\0';
+}
+
 /* Retries a download with capped exponential back-off: urls are mirrors, tried in turn
  * (a final answer from one mirror moves on to the next one not yet tried: THREATS.md T6).
  * fd >= 0: into that file (resumed), at most max bytes; else into *mem. */
@@ -405,6 +435,7 @@ static secup_rc fetch(struct online *o, char (*urls)[AGENT_URL_MAX], uint32_t n_
         }
         if (stop_requested)
             return secup_err_set(err, SECUP_E_STATE, "stopped during a download");
+        note_mirror(o, url, rc);
         if (rc == SECUP_E_LIMIT_BODY || attempt >= o->cfg->attempts ||
             (!again && attempt >= n_urls))
             return rc;
@@ -433,7 +464,7 @@ static void record_failure(struct agent *a, const struct secup_command_msg *c, s
     struct secup_err serr;
     snprintf(l->code, sizeof(l->code), "%s", secup_rc_name(rc));
     state_set_reason(l, reason);
-    l->time = now();
+    l->time = agent_secure_now(a, NULL);
     l->seq = c->seq;
     secup_hex_encode(secup_bytes_of(c->digest, 32), l->manifest_digest, sizeof(l->manifest_digest));
     if (state_save(&a->cfg, &a->st, &serr) != SECUP_OK)
@@ -580,16 +611,26 @@ static secup_rc act_install(struct online *o, const struct secup_command_msg *c,
         if (rc == SECUP_OK && c->n_uris > 0)
             rc = fetch_payload(o, c, dir, first, &used, payload, sizeof(payload), err);
         if (rc != SECUP_OK) {
-            if (!stop_requested)
+            if (!stop_requested) {
                 record_failure(o->a, c, rc, err->msg);
+                record_mirrors(o);
+            }
             return rc;
         }
         agent_remove_temps(o->a);
+        /* policy.require-approval: this verified, unexpired command names the manifest */
+        o->a->approved = true;
+        memcpy(o->a->approved_digest, c->digest, 32);
+        o->a->approved_until = c->expires_at;
         rc = agent_install(o->a, manifest, payloads, c->n_uris > 0 ? 1 : 0, err);
+        o->a->approved = false;
         if (rc != SECUP_OK && payload_rejected(rc) && round < c->n_uris && !stop_requested) {
             say("the payload from '%.*s' failed verification: %s [%s]; the next mirror",
                 (int)c->uris[used].len, (const char *)c->uris[used].ptr, err->msg,
                 secup_rc_name(rc));
+            char bad[AGENT_URL_MAX];
+            snprintf(bad, sizeof(bad), "%.*s", (int)c->uris[used].len, (const char *)c->uris[used].ptr);
+            note_mirror(o, bad, rc);
             (void)unlink(payload);
             first = (used + 1) % c->n_uris;
             rc = SECUP_OK;
@@ -598,8 +639,10 @@ static secup_rc act_install(struct online *o, const struct secup_command_msg *c,
         break;
     }
     remove_downloads(dir);
-    if (rc != SECUP_OK)
+    if (rc != SECUP_OK) {
+        record_mirrors(o);
         return rc;
+    }
     say("installed sequence %llu; rebooting into it (simulated: the boot stage)",
         (unsigned long long)c->seq);
     /* the simulated reboot: everything is read again from disk, as at a real start */
@@ -613,6 +656,7 @@ static secup_rc act_install(struct online *o, const struct secup_command_msg *c,
     rc = agent_boot(o->a, err);
     if (rc == SECUP_OK)
         say("boot: %s", o->a->st.last.reason[0] ? o->a->st.last.reason : "ok");
+    record_mirrors(o);
     return rc;
 }
 
@@ -636,8 +680,15 @@ static secup_rc command_check(struct online *o, struct secup_bytes signed_cmd,
         return rc;
     pthread_mutex_lock(&o->lock);
     uint64_t last = online_state_counter(&o->os, o->tracker_id);
+    uint64_t floor = o->time_floor;
     pthread_mutex_unlock(&o->lock);
-    return secup_command_accept(c, o->device_id, now(), last, MAX_CLOCK_SKEW, err);
+    /* secure time (THREATS.md U3): a clock set back below the floor counts as the floor */
+    uint64_t t = now();
+    rc = secup_command_accept(c, o->device_id, t > floor ? t : floor, last, MAX_CLOCK_SKEW, err);
+    if (rc == SECUP_E_EXPIRED && t < floor)
+        secup_err_prefix(err, "the system clock (%llu) is behind the secure-time floor (%llu), which is used",
+                         (unsigned long long)t, (unsigned long long)floor);
+    return rc;
 }
 
 /* Verifies a signed command and acts on it. Returns SECUP_OK when it was acted on (an
@@ -652,9 +703,21 @@ static secup_rc handle_command(struct online *o, struct secup_bytes signed_cmd, 
         return rc;
     const char *name = secup_command_action_name(c.action);
     say("command %llu from %s: %s", (unsigned long long)c.counter, o->cfg->tracker_id, name);
-    if (c.expires_at > o->fresh_until) {
-        o->fresh_until = c.expires_at;
+    /* a verified, accepted command: its issue time raises the secure-time floor, its
+     * expiry is the freshness of the feed; both kept durably before it is acted on */
+    bool moved = state_raise_time_floor(&o->a->st, c.issued_at);
+    if (c.expires_at > o->a->st.fresh_until) {
+        o->a->st.fresh_until = c.expires_at;
         o->stale_logged = false;
+        moved = true;
+    }
+    if (moved) {
+        rc = state_save(&o->a->cfg, &o->a->st, err);
+        if (rc != SECUP_OK)
+            return rc;
+        pthread_mutex_lock(&o->lock);
+        o->time_floor = o->a->st.time_floor;
+        pthread_mutex_unlock(&o->lock);
     }
     secup_rc act = SECUP_OK;
     struct secup_err aerr;
@@ -950,13 +1013,24 @@ static secup_rc take_mailbox(struct online *o, struct secup_err *err)
     return SECUP_OK;
 }
 
+/* T5 and U3: a feed whose newest statement expired is stale (logged once; the status
+ * report carries it); a system clock below the secure-time floor is logged as such. */
 static void check_freshness(struct online *o)
 {
-    if (o->fresh_until && now() > o->fresh_until && !o->stale_logged) {
-        say("the tracker's feed is stale: no fresh command since expires-at %llu",
-            (unsigned long long)o->fresh_until);
+    bool behind = false;
+    uint64_t t = agent_secure_now(o->a, &behind);
+    uint64_t fresh_until = o->a->st.fresh_until;
+    if (fresh_until && t > fresh_until && !o->stale_logged) {
+        say("the tracker's feed is stale: no fresh command since expires-at %llu (secure time %llu)",
+            (unsigned long long)fresh_until, (unsigned long long)t);
         o->stale_logged = true;
+        o->report_due = true; /* the tracker learns it from the next report */
     }
+    if (behind && !o->behind_logged)
+        say("the system clock (%llu) is behind the secure-time floor (%llu): set back or replayed; "
+            "the floor is used for every expiry", (unsigned long long)now(),
+            (unsigned long long)o->a->st.time_floor);
+    o->behind_logged = behind;
 }
 
 static secup_rc online_open(struct online *o, struct secup_err *err)
@@ -967,6 +1041,7 @@ static secup_rc online_open(struct online *o, struct secup_err *err)
         return rc; /* the counters are lost: acting on commands could replay old ones */
     if (recovered)
         say("one online state copy was bad: %s", err->msg);
+    o->time_floor = o->a->st.time_floor;
     rc = secup_key_load_pem(&o->tracker_key, o->cfg->tracker_key, err);
     if (rc != SECUP_OK) {
         secup_err_prefix(err, "tracker.key");
@@ -1007,6 +1082,7 @@ static secup_rc cycle(struct online *o, bool *refused, struct secup_err *err)
     }
     if (stop_requested)
         return SECUP_OK;
+    check_freshness(o);
     rc = take_mailbox(o, err);
     if (rc != SECUP_OK)
         return rc;

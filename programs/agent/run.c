@@ -19,6 +19,11 @@ static uint64_t now(void)
     return (uint64_t)time(NULL);
 }
 
+uint64_t agent_secure_now(const struct agent *a, bool *behind)
+{
+    return state_secure_now(&a->st, now(), behind);
+}
+
 static void record(struct agent *a, secup_rc rc, const char *reason, uint64_t seq,
                    const uint8_t *manifest_digest)
 {
@@ -862,7 +867,7 @@ static void device_identity(const struct agent *a, struct secup_proc_identity *i
     id->n_vendor_ids = 1;
     id->class_ids[0] = secup_bytes_of(a->cfg.class_id, 16);
     id->n_class_ids = 1;
-    id->now = now();
+    id->now = agent_secure_now(a, NULL); /* use-before: never below the secure-time floor */
 }
 
 static bool is_trust_update(const struct secup_manifest *m)
@@ -1083,6 +1088,30 @@ static secup_rc install_trust_update(struct install *in, const struct secup_trus
     return state_save(&a->cfg, &a->st, err);
 }
 
+/* policy.require-approval (THREATS.md C9): only the manifest a fresh, verified command of
+ * the configured tracker names installs; the online mode sets the approval for the
+ * install it acts on. A local install has none. */
+static secup_rc check_approval(const struct agent *a, const uint8_t *mdigest,
+                               struct secup_err *err)
+{
+    if (!a->cfg.require_approval)
+        return SECUP_OK;
+    if (!a->approved)
+        return secup_err_set(err, SECUP_E_UNAPPROVED,
+                             "policy.require-approval: no command of tracker '%s' names this manifest "
+                             "(a local install is not approved)",
+                             a->cfg.online.tracker_id[0] ? a->cfg.online.tracker_id : "(none configured)");
+    if (!mdigest || memcmp(mdigest, a->approved_digest, 32) != 0)
+        return secup_err_set(err, SECUP_E_UNAPPROVED,
+                             "policy.require-approval: the manifest is not the one the tracker's command names");
+    uint64_t t = agent_secure_now(a, NULL);
+    if (t > a->approved_until)
+        return secup_err_set(err, SECUP_E_EXPIRED,
+                             "policy.require-approval: the approving command expired at %llu (secure time %llu)",
+                             (unsigned long long)a->approved_until, (unsigned long long)t);
+    return SECUP_OK;
+}
+
 secup_rc agent_install(struct agent *a, const char *envelope, const char *const *payloads,
                        size_t n_payloads, struct secup_err *err)
 {
@@ -1122,6 +1151,9 @@ secup_rc agent_install(struct agent *a, const char *envelope, const char *const 
     }
     seq = env->manifest.sequence_number;
     mdigest = env->digest.bytes.len == 32 ? env->digest.bytes.ptr : NULL;
+    rc = check_approval(a, mdigest, err); /* before anything beyond the manifest is read */
+    if (rc != SECUP_OK)
+        goto out;
     struct secup_verify_info vi;
     uint32_t index[AGENT_MAX_ALL_ANCHORS];
     uint32_t signer = 0;
@@ -1348,7 +1380,7 @@ static secup_rc invocation(struct agent *a, uint32_t c, int slot, struct secup_e
     id.n_vendor_ids = 1;
     id.class_ids[0] = secup_bytes_of(a->cfg.class_id, 16);
     id.n_class_ids = 1;
-    id.now = now();
+    id.now = agent_secure_now(a, NULL);
     static const enum secup_section steps[] = { SECUP_SECTION_VALIDATE, SECUP_SECTION_LOAD,
                                                 SECUP_SECTION_INVOKE };
     for (size_t i = 0; rc == SECUP_OK && i < sizeof(steps) / sizeof(steps[0]); i++)
@@ -1719,6 +1751,15 @@ secup_rc agent_report(struct agent *a, const char *out, struct secup_err *err)
     memset(&st, 0, sizeof(st));
     st.reporter = secup_bytes_of(a->cfg.device_id, strlen(a->cfg.device_id));
     st.time = now();
+    if (a->st.time_floor || a->st.fresh_until) {
+        bool behind = false;
+        uint64_t t = agent_secure_now(a, &behind);
+        st.has_freshness = true;
+        st.time_floor = a->st.time_floor;
+        st.fresh_until = a->st.fresh_until;
+        st.stale = a->st.fresh_until && t > a->st.fresh_until;
+        st.clock_behind = behind;
+    }
     st.safe_mode = a->st.safe_mode;
     for (uint32_t c = 0; rc == SECUP_OK && c < a->cfg.n_components; c++) {
         struct boot_state bs;

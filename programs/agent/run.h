@@ -17,7 +17,16 @@ struct agent {
     struct boot_backend boot;
     bool state_recovered;
     char state_note[SECUP_ERR_MSG_MAX];
+    /* policy.require-approval: set by the online mode for the install a verified tracker
+     * command names (its manifest digest and expires-at), cleared after it */
+    bool approved;
+    uint8_t approved_digest[32];
+    uint64_t approved_until;
 };
+
+/* The agent's secure time: max(system clock, the floor in the state); *behind (may be
+ * NULL) is set when the system clock lies below the floor. */
+uint64_t agent_secure_now(const struct agent *a, bool *behind);
 
 /* Loads configuration, state and the bootloader backend. A state with no usable copy puts
  * the agent in safe mode (it still starts, to report and accept a signed local install). */

@@ -38,6 +38,10 @@ secup_rc state_format(const struct agent_config *cfg, const struct agent_state *
         "last", "code", st->last.code, "reason",
         st->last.reason, "time", (json_int_t)st->last.time, "seq", (json_int_t)st->last.seq,
         "manifest-digest", st->last.manifest_digest, "components", comps);
+    if (root && (st->time_floor || st->fresh_until))
+        json_object_set_new(root, "secure-time",
+                            json_pack("{s:I, s:I}", "floor", (json_int_t)st->time_floor,
+                                      "fresh-until", (json_int_t)st->fresh_until));
     if (!root)
         return secup_err_set(err, SECUP_E_NOMEM, "cannot build the state document");
     char *text = json_dumps(root, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
@@ -192,6 +196,13 @@ secup_rc state_parse(const struct agent_config *cfg, const char *text, size_t le
         rc = get_u64(last, "seq", &st->last.seq, err);
     if (rc == SECUP_OK)
         rc = get_text(last, "manifest-digest", st->last.manifest_digest, sizeof(st->last.manifest_digest), err);
+    json_t *stime = json_object_get(root, "secure-time"); /* optional: older states lack it */
+    if (rc == SECUP_OK && stime && !json_is_object(stime))
+        rc = secup_err_set(err, SECUP_E_VALUE, "state: \"secure-time\" is not an object");
+    if (rc == SECUP_OK && stime)
+        rc = get_u64(stime, "floor", &st->time_floor, err);
+    if (rc == SECUP_OK && stime)
+        rc = get_u64(stime, "fresh-until", &st->fresh_until, err);
     if (rc == SECUP_OK && !json_is_object(comps))
         rc = secup_err_set(err, SECUP_E_VALUE, "state: \"components\" is not an object");
     /* components the configuration no longer names are dropped; new ones start empty */
@@ -361,4 +372,20 @@ secup_rc state_raise_floor(struct agent_state *st, uint32_t c, const char *ancho
     sc->floors[sc->n_floors].seq = seq;
     sc->n_floors++;
     return SECUP_OK;
+}
+
+uint64_t state_secure_now(const struct agent_state *st, uint64_t system_now, bool *behind)
+{
+    bool b = system_now < st->time_floor;
+    if (behind)
+        *behind = b;
+    return b ? st->time_floor : system_now;
+}
+
+bool state_raise_time_floor(struct agent_state *st, uint64_t t)
+{
+    if (t <= st->time_floor)
+        return false;
+    st->time_floor = t;
+    return true;
 }

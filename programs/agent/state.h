@@ -50,6 +50,12 @@ struct agent_state {
     uint32_t falling_back;           /* a trial being abandoned: finished at the next boot */
     struct state_result last;
     struct state_component comp[AGENT_MAX_COMPONENTS];
+    /* secure time (THREATS.md section 0, decision 2; "secure-time" in the file, optional):
+     * the floor is the newest signed time the agent has verified and accepted (a tracker
+     * command's issued-at) and never decreases; fresh_until is the expires-at of the
+     * newest freshness statement (0: none yet) */
+    uint64_t time_floor;
+    uint64_t fresh_until;
 };
 
 /* Loads the state for cfg's components. No state directory content yet: an empty state
@@ -90,5 +96,11 @@ uint64_t state_floor(const struct agent_state *st, uint32_t c, const char *ancho
 /* Raises it (never lowers): SECUP_E_ROLLBACK if seq is below the current floor. */
 secup_rc state_raise_floor(struct agent_state *st, uint32_t c, const char *anchor, uint64_t seq,
                            struct secup_err *err);
+
+/* Secure time: max(system clock, the floor). *behind is set when the system clock lies
+ * below the floor (set back, or a replayed time source). */
+uint64_t state_secure_now(const struct agent_state *st, uint64_t system_now, bool *behind);
+/* Raises the floor to t (never lowers it); true when it moved. */
+bool state_raise_time_floor(struct agent_state *st, uint64_t t);
 
 #endif /* SECUP_AGENT_STATE_H */
