@@ -35,7 +35,7 @@ static secup_rc apply(struct trk *t, struct db *db, const struct trk_report *r, 
                       struct secup_err *err)
 {
     /* the quota is checked again here: a flood queued within one batch still counts */
-    secup_rc rc = trk_report_store(db, r->consumer, r->counter, r->time, r->safe_mode,
+    secup_rc rc = trk_report_store(db, r->consumer, r->counter, r->time, r->safe_mode, r->stale,
                                    (int64_t)t->cfg.report_quota, r->components_json,
                                    r->last_json, r->report_hex, err);
     if (rc == SECUP_OK)

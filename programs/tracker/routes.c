@@ -194,6 +194,7 @@ static secup_rc report_prepare(struct trk_report *r, const struct trk_consumer *
     r->counter = (int64_t)st->counter;
     r->time = (int64_t)st->time;
     r->safe_mode = st->safe_mode;
+    r->stale = st->has_freshness && st->stale;
     json_t *comps = components_json(st);
     r->components_json = comps ? json_dumps(comps, JSON_COMPACT) : NULL;
     json_decref(comps);

@@ -71,6 +71,7 @@ static const struct {
     { "manifests", "profile", "TEXT" },
     { "manifests", "size", "BIGINT" },
     { "consumers", "up_sent", "BIGINT" }, /* the last report counter passed upward */
+    { "consumers", "reported_stale", "BIGINT" }, /* the device said its feed is stale */
 };
 
 secup_rc trk_schema(struct db *db, struct secup_err *err)
@@ -223,7 +224,7 @@ secup_rc trk_consumer_key(struct db *db, const char *id, char *pem, size_t cap,
 }
 
 secup_rc trk_report_store(struct db *db, const char *id, int64_t counter, int64_t time_,
-                          bool safe_mode, int64_t quota, const char *components_json,
+                          bool safe_mode, bool stale, int64_t quota, const char *components_json,
                           const char *last_result_json, const char *report_hex,
                           struct secup_err *err)
 {
@@ -231,11 +232,11 @@ secup_rc trk_report_store(struct db *db, const char *id, int64_t counter, int64_
     int64_t t = now();
     struct db_value v[] = { DB_INT_V(counter), DB_INT_V(t), DB_INT_V(safe_mode ? 1 : 0),
                             DB_TEXT_V(components_json), DB_TEXT_V(last_result_json),
-                            DB_TEXT_V(id), DB_INT_V(quota) };
+                            DB_TEXT_V(id), DB_INT_V(quota), DB_INT_V(stale ? 1 : 0) };
     /* the counter only goes up: a replayed or reordered report changes nothing; nor does
      * one past the hourly quota (checked here again: reports of one batch count too) */
     secup_rc rc = db_exec(db, "UPDATE consumers SET last_counter = $1, last_seen = $2,"
-                              " safe_mode = $3, components = $4,"
+                              " safe_mode = $3, components = $4, reported_stale = $8,"
                               " last_result = COALESCE($5, last_result),"
                               " window_count = CASE WHEN $2 - window_start >= 3600 THEN 1"
                               "  ELSE window_count + 1 END,"
@@ -244,7 +245,7 @@ secup_rc trk_report_store(struct db *db, const char *id, int64_t counter, int64_
                               " WHERE id = $6 AND last_counter < $1 AND"
                               " (CASE WHEN $2 - window_start >= 3600 THEN 0"
                               "  ELSE window_count END) < $7",
-                          v, 7, NULL, NULL, &changes, err);
+                          v, 8, NULL, NULL, &changes, err);
     if (rc == SECUP_OK && changes == 0) {
         rc = trk_report_quota(db, id, t, quota, err);
         if (rc == SECUP_OK)
@@ -306,6 +307,8 @@ static const char *judge(struct inv *in, const char *const *v, json_t *comps, js
     int64_t fresh_until = db_col_int(v[11]);
     if (fresh_until > 0 && in->now > fresh_until)
         return "stale"; /* reports, but holds no valid statement: it stopped polling */
+    if (db_col_int(v[12]) != 0)
+        return "stale"; /* its own signed report says its newest statement expired */
     if (db_col_int(v[7]) != 0)
         return "failed"; /* safe mode: no verified image */
     const char *code = json_string_value(json_object_get(last, "code"));
@@ -332,7 +335,7 @@ static const char *judge(struct inv *in, const char *const *v, json_t *comps, js
 static bool inv_row(void *ctx, size_t n, const char *const *v)
 {
     struct inv *in = ctx;
-    if (n < 12)
+    if (n < 13)
         return false;
     json_t *comps = v[8] ? json_loads(v[8], 0, NULL) : NULL;
     if (!json_is_array(comps)) {
@@ -357,6 +360,8 @@ static bool inv_row(void *ctx, size_t n, const char *const *v)
         json_object_set_new(o, "last_result", last);
     if (v[10])
         json_object_set_new(o, "hold", json_string(v[10]));
+    if (db_col_int(v[12]) != 0)
+        json_object_set_new(o, "reported_stale", json_true());
     json_array_append_new(in->list, o);
     return true;
 }
@@ -364,7 +369,8 @@ static bool inv_row(void *ctx, size_t n, const char *const *v)
 #define INV_SQL                                                                               \
     "SELECT id, kind, vendor, class, region, last_counter, last_seen, safe_mode, components," \
     " last_result, hold,"                                                                    \
-    " (SELECT fresh_until FROM freshness f WHERE f.consumer = consumers.id)"                 \
+    " (SELECT fresh_until FROM freshness f WHERE f.consumer = consumers.id),"                \
+    " reported_stale"                                                                        \
     " FROM consumers"
 
 secup_rc trk_inventory(struct db *db, int64_t now_, int64_t unreachable_after,

@@ -112,7 +112,7 @@ secup_rc trk_report_trim(struct db *db, const char *id, int64_t keep, struct sec
 secup_rc trk_report_sender(struct db *db, const char *hash, int64_t now, int64_t quota,
                            struct trk_consumer *c, char *pem, size_t cap, struct secup_err *err);
 secup_rc trk_report_store(struct db *db, const char *id, int64_t counter, int64_t time,
-                          bool safe_mode, int64_t quota, const char *components_json,
+                          bool safe_mode, bool stale, int64_t quota, const char *components_json,
                           const char *last_result_json, const char *report_hex,
                           struct secup_err *err);
 secup_rc trk_consumer_remove(struct db *db, const char *id, struct secup_err *err);

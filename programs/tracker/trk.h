@@ -27,6 +27,7 @@ struct trk_report {
     char consumer[TRK_ID_MAX + 1];
     int64_t counter, time;
     bool safe_mode;
+    bool stale;                   /* the report says its newest statement expired (key 10) */
     char *components_json;
     char *last_json;              /* NULL without a last result */
     bool has_last;

@@ -1,6 +1,6 @@
 /* Signed status reports: round trip, both signature algorithms, every byte flipped and
  * every truncation refused, the kid bound to the reporter, a tracker's aggregate (key 8)
- * and the last command seen (key 9). */
+ * and the last command seen (key 9), secure time and freshness (key 10). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -134,7 +134,17 @@ static void test_status_malformed_payloads_are_named(void **state)
         { "a1181e00", SECUP_E_UNKNOWN_KEY },          /* {30: 0} */
         { "a10201", SECUP_E_TYPE },                   /* reporter not text */
         { "80", SECUP_E_TYPE },                       /* not a map */
-        { "a10a00", SECUP_E_UNKNOWN_KEY },            /* {10: 0} */
+        { "a10b00", SECUP_E_UNKNOWN_KEY },            /* {11: 0} */
+        { "a10a00", SECUP_E_TYPE },                   /* {10: 0}: freshness not a map */
+        { "a10aa0", SECUP_E_MISSING },                /* {10: {}}: no secure-time floor */
+        { "a10aa20101020" "0", SECUP_E_VALUE },       /* {10: {1: 1, 2: 0}} */
+        { "a10aa2010103f4", SECUP_E_VALUE },          /* {10: {1: 1, 3: false}} */
+        { "a10aa2010104f4", SECUP_E_VALUE },          /* {10: {1: 1, 4: false}} */
+        { "a10aa201010301", SECUP_E_TYPE },           /* {10: {1: 1, 3: 1}} */
+        { "a10aa201010501", SECUP_E_UNKNOWN_KEY },    /* {10: {1: 1, 5: 1}} */
+        { "a10aa201010101", SECUP_E_DUPLICATE },      /* {10: {1: 1, 1: 1}} */
+        { "a10aa50101020103f504f50501", SECUP_E_LIMIT_ITEMS }, /* five entries */
+        { "a20aa101010aa10101", SECUP_E_DUPLICATE },  /* key 10 twice */
         { "a10880", SECUP_E_MISSING },                /* {8: []}, nothing else */
         { "a10801", SECUP_E_TYPE },                   /* aggregate not an array */
         { "a1089821", SECUP_E_LIMIT_ITEMS },          /* 33 aggregated reports */
@@ -285,6 +295,59 @@ static void test_status_aggregate_is_bounded_by_the_payload_size(void **state)
     secup_key_free(key);
 }
 
+/* Key 10: the secure-time floor, the expiry of the newest freshness statement and the two
+ * flags; present only when set, and a report without it (an older agent's) still decodes. */
+static void test_status_secure_time_and_stale_round_trip(void **state)
+{
+    (void)state;
+    struct secup_status st = sample();
+    struct secup_status back;
+    uint8_t buf[1024], again[1024];
+    size_t n = 0, n2 = 0;
+    struct secup_err err;
+    /* an older report: no key 10 */
+    assert_int_equal(secup_status_encode(&st, buf, sizeof(buf), &n, &err), SECUP_OK);
+    assert_int_equal(secup_status_decode(&back, secup_bytes_of(buf, n), &err), SECUP_OK);
+    assert_false(back.has_freshness);
+    assert_false(back.stale);
+    size_t old_len = n;
+    /* a stale device whose clock was set back */
+    st.has_freshness = true;
+    st.time_floor = 1795000100;
+    st.fresh_until = 1795000600;
+    st.stale = true;
+    st.clock_behind = true;
+    assert_int_equal(secup_status_encode(&st, buf, sizeof(buf), &n, &err), SECUP_OK);
+    assert_true(n > old_len);
+    assert_int_equal(secup_status_decode(&back, secup_bytes_of(buf, n), &err), SECUP_OK);
+    assert_true(back.has_freshness);
+    assert_int_equal(back.time_floor, 1795000100);
+    assert_int_equal(back.fresh_until, 1795000600);
+    assert_true(back.stale);
+    assert_true(back.clock_behind);
+    assert_int_equal(secup_status_encode(&back, again, sizeof(again), &n2, &err), SECUP_OK);
+    assert_int_equal(n2, n);
+    assert_memory_equal(again, buf, n);
+    /* a fresh one: only the floor and the expiry, the flags left out */
+    st.stale = false;
+    st.clock_behind = false;
+    assert_int_equal(secup_status_encode(&st, buf, sizeof(buf), &n, &err), SECUP_OK);
+    assert_int_equal(secup_status_decode(&back, secup_bytes_of(buf, n), &err), SECUP_OK);
+    assert_true(back.has_freshness);
+    assert_false(back.stale);
+    assert_false(back.clock_behind);
+    assert_int_equal(back.fresh_until, 1795000600);
+    /* signed and verified with it */
+    struct secup_key *key = NULL;
+    assert_int_equal(secup_key_generate(&key, SECUP_KEY_P256, &err), SECUP_OK);
+    st.stale = true;
+    assert_int_equal(secup_status_sign(&st, key, buf, sizeof(buf), &n, &err), SECUP_OK);
+    assert_int_equal(secup_status_verify(secup_bytes_of(buf, n), key, &back, &err), SECUP_OK);
+    assert_true(back.stale);
+    assert_int_equal(back.time_floor, 1795000100);
+    secup_key_free(key);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -295,6 +358,7 @@ int main(void)
         cmocka_unit_test(test_status_malformed_payloads_are_named),
         cmocka_unit_test(test_status_aggregate_and_freshness_round_trip),
         cmocka_unit_test(test_status_aggregate_is_bounded_by_the_payload_size),
+        cmocka_unit_test(test_status_secure_time_and_stale_round_trip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -105,6 +105,9 @@ static void test_config_each_mistake_is_named(void **state)
         { "\"cam-1\"", "\"cam-1\", \"keks\": [ { \"kid\": \"k\", \"key\": \"a\", \"alg\": 1 } ]", SECUP_E_JSON, "unknown key \"alg\"" },
         { "\"cam-1\"", "\"cam-1\", \"keks\": [ { \"kid\": \"k\", \"key\": \"a\" }, { \"kid\": \"k\", \"key\": \"b\" } ]", SECUP_E_DUPLICATE, "\"k\" twice" },
         { "\"cam-1\"", "\"cam-1\", \"keks\": [ { \"kid\": \"\", \"key\": \"a\" } ]", SECUP_E_VALUE, "kid" },
+        { "\"state-dir\"", "\"policy\": 1, \"state-dir\"", SECUP_E_JSON, "policy" },
+        { "\"state-dir\"", "\"policy\": { \"require-approval\": 1 }, \"state-dir\"", SECUP_E_JSON, "require-approval" },
+        { "\"state-dir\"", "\"policy\": { \"approve\": true }, \"state-dir\"", SECUP_E_JSON, "unknown key \"approve\"" },
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char text[4096];
@@ -288,6 +291,65 @@ static void test_state_parse_refuses_garbage(void **state)
     assert_int_equal(state_parse(&cfg, text, strlen(text), &st, &err), SECUP_E_UNSUPPORTED);
 }
 
+/* Secure time (THREATS.md U3, T5): the floor and the freshness expiry are kept across a
+ * save and a load, the floor never goes down, and secure time never falls below it. */
+static void test_state_secure_time_floor_is_kept_and_never_goes_down(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/secup-stime-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    struct agent_config *cfg = cfg_in(dir);
+    static struct agent_state st;
+    static struct agent_state again;
+    struct secup_err err;
+    bool recovered = false, behind = true;
+    assert_int_equal(state_load(cfg, &st, &recovered, &err), SECUP_OK);
+    assert_int_equal(st.time_floor, 0);
+    assert_int_equal(state_secure_now(&st, 1000, &behind), 1000);
+    assert_false(behind);
+    assert_true(state_raise_time_floor(&st, 1795000000));
+    assert_false(state_raise_time_floor(&st, 1794000000)); /* a replayed older time */
+    assert_false(state_raise_time_floor(&st, 1795000000));
+    assert_int_equal(st.time_floor, 1795000000);
+    st.fresh_until = 1795000600;
+    assert_int_equal(state_save(cfg, &st, &err), SECUP_OK);
+    assert_int_equal(state_load(cfg, &again, &recovered, &err), SECUP_OK);
+    assert_false(recovered);
+    assert_int_equal(again.time_floor, 1795000000);
+    assert_int_equal(again.fresh_until, 1795000600);
+    /* a clock set back to 1970 reads as the floor, and says so */
+    assert_int_equal(state_secure_now(&again, 86400, &behind), 1795000000);
+    assert_true(behind);
+    assert_int_equal(state_secure_now(&again, 1795000001, &behind), 1795000001);
+    assert_false(behind);
+    /* the key is optional (an older state), but when present it is checked */
+    static char buf[65536];
+    size_t len = 0;
+    assert_int_equal(state_format(cfg, &again, buf, sizeof(buf), &len, &err), SECUP_OK);
+    assert_non_null(strstr(buf, "\"secure-time\""));
+    memset(&st, 0, sizeof(st));
+    assert_int_equal(state_format(cfg, &st, buf, sizeof(buf), &len, &err), SECUP_OK);
+    assert_null(strstr(buf, "\"secure-time\""));
+    assert_int_equal(state_parse(cfg, buf, len, &again, &err), SECUP_OK);
+    assert_int_equal(again.time_floor, 0);
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+static void test_config_policy_require_approval(void **state)
+{
+    (void)state;
+    struct agent_config *cfg = parse(good_config, SECUP_OK, NULL);
+    assert_false(cfg->require_approval);
+    char text[4096];
+    const char *at = strstr(good_config, "\"state-dir\"");
+    snprintf(text, sizeof(text), "%.*s\"policy\": { \"require-approval\": true }, %s",
+             (int)(at - good_config), good_config, at);
+    cfg = parse(text, SECUP_OK, NULL);
+    assert_true(cfg->require_approval);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -298,6 +360,8 @@ int main(void)
         cmocka_unit_test(test_state_floors_never_go_down),
         cmocka_unit_test(test_state_reason_from_untrusted_bytes_is_recorded),
         cmocka_unit_test(test_state_parse_refuses_garbage),
+        cmocka_unit_test(test_state_secure_time_floor_is_kept_and_never_goes_down),
+        cmocka_unit_test(test_config_policy_require_approval),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -141,7 +141,7 @@ static void test_stale_when_every_statement_expired(void **state)
     struct secup_err err;
     int64_t now = (int64_t)time(NULL);
     assert_string_equal(state_of(now), "never-seen");
-    assert_int_equal(trk_report_store(db, "cam-1", 1, now, false, 100, "[]", NULL, "00", &err), SECUP_OK);
+    assert_int_equal(trk_report_store(db, "cam-1", 1, now, false, false, 100, "[]", NULL, "00", &err), SECUP_OK);
     assert_string_equal(state_of(now), "up-to-date"); /* never polled: nothing to expire */
     assert_int_equal(trk_freshness_set(db, "cam-1", now + 600, &err), SECUP_OK);
     assert_string_equal(state_of(now), "up-to-date");

@@ -53,7 +53,7 @@ static void consumer(const char *id, const char *attrs, int64_t seq)
     assert_int_equal(trk_consumer_add(db, &c, hash, "pem", attrs, &err), SECUP_OK);
     snprintf(comps, sizeof(comps), "[{\"id\": \"" COMP "\", \"sequence\": %lld, \"digest\": \"00\"}]",
              (long long)seq);
-    assert_int_equal(trk_report_store(db, id, 1, 1, false, 1000, comps, NULL, "00", &err), SECUP_OK);
+    assert_int_equal(trk_report_store(db, id, 1, 1, false, false, 1000, comps, NULL, "00", &err), SECUP_OK);
 }
 
 static void manifest(char tag, int64_t seq, const char *profile, int64_t size)
