@@ -103,7 +103,7 @@ static int cmd_status(struct agent *a, bool as_json)
                (unsigned long long)a->st.last.seq);
         if (stale)
             printf("freshness: STALE: the tracker's newest statement expired at %llu (secure time %llu); "
-                   "whether this device is up to date is unknown\n",
+                   "the device may lack updates it has not been told of\n",
                    (unsigned long long)a->st.fresh_until, (unsigned long long)t);
         else if (a->st.fresh_until)
             printf("freshness: fresh until %llu (secure time %llu)\n",

@@ -403,8 +403,9 @@ static void record_mirrors(struct online *o)
         return;
     struct state_result *l = &o->a->st.last;
     char reason[STATE_REASON_MAX + sizeof(o->mirror_note) + 32];
-    snprintf(reason, sizeof(reason), "%s%sfailed mirror: %s", l->reason, l->reason[0] ? "; " : "",
-             o->mirror_note);
+    /* the mirrors first: a long reason is cut at its end */
+    snprintf(reason, sizeof(reason), "failed mirror: %s%s%s", o->mirror_note, l->reason[0] ? "; " : "",
+             l->reason);
     state_set_reason(l, reason);
     struct secup_err serr;
     if (state_save(&o->a->cfg, &o->a->st, &serr) != SECUP_OK)
@@ -706,7 +707,7 @@ static secup_rc handle_command(struct online *o, struct secup_bytes signed_cmd, 
     /* a verified, accepted command: its issue time raises the secure-time floor, its
      * expiry is the freshness of the feed; both kept durably before it is acted on */
     bool moved = state_raise_time_floor(&o->a->st, c.issued_at);
-    if (c.expires_at > o->a->st.fresh_until) {
+    if (c.expires_at != o->a->st.fresh_until) { /* the newest statement (by counter) counts */
         o->a->st.fresh_until = c.expires_at;
         o->stale_logged = false;
         moved = true;

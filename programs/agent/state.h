@@ -53,7 +53,7 @@ struct agent_state {
     /* secure time (THREATS.md section 0, decision 2; "secure-time" in the file, optional):
      * the floor is the newest signed time the agent has verified and accepted (a tracker
      * command's issued-at) and never decreases; fresh_until is the expires-at of the
-     * newest freshness statement (0: none yet) */
+     * newest freshness statement, the last command accepted (0: none yet) */
     uint64_t time_floor;
     uint64_t fresh_until;
 };

@@ -37,12 +37,16 @@ def summarise(cose):
     msg = cbor2.loads(cose)
     payload = cbor2.loads(msg.value[2])
     last = payload.get(6)
+    fr = payload.get(10)
     return {
         "reporter": payload[2],
         "counter": payload[3],
         "seqs": [c[2] for c in payload[5]],
         "safe-mode": payload[7],
         "last-code": last[2] if last else None,
+        "last-reason": last.get(3) if last else None,
+        "freshness": {"floor": fr[1], "fresh-until": fr.get(2), "stale": fr.get(3, False),
+                      "clock-behind": fr.get(4, False)} if fr else None,
     }
 
 

@@ -138,6 +138,9 @@ ok "T6 the damaged payload is refused by its digest and named" \
 ok "T6 the next mirror's payload installs" [ "$st" -eq 0 ]
 ends_installed "T6 garbage mirror" $n
 ok "T6 the good mirror was asked once" [ "$(grep -c "mirror fw$n.bin" trk/log)" -eq 1 ]
+ok "T6 the next status report names the damaged mirror and its code" \
+    grep -q "failed mirror: /v1/images/${ID[$n]}/payload \[SECUP_E_DIGEST\]" <<<"$(report 'd["last-reason"]')"
+ok "T6 ... and not the good one" bash -c "! grep -q 'mirror/fw$n.bin' <<<\"\$1\"" _ "$(report 'd["last-reason"]')"
 n=$((n + 1))
 
 # ---- C3 the format comes only from the authenticated manifest --------------------------
