@@ -158,7 +158,7 @@ ok "T6 404, no answer and 503 mirrors, then a good one: installed" \
 [ "$st" -eq 0 ] || sed 's/^/    /' t6.log
 ok "T6 each bad mirror is named in the log" bash -c "grep -q bad404 t6.log && grep -q badslow t6.log && grep -q bad503 t6.log"
 # THREAT: T6
-T6R=$(report 'd["last-reason"]')
+T6R=$(report 'd["last-reason"]'); echo "T6 the report's reason: $T6R"
 ok "T6 the next status report names each failed mirror and its code ($T6R)" \
     bash -c "grep -Eq '/bad404 \[SECUP_E_[A-Z_]+\]' <<<\"\$1\" && grep -Eq '/badslow \[SECUP_E_[A-Z_]+\]' <<<\"\$1\" &&
              grep -Eq '/bad503 \[SECUP_E_[A-Z_]+\]' <<<\"\$1\"" _ "$T6R"

@@ -3,7 +3,9 @@
 # (THREATS.md C6: bits flipped in reports; U7: a captured report replayed): the tracker
 # refuses every altered or replayed report and its record of the device does not change;
 # the device goes on and its next honest report is taken. The tracker killed (kill -9) and
-# restarted while reports come in loses none it accepted (F15, part).
+# restarted while reports come in loses none it accepted (F15, part). A device whose
+# newest freshness statement expired says so in its signed report, and the tracker shows
+# it stale although it judges its own statements valid (T5; libfaketime).
 # Usage: test_reports.sh secup-agent secup-tracker secup-author [SEEDS]
 set -u
 AG=$(realpath "${1:?usage: $0 secup-agent secup-tracker secup-author [SEEDS]}")
@@ -32,6 +34,9 @@ record() { "$TRK" admin t consumer show cam-1 --json; }
 "$A" keygen --alg esp256 --out dev.pem >/dev/null
 "$TRK" init t --listen 127.0.0.1:0 --id trk1 >/dev/null 2>&1 || { echo "FAIL: tracker init"; exit 1; }
 "$TRK" admin t enrolment add --vendor-domain example.com --class cam-v2 2>/dev/null > enrol.tok
+# statements valid for 120 s (T5 below runs the device's clock 250 s ahead: within the
+# 300 s the tracker allows a report's time to lead, past the statements' expiry)
+sed -i 's/^{/{ "freshness-ttl": 120,/' t/tracker.json
 "$TRK" run t >/dev/null 2>t.log &
 pids+=($!)
 wait_file t/tracker.port || { echo "FAIL: tracker start"; exit 1; }
@@ -91,6 +96,24 @@ code=$(curl -s -o replay.out -w '%{http_code}' -H "Authorization: Bearer $TOKEN"
 ok "U7 the replayed report is refused with 409 (got $code)" [ "$code" = 409 ]
 ok "U7 ... SECUP_E_REPLAY" grep -q SECUP_E_REPLAY replay.out
 ok "U7 the tracker's record is unchanged" [ "$(record)" = "$before" ]
+
+# ---- T5: the device reports its feed stale; the tracker's inventory shows it -------------
+# THREAT: T5
+command -v faketime >/dev/null || { echo "FAIL: faketime is not installed (scripts/deps --test)"; exit 1; }
+state_of() { record | $PY -c "import json,sys; d=json.load(sys.stdin); print(d.get('state'), d.get('reported_stale', False))"; }
+ok "T5 the device is not stale to begin with ($(state_of))" [ "$(state_of | cut -d' ' -f1)" != stale ]
+# the tracker's statements last 120 s (freshness-ttl); the device's clock runs 250 s ahead,
+# so that the new statement it polls is expired too
+ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
+    faketime -f "+250s" "$AG" --config dev.json run --once >t5.log 2>&1
+ok "T5 the device notes its feed stale" grep -q "feed is stale" t5.log
+ok "T5 ... and its report is taken" grep -q "status report .* sent" t5.log
+ok "T5 the tracker's inventory shows it stale, as the device reported ($(state_of))" [ "$(state_of)" = "stale True" ]
+ok "T5 ... in the inventory list too" bash -c "'$TRK' admin t consumer list --state stale --json | grep -q cam-1"
+"$AG" --config dev.json run --once >t5b.log 2>&1
+"$AG" --config dev.json run --once >t5c.log 2>&1
+ok "T5 fresh again (the real clock, a new statement): no longer stale ($(state_of))" \
+    [ "$(state_of | cut -d' ' -f1)" != stale ]
 
 # ---- F15: the tracker killed (kill -9) while reports come in --------------------------
 # THREAT: F15
