@@ -384,12 +384,18 @@ static secup_rc fetch_mem_once(struct online *o, const char *url, uint64_t max,
     return rc;
 }
 
-/* Notes a mirror that failed (THREATS.md T6): its URL and code go into the result of the
- * install, and so into the next status report. Each URL once. */
-static void note_mirror(struct online *o, const char *url, secup_rc rc)
+/* Notes a mirror that failed (THREATS.md T6): its URL, the HTTP status of an error answer
+ * (answer_error() put it in msg) and the code go into the result of the install, and so
+ * into the next status report. Each URL once. */
+static void note_mirror(struct online *o, const char *url, secup_rc rc, const char *msg)
 {
     char item[AGENT_URL_MAX + 64];
-    snprintf(item, sizeof(item), "%s [%s]", url, secup_rc_name(rc));
+    const char *h = msg ? strstr(msg, ": HTTP ") : NULL;
+    long status = h ? strtol(h + 7, NULL, 10) : 0;
+    if (status >= 100 && status <= 599)
+        snprintf(item, sizeof(item), "%s [HTTP %ld %s]", url, status, secup_rc_name(rc));
+    else
+        snprintf(item, sizeof(item), "%s [%s]", url, secup_rc_name(rc));
     if (strstr(o->mirror_note, url))
         return;
     size_t used = strlen(o->mirror_note);
@@ -436,7 +442,7 @@ static secup_rc fetch(struct online *o, char (*urls)[AGENT_URL_MAX], uint32_t n_
         }
         if (stop_requested)
             return secup_err_set(err, SECUP_E_STATE, "stopped during a download");
-        note_mirror(o, url, rc);
+        note_mirror(o, url, rc, err->msg);
         if (rc == SECUP_E_LIMIT_BODY || attempt >= o->cfg->attempts ||
             (!again && attempt >= n_urls))
             return rc;
@@ -631,7 +637,7 @@ static secup_rc act_install(struct online *o, const struct secup_command_msg *c,
                 secup_rc_name(rc));
             char bad[AGENT_URL_MAX];
             snprintf(bad, sizeof(bad), "%.*s", (int)c->uris[used].len, (const char *)c->uris[used].ptr);
-            note_mirror(o, bad, rc);
+            note_mirror(o, bad, rc, NULL);
             (void)unlink(payload);
             first = (used + 1) % c->n_uris;
             rc = SECUP_OK;

@@ -158,10 +158,10 @@ ok "T6 404, no answer and 503 mirrors, then a good one: installed" \
 [ "$st" -eq 0 ] || sed 's/^/    /' t6.log
 ok "T6 each bad mirror is named in the log" bash -c "grep -q bad404 t6.log && grep -q badslow t6.log && grep -q bad503 t6.log"
 # THREAT: T6
-T6R=$(report 'd["last-reason"]'); echo "T6 the report's reason: $T6R"
+T6R=$(report 'd["last-reason"]')
 ok "T6 the next status report names each failed mirror and its code ($T6R)" \
-    bash -c "grep -Eq '/bad404 \[SECUP_E_[A-Z_]+\]' <<<\"\$1\" && grep -Eq '/badslow \[SECUP_E_[A-Z_]+\]' <<<\"\$1\" &&
-             grep -Eq '/bad503 \[SECUP_E_[A-Z_]+\]' <<<\"\$1\"" _ "$T6R"
+    bash -c "grep -Eq '/bad404 \[HTTP 404 SECUP_E_[A-Z_]+\]' <<<\"\$1\" && grep -q '/badslow \[SECUP_E_TIMEOUT\]' <<<\"\$1\" &&
+             grep -Eq '/bad503 \[HTTP 503 SECUP_E_[A-Z_]+\]' <<<\"\$1\"" _ "$T6R"
 ok "T6 ... and not the good one" bash -c "! grep -q '${ID[$n]}' <<<\"\$1\"" _ "$T6R"
 ok "T6 ... in a successful result" [ "$(report 'd["last-code"]')" = OK ]
 sed -i 's/"attempts": 4/"attempts": 3/' dev.json
