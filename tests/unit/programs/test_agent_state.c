@@ -332,9 +332,13 @@ static void test_state_secure_time_floor_is_kept_and_never_goes_down(void **stat
     assert_null(strstr(buf, "\"secure-time\""));
     assert_int_equal(state_parse(cfg, buf, len, &again, &err), SECUP_OK);
     assert_int_equal(again.time_floor, 0);
-    char cmd[600];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
+    char path[AGENT_PATH_MAX + 16];
+    for (int i = 0; i < 2; i++) {
+        snprintf(path, sizeof(path), "%s/state.%c", cfg->state_dir, i ? 'B' : 'A');
+        assert_int_equal(unlink(path), 0);
+    }
+    assert_int_equal(rmdir(cfg->state_dir), 0);
+    assert_int_equal(rmdir(dir), 0);
 }
 
 static void test_config_policy_require_approval(void **state)
