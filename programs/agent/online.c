@@ -26,6 +26,7 @@
 #include "token.h"
 
 #define MAX_CLOCK_SKEW 300 /* seconds a command's issued-at may lie ahead of the device */
+#define MAX_CLOCK_AHEAD 86400 /* a fresh command older than this by the clock: named ahead */
 #define STATUS_MAX_FILE (256 * 1024)
 
 static volatile sig_atomic_t stop_requested;
@@ -695,6 +696,11 @@ static secup_rc command_check(struct online *o, struct secup_bytes signed_cmd,
     if (rc == SECUP_E_EXPIRED && t < floor)
         secup_err_prefix(err, "the system clock (%llu) is behind the secure-time floor (%llu), which is used",
                          (unsigned long long)t, (unsigned long long)floor);
+    else if (rc == SECUP_E_EXPIRED && c->issued_at && t > c->expires_at &&
+             t - c->issued_at > MAX_CLOCK_AHEAD)
+        secup_err_prefix(err, "the system clock (%llu) is more than a day past the command's issue time (%llu): "
+                         "is it set ahead? Nothing is changed; the device goes on",
+                         (unsigned long long)t, (unsigned long long)c->issued_at);
     return rc;
 }
 

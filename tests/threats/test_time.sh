@@ -43,6 +43,7 @@ install $n
 at "+3650d" u3b.log
 ok "U3 clock ten years ahead: the command is refused as expired, exit 1" [ "$st" -eq 1 ]
 ok "U3 ... with SECUP_E_EXPIRED in the log" grep -q "SECUP_E_EXPIRED" u3b.log
+ok "U3 ... a clear error: the clock named as set ahead" grep -q "is it set ahead?.*SECUP_E_EXPIRED" u3b.log
 invariants "U3 +10 years"
 at "+3650d" u3c.log
 ok "U3 ten years ahead the device still boots and reports (no brick)" [ "$st" -eq 0 ]
