@@ -397,7 +397,9 @@ static void note_mirror(struct online *o, const char *url, secup_rc rc, const ch
         snprintf(item, sizeof(item), "%s [HTTP %ld %s]", url, status, secup_rc_name(rc));
     else
         snprintf(item, sizeof(item), "%s [%s]", url, secup_rc_name(rc));
-    if (strstr(o->mirror_note, url))
+    char needle[AGENT_URL_MAX + 4];
+    snprintf(needle, sizeof(needle), "%s [", url);
+    if (strstr(o->mirror_note, needle))
         return;
     size_t used = strlen(o->mirror_note);
     snprintf(o->mirror_note + used, sizeof(o->mirror_note) - used, "%s%s", used ? ", " : "", item);
@@ -611,6 +613,7 @@ static secup_rc act_install(struct online *o, const struct secup_command_msg *c,
     if (mkdir(dir, 0700) != 0 && errno != EEXIST)
         return secup_err_set(err, SECUP_E_IO, "cannot create '%s': %s", dir, strerror(errno));
     snprintf(manifest, sizeof(manifest), "%s/manifest.suit", dir);
+    o->mirror_note[0] = '\0'; /* what an interrupted install noted is not this one's */
     say("install: sequence %llu from '%.*s'", (unsigned long long)c->seq, (int)c->manifest_uri.len,
         (const char *)c->manifest_uri.ptr);
     secup_rc rc = fetch_manifest(o, c, manifest, err);
