@@ -42,6 +42,8 @@ struct agent_component {
     uint64_t slot_size;            /* capacity of each slot (file slots) */
     bool staging;                  /* scratch storage of an install: a copy source, never
                                     * committed, booted or confirmed (docs/agent.md) */
+    uint32_t threshold;            /* distinct authorised anchors whose signatures must
+                                    * verify (k of n; default 1, docs/agent.md) */
 };
 
 /* The online mode (`secup-agent run`, programs/agent/online.c): the "tracker" and

@@ -43,7 +43,8 @@ static const char *const boot_keys[] = { "type", "path", NULL };
 static const char *const health_keys[] = { "command", "timeout", NULL };
 static const char *const limit_keys[] = { "max-envelope", NULL };
 static const char *const trust_keys[] = { "name", "key", "components", "rotate", NULL };
-static const char *const comp_keys[] = { "name", "id", "slots", "slot-type", "slot-size", "staging", NULL };
+static const char *const comp_keys[] = { "name", "id", "slots", "slot-type", "slot-size", "staging",
+                                         "threshold", NULL };
 
 static secup_rc parse_keks(struct jconf *c, struct agent_config *cfg, json_t *arr)
 {
@@ -164,6 +165,11 @@ static secup_rc parse_components(struct jconf *c, struct agent_config *cfg, json
             return secup_err_set(c->err, SECUP_E_VALUE, "'%s': component \"%s\": \"staging\" must be true or false",
                                  c->file, comp->name);
         comp->staging = json_is_true(staging);
+        uint64_t threshold = 1;
+        rc = jconf_uint(c, o, "threshold", 1, AGENT_MAX_ALL_ANCHORS, &threshold, false);
+        if (rc != SECUP_OK)
+            return rc;
+        comp->threshold = (uint32_t)threshold;
         for (uint32_t k = 0; k < cfg->n_components; k++) {
             if (strcmp(cfg->components[k].name, comp->name) == 0 ||
                 secup_component_id_equal(&cfg->components[k].id.id, &comp->id.id))
@@ -228,6 +234,16 @@ static secup_rc parse_trust(struct jconf *c, struct agent_config *cfg, json_t *a
                                      c->file, a->name);
         }
         cfg->n_anchors++;
+    }
+    /* A threshold no set of configured anchors can reach would lock the component. */
+    for (uint32_t k = 0; k < cfg->n_components; k++) {
+        uint32_t n = 0;
+        for (uint32_t j = 0; j < cfg->n_anchors; j++)
+            n += (cfg->anchors[j].components >> k) & 1u;
+        if (cfg->components[k].threshold > n)
+            return secup_err_set(c->err, SECUP_E_VALUE,
+                                 "'%s': component \"%s\": \"threshold\" %u exceeds the %u trust anchors that may sign for it",
+                                 c->file, cfg->components[k].name, cfg->components[k].threshold, n);
     }
     return SECUP_OK;
 }

@@ -112,7 +112,7 @@ static void envelope_path(const struct agent_config *cfg, uint32_t c, int slot, 
 }
 
 static secup_rc load_trust(const struct agent *a, bool installing, struct secup_trust **out,
-                           uint32_t *index, struct secup_err *err);
+                           uint32_t *index, uint8_t (*key_ids)[32], struct secup_err *err);
 
 /* ---- install ---- */
 
@@ -183,6 +183,7 @@ struct install {
     struct secup_bytes raw;                /* its encoded envelope (kept beside the slots) */
     struct install *root;                  /* the root's context (itself for the root) */
     uint32_t signer;                       /* anchors[] index of the anchor that signed env */
+    uint32_t signed_mask;                  /* bit i: a signature of anchors[i] verified */
     bool is_dep;
     /* ---- the root's context only ---- */
     enum secup_section section;            /* the section being run (process-dependency) */
@@ -196,6 +197,8 @@ struct install {
     struct secup_envelope *dep_env[SECUP_PROC_MAX_INDEX]; /* dependencies that held integrity */
     struct secup_bytes dep_raw[SECUP_PROC_MAX_INDEX];
     uint32_t dep_signer[SECUP_PROC_MAX_INDEX];
+    uint32_t dep_mask[SECUP_PROC_MAX_INDEX];
+    const uint8_t (*key_ids)[32];          /* per anchors[] index: secup_key_id() */
     struct install *dep_ctx[SECUP_PROC_MAX_INDEX];
     const char *const *payloads;
     size_t n_payloads;
@@ -649,6 +652,17 @@ static secup_rc dep_resolve(struct install *in, const struct secup_proc_params *
     return SECUP_OK;
 }
 
+/* The trust set's signer bits (secup_envelope_verify_signers) as anchors[] bits. */
+static uint32_t signers_to_anchors(const struct install *r, uint32_t signers)
+{
+    uint32_t mask = 0;
+    for (uint32_t k = 0; k < 32; k++) {
+        if ((signers >> k) & 1u)
+            mask |= UINT32_C(1) << r->trust_index[k];
+    }
+    return mask;
+}
+
 /* dependency-integrity (7), and image-match on a dependency: the dependency's manifest
  * digest (SHA-256 over its bstr-wrapped manifest) must be the image-digest, its whole
  * envelope the image-size, and it must be signed by an anchor in force. The decoded
@@ -698,13 +712,15 @@ static secup_rc dep_integrity(struct install *in, const struct secup_proc_params
         rc = secup_err_set(err, SECUP_E_DIGEST, "dependency %u: its manifest does not match the digest of "
                                                 "dependency-integrity", k);
     struct secup_verify_info vi;
+    uint32_t signers = 0;
     if (rc == SECUP_OK)
-        rc = secup_envelope_verify(env, r->trust, &vi, err);
+        rc = secup_envelope_verify_signers(env, r->trust, &signers, &vi, err);
     if (rc != SECUP_OK) {
         secup_err_prefix(err, "dependency %u", k);
         return rc;
     }
     r->dep_signer[k] = r->trust_index[vi.anchor];
+    r->dep_mask[k] = signers_to_anchors(r, signers);
     return SECUP_OK;
 }
 
@@ -759,6 +775,7 @@ static secup_rc op_process_dependency(void *ctx, const struct secup_proc_params 
     d->raw = r->dep_raw[k];
     d->root = r;
     d->signer = r->dep_signer[k];
+    d->signed_mask = r->dep_mask[k];
     d->is_dep = true;
     rc = check_and_map(d, err);
     struct secup_processor *proc = NULL;
@@ -791,7 +808,7 @@ static const struct secup_proc_ops install_ops = {
  * replaced; it only cannot be installed again). index[k] is the anchors[] index of the
  * k-th key in the set. */
 static secup_rc load_trust(const struct agent *a, bool installing, struct secup_trust **out,
-                           uint32_t *index, struct secup_err *err)
+                           uint32_t *index, uint8_t (*key_ids)[32], struct secup_err *err)
 {
     secup_rc rc = secup_trust_new(out, err);
     uint32_t n = 0;
@@ -801,6 +818,11 @@ static secup_rc load_trust(const struct agent *a, bool installing, struct secup_
             continue;
         struct secup_key *k = NULL;
         rc = trust_anchor_key(an, &k, err);
+        if (rc == SECUP_OK && key_ids) {
+            rc = secup_key_id(k, key_ids[i], err);
+            if (rc != SECUP_OK)
+                secup_key_free(k);
+        }
         if (rc == SECUP_OK) {
             rc = secup_trust_add(*out, k, an->name, err);
             if (rc != SECUP_OK)
@@ -818,10 +840,15 @@ static secup_rc load_trust(const struct agent *a, bool installing, struct secup_
 /* Maps a manifest's components (the root's or a dependency's) to the device's, with that
  * manifest's own checks: the anchor that signed it may sign for each component, its
  * sequence number exceeds the component's floor for that anchor, nothing is on trial. */
+static secup_rc check_threshold(struct install *in, struct secup_err *err);
+
 static secup_rc check_and_map(struct install *in, struct secup_err *err)
 {
     struct agent *a = in->v.a;
     const struct secup_manifest *m = &in->env->manifest;
+    secup_rc trc = check_threshold(in, err);
+    if (trc != SECUP_OK)
+        return trc;
     const struct agent_anchor *anchor = &a->anchors[in->signer];
     for (uint32_t i = 0; i < SECUP_PROC_MAX_INDEX; i++)
         in->v.map[i] = -1;
@@ -829,7 +856,18 @@ static secup_rc check_and_map(struct install *in, struct secup_err *err)
         int c = agent_config_find_component(&a->cfg, &m->components[i]);
         if (c < 0)
             return secup_err_set(err, SECUP_E_POLICY, "manifest component %u is not a component of this device", i);
-        if (!(anchor->components & (UINT32_C(1) << c)))
+        if (a->cfg.components[c].threshold > 1) {
+            /* counted in check_threshold; the floor is the highest of the anchors
+             * that may sign for it (trust_threshold_floor) */
+            uint32_t by = 0;
+            uint64_t floor = trust_threshold_floor(a->anchors, a->n_anchors, &a->st, (uint32_t)c, &by);
+            if (m->sequence_number <= floor)
+                return secup_err_set(err, SECUP_E_ROLLBACK,
+                                     "component %s: sequence number %llu is not greater than %llu (anchor \"%s\", threshold %u)",
+                                     a->cfg.components[c].name, (unsigned long long)m->sequence_number,
+                                     (unsigned long long)floor, by < a->n_anchors ? a->anchors[by].name : "",
+                                     a->cfg.components[c].threshold);
+        } else if (!(anchor->components & (UINT32_C(1) << c)))
             return secup_err_set(err, SECUP_E_POLICY, "trust anchor \"%s\" may not sign for component %s",
                                  anchor->name, a->cfg.components[c].name);
         uint64_t floor = state_floor(&a->st, (uint32_t)c, anchor->name);
@@ -851,6 +889,55 @@ static secup_rc check_and_map(struct install *in, struct secup_err *err)
         in->root->v.slot[c] = in->v.slot[c];
     }
     return SECUP_OK;
+}
+
+/* k-of-n thresholds (docs/agent.md "Thresholds"): a component whose threshold exceeds 1
+ * needs that many distinct anchors in force, allowed to sign for it, whose signatures
+ * verified (one key counts once, whatever its name or how often it signed). The
+ * manifest's signer, whose floor rises at confirmation and is recorded with the slot, is
+ * then the first anchor (configured order, then rotated in) counted for every such
+ * component and allowed for every other component of the manifest. */
+static secup_rc check_threshold(struct install *in, struct secup_err *err)
+{
+    struct agent *a = in->v.a;
+    const struct secup_manifest *m = &in->env->manifest;
+    uint32_t common = UINT32_MAX;
+    bool any = false;
+    for (uint32_t i = 0; i < m->n_components; i++) {
+        int c = agent_config_find_component(&a->cfg, &m->components[i]);
+        if (c < 0 || a->cfg.components[c].threshold <= 1)
+            continue; /* an unknown component is check_and_map's refusal */
+        any = true;
+        uint32_t need = a->cfg.components[c].threshold;
+        uint32_t have = trust_count_signers(a->anchors, in->root->key_ids, a->n_anchors,
+                                            in->signed_mask, (uint32_t)c, NULL);
+        if (have < need)
+            return secup_err_set(err, SECUP_E_THRESHOLD,
+                                 "component %s: %u of %u required signatures (distinct trust anchors in "
+                                 "force that may sign for it)", a->cfg.components[c].name, have, need);
+        uint32_t allowed = 0;
+        for (uint32_t j = 0; j < a->n_anchors && j < 32; j++) {
+            if (((in->signed_mask >> j) & 1u) && !a->anchors[j].retired &&
+                ((a->anchors[j].components >> c) & 1u))
+                allowed |= UINT32_C(1) << j;
+        }
+        common &= allowed;
+    }
+    if (!any)
+        return SECUP_OK;
+    for (uint32_t j = 0; j < a->n_anchors && j < 32; j++) {
+        bool ok = (common >> j) & 1u;
+        for (uint32_t i = 0; ok && i < m->n_components; i++) {
+            int c = agent_config_find_component(&a->cfg, &m->components[i]);
+            ok = c >= 0 && ((a->anchors[j].components >> c) & 1u);
+        }
+        if (ok) {
+            in->signer = j;
+            return SECUP_OK;
+        }
+    }
+    return secup_err_set(err, SECUP_E_POLICY,
+                         "no trust anchor that signed the manifest may sign for all of its components");
 }
 
 /* ---- trust-anchor updates (trust.h, docs/decisions/0004) ---- */
@@ -1128,12 +1215,18 @@ secup_rc agent_install(struct agent *a, const char *envelope, const char *const 
     if (a->trust_broken)
         rc = secup_err_set(err, SECUP_E_DIGEST,
                            "the trust store is damaged (no usable copy of trust.A, trust.B): nothing is installed");
+    static uint8_t key_ids[AGENT_MAX_ALL_ANCHORS][32];
+    uint32_t signers = 0;
+    in->trust_index = index;
+    in->key_ids = (const uint8_t (*)[32])key_ids;
     if (rc == SECUP_OK)
-        rc = load_trust(a, true, &trust, index, err);
+        rc = load_trust(a, true, &trust, index, key_ids, err);
     if (rc == SECUP_OK)
-        rc = secup_envelope_verify(env, trust, &vi, err);
-    if (rc == SECUP_OK)
+        rc = secup_envelope_verify_signers(env, trust, &signers, &vi, err);
+    if (rc == SECUP_OK) {
         signer = index[vi.anchor];
+        in->signed_mask = signers_to_anchors(in, signers);
+    }
     in->signer = signer;
     in->raw = secup_bytes_of(buf, len);
     in->trust = trust;
@@ -1323,7 +1416,7 @@ static secup_rc invocation(struct agent *a, uint32_t c, int slot, struct secup_e
     lim.max_envelope = a->cfg.max_envelope;
     rc = secup_envelope_decode(env, secup_bytes_of(buf, len), &lim, err);
     if (rc == SECUP_OK)
-        rc = load_trust(a, false, &trust, NULL, err);
+        rc = load_trust(a, false, &trust, NULL, NULL, err);
     if (rc == SECUP_OK)
         rc = secup_envelope_verify(env, trust, NULL, err);
     if (rc == SECUP_OK && env->manifest.sequence_number != a->st.comp[c].slot[slot].seq)

@@ -1,6 +1,10 @@
 /* Helpers shared by the secup-author commands. */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "author.h"
 
@@ -72,9 +76,38 @@ secup_rc author_load_hmac(const char *path, struct secup_key **out, struct secup
     return rc;
 }
 
+secup_rc author_check_key_file(const char *path, struct secup_err *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
+        int e = errno;
+        return secup_err_set(err, e == ENOENT ? SECUP_E_NOENT : SECUP_E_IO, "key file '%s': %s", path,
+                             strerror(e));
+    }
+    struct stat st;
+    int r = fstat(fd, &st);
+    int e = errno;
+    close(fd);
+    if (r != 0)
+        return secup_err_set(err, SECUP_E_IO, "key file '%s': %s", path, strerror(e));
+    if (!S_ISREG(st.st_mode))
+        return secup_err_set(err, SECUP_E_KEY_FORMAT, "key file '%s' is not a regular file", path);
+    if (st.st_mode & (S_IRWXG | S_IRWXO))
+        return secup_err_set(err, SECUP_E_KEY_EXPOSED,
+                             "private key file '%s' has mode %04o: group or others may read or write it; "
+                             "it is not used (chmod 600 it, and consider the key exposed if others could read it)",
+                             path, (unsigned)(st.st_mode & 07777));
+    return SECUP_OK;
+}
+
 secup_rc author_load_signing_key(const struct author_key_ref *ref, struct secup_key **out,
                                  struct secup_err *err)
 {
+    *out = NULL;
+    /* THREATS.md C12: a signing key others can read is refused, with no override */
+    secup_rc prc = author_check_key_file(ref->path, err);
+    if (prc != SECUP_OK)
+        return prc;
     if (ref->hmac)
         return author_load_hmac(ref->path, out, err);
     secup_rc rc = secup_key_load_pem(out, ref->path, err);
