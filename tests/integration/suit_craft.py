@@ -104,6 +104,7 @@ def main(argv):
     ap.add_argument("--detached", action="store_true")
     ap.add_argument("--no-integrity", action="store_true")
     ap.add_argument("--no-write2", action="store_true")
+    ap.add_argument("--dep-uri")  # the dependency's uri instead of "#dep" (or the detached default)
     a = ap.parse_args(argv)
 
     key = serialization.load_pem_private_key(open(a.key, "rb").read(), None)
@@ -150,7 +151,7 @@ def main(argv):
     elif a.kind == "dep":
         dep = open(a.dep, "rb").read()
         dig_src = open(a.dep_digest_of, "rb").read() if a.dep_digest_of else dep
-        uri = "https://example.com/dep.suit" if a.detached else "#dep"
+        uri = a.dep_uri or ("https://example.com/dep.suit" if a.detached else "#dep")
         deps = {1: {}}
         shared += [12, 1, 20, {3: E([-16, manifest_digest(dig_src)]), 14: len(dep), 21: uri}]
         integrated["#img"] = image
