@@ -202,5 +202,42 @@ check "mode 600 signs" 0 "" "$AU" create -q --key loose.pem --image fw30.bin --s
     --class cam-v2 --out x.suit
 check "the help of create names no override" 1 "" sh -c "'$AU' create --help | grep -qi 'insecure\|allow-loose\|force-key'"
 
+# PKCS#11: the signing key lives in a SoftHSM token the test creates; no key file at all
+# (scripts/deps --test installs softhsm2 and libengine-pkcs11-openssl; missing, this fails)
+MOD=/usr/lib/softhsm/libsofthsm2.so
+check "softhsm2 and the OpenSSL pkcs11 engine are installed" 0 "" sh -c \
+    "command -v softhsm2-util && test -e $MOD && ls /usr/lib/*/engines-3/pkcs11.so"
+mkdir -p hsm
+printf 'directories.tokendir = %s/hsm\nobjectstore.backend = file\nlog.level = ERROR\n' "$PWD" > softhsm2.conf
+export SOFTHSM2_CONF=$PWD/softhsm2.conf
+softhsm2-util --init-token --free --label secup --pin 4321 --so-pin 87654321 >/dev/null 2>&1
+"$AU" keygen --alg esp256 --out hsm-key.pem >/dev/null
+softhsm2-util --import hsm-key.pem --token secup --label release --id 01 --pin 4321 >/dev/null 2>&1
+rm -f hsm-key.pem
+check "the private key is only in the token" 1 "" test -e hsm-key.pem
+echo 4321 > pin.txt && chmod 600 pin.txt
+URI="pkcs11:token=secup;object=release;type=private"
+check "create signs through PKCS#11" 0 "" "$AU" create -q --key "$URI?module-path=$MOD&pin-source=file:pin.txt" \
+    --image fw30.bin --seq 50 --vendor-domain example.com --class cam-v2 --out hsm.suit
+check "the token-signed envelope verifies with its public key" 0 "" "$AU" verify hsm.suit --pub hsm-key.pub.pem --image fw30.bin
+check "sign (co-sign) through PKCS#11" 0 "" "$AU" sign -q r1.suit --key "$URI?module-path=$MOD&pin-source=pin.txt" \
+    --image fw30.bin --out hsm-co.suit
+check "the co-signature verifies" 0 "" "$AU" verify hsm-co.suit --pub hsm-key.pub.pem
+rm -f x.suit
+echo 1111 > badpin.txt && chmod 600 badpin.txt
+check "a wrong PIN signs nothing" 3 SECUP_E_KEY_FORMAT "$AU" create --key "$URI?module-path=$MOD&pin-source=badpin.txt" \
+    --image fw30.bin --seq 51 --vendor-domain example.com --class cam-v2 --out x.suit
+check "an object the token does not hold" 3 SECUP_E_KEY_FORMAT "$AU" create \
+    --key "pkcs11:token=secup;object=nothing;type=private?module-path=$MOD&pin-source=pin.txt" \
+    --image fw30.bin --seq 51 --vendor-domain example.com --class cam-v2 --out x.suit
+chmod 644 pin.txt
+check "a PIN file others may read is refused" 4 SECUP_E_KEY_EXPOSED "$AU" create \
+    --key "$URI?module-path=$MOD&pin-source=pin.txt" --image fw30.bin --seq 51 --vendor-domain example.com \
+    --class cam-v2 --out x.suit
+check "a PIN on the command line (pin-value) is refused" 3 SECUP_E_VALUE "$AU" create \
+    --key "$URI?module-path=$MOD&pin-value=4321" --image fw30.bin --seq 51 --vendor-domain example.com \
+    --class cam-v2 --out x.suit
+check "nothing written" 1 "" test -e x.suit
+
 echo "threats author: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -24,7 +25,7 @@ static void setup_anchors(void)
     memset(ids, 0, sizeof(ids));
     static const char *const names[N] = { "author", "operator", "bootonly", "author-alias" };
     for (int i = 0; i < N; i++) {
-        strcpy(anchors[i].name, names[i]);
+        snprintf(anchors[i].name, sizeof(anchors[i].name), "%s", names[i]);
         ids[i][0] = (uint8_t)(i + 1);
     }
     anchors[0].components = 3; /* firmware (0) and boot (1) */
