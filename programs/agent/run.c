@@ -837,11 +837,13 @@ static secup_rc load_trust(const struct agent *a, bool installing, struct secup_
     return rc;
 }
 
-/* Maps a manifest's components (the root's or a dependency's) to the device's, with that
- * manifest's own checks: the anchor that signed it may sign for each component, its
- * sequence number exceeds the component's floor for that anchor, nothing is on trial. */
 static secup_rc check_threshold(struct install *in, struct secup_err *err);
 
+/* Maps a manifest's components (the root's or a dependency's) to the device's, with that
+ * manifest's own checks: the anchor that signed it may sign for each component (or, with
+ * a threshold, enough distinct anchors did), its sequence number exceeds the component's
+ * floor for that anchor (with a threshold: the highest floor of its anchors), nothing is
+ * on trial. */
 static secup_rc check_and_map(struct install *in, struct secup_err *err)
 {
     struct agent *a = in->v.a;
