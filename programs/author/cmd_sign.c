@@ -19,7 +19,8 @@ static void help(void)
            "(at most %d blocks in all). Every component whose manifest gives an image digest\n"
            "needs an --image: its SHA-256 and size are checked before anything is signed.\n"
            "Private key files must not be readable by group or others.\n\n"
-           "  --key FILE        private signing key (P-256 or Ed25519 PEM), repeatable\n"
+           "  --key FILE        private signing key (P-256 or Ed25519 PEM, or a pkcs11: URI),\n"
+           "                    repeatable\n"
            "  --hmac-key FILE   also add a COSE_Mac0 with this HMAC-SHA256 secret (hex)\n"
            "  --image [N=]FILE  image of component N (default: the next one), repeatable\n"
            "  --out FILE        the co-signed envelope (written atomically)\n",
