@@ -70,6 +70,8 @@ static const struct rc_entry rc_table[] = {
     RC(SECUP_E_EXPIRED, "message expired or not yet valid"),
     RC(SECUP_E_AUDIENCE, "message meant for another party"),
     RC(SECUP_E_QUOTA, "quota exceeded"),
+    RC(SECUP_E_STATE_ROLLBACK, "device state older than its secure counter (a restored copy)"),
+    RC(SECUP_E_GAVE_UP, "the same update failed too often; not tried again"),
     RC(SECUP_E_NOMEM, "out of memory"),
     RC(SECUP_E_IO, "I/O error"),
     RC(SECUP_E_NET, "network error"),
