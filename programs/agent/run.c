@@ -942,15 +942,17 @@ static bool version_numbers(const char *v, uint64_t *n, uint32_t *count)
  * orders manifests, the version orders firmware. A manifest whose version of component c is
  * below the version running in slot `active` is a downgrade; secup has no signed downgrade
  * authorisation yet, so every downgrade is refused (docs/agent.md). Versions that are not
- * dot-separated numbers on both sides are not compared. */
+ * dot-separated numbers on both sides, or whose images different trust anchors signed, are
+ * not compared. */
 static secup_rc check_version(const struct agent *a, int c, int active, const struct secup_manifest *m,
-                              struct secup_err *err)
+                              const char *anchor, struct secup_err *err)
 {
     const struct state_slot *run = &a->st.comp[c].slot[active];
     char next[STATE_VERSION_MAX];
     uint64_t x[8], y[8];
     uint32_t nx = 0, ny = 0;
-    if (!run->valid)
+    /* like the floors, per trust anchor: a rotated-in anchor starts its own numbering */
+    if (!run->valid || strcmp(run->anchor, anchor) != 0)
         return SECUP_OK;
     secup_manifest_version_text(m, &a->cfg.components[c].id.id, next, sizeof(next));
     if (!version_numbers(run->version, x, &nx) || !version_numbers(next, y, &ny))
@@ -1001,7 +1003,7 @@ static secup_rc check_and_map(struct install *in, struct secup_err *err)
             return secup_err_set(err, SECUP_E_STATE,
                                  "component %s has an update on trial; boot and confirm or roll back first",
                                  a->cfg.components[c].name);
-        rc = check_version(a, c, bs.active, m, err);
+        rc = check_version(a, c, bs.active, m, anchor->name, err);
         if (rc != SECUP_OK)
             return rc;
         in->v.map[i] = c;
