@@ -1572,6 +1572,26 @@ static secup_rc verify_slot(struct agent *a, uint32_t c, int slot, struct secup_
     return rc;
 }
 
+/* verify_slot, and for the boot stage also the floor (THREATS.md T8, MCUboot's
+ * downgrade_prevention): an image below the floor of the anchor that signed it is not
+ * booted, even when it verifies (an older image staged by changing the bootloader's
+ * record). A retired anchor's floors are gone: its images keep booting. */
+static secup_rc boot_verify(struct agent *a, uint32_t c, int slot, struct secup_err *err)
+{
+    secup_rc rc = verify_slot(a, c, slot, err);
+    const struct state_slot *s = &a->st.comp[c].slot[slot];
+    if (rc != SECUP_OK || !s->anchor[0])
+        return rc;
+    uint64_t floor = state_floor(&a->st, c, s->anchor);
+    if (s->seq < floor)
+        return secup_err_set(err, SECUP_E_ROLLBACK,
+                             "slot %c of %s holds sequence %llu, below the floor %llu of anchor \"%s\": "
+                             "an older image is not booted",
+                             'A' + slot, a->cfg.components[c].name, (unsigned long long)s->seq,
+                             (unsigned long long)floor, s->anchor);
+    return SECUP_OK;
+}
+
 static secup_rc health_check(struct agent *a, struct secup_err *err)
 {
     if (!a->cfg.health_argv[0])
@@ -1784,7 +1804,7 @@ secup_rc agent_boot(struct agent *a, struct secup_err *err)
             continue; /* a staging component holds nothing that runs */
         struct secup_err e;
         const struct state_slot *run = &a->st.comp[c].slot[bs[c].active];
-        if (verify_slot(a, c, bs[c].active, &e) == SECUP_OK) {
+        if (boot_verify(a, c, bs[c].active, &e) == SECUP_OK) {
             if (run->anchor[0] && !trust_is_retired(&a->trust, run->anchor) &&
                 state_floor(&a->st, c, run->anchor) < run->seq) {
                 rc = state_raise_floor(&a->st, c, run->anchor, run->seq, err);
@@ -1794,7 +1814,7 @@ secup_rc agent_boot(struct agent *a, struct secup_err *err)
             continue;
         }
         struct secup_err e2;
-        if (verify_slot(a, c, 1 - bs[c].active, &e2) == SECUP_OK) {
+        if (boot_verify(a, c, 1 - bs[c].active, &e2) == SECUP_OK) {
             bs[c].active = 1 - bs[c].active;
             a->st.comp[c].slot[1 - bs[c].active].valid = false;
             record(a, e.rc, e.msg, a->st.comp[c].slot[bs[c].active].seq, NULL);
@@ -1847,7 +1867,7 @@ secup_rc agent_boot(struct agent *a, struct secup_err *err)
     }
     for (uint32_t c = 0; c < a->cfg.n_components; c++) {
         struct secup_err e;
-        if (!(group & (UINT32_C(1) << c)) || verify_slot(a, c, bs[c].trial, &e) == SECUP_OK)
+        if (!(group & (UINT32_C(1) << c)) || boot_verify(a, c, bs[c].trial, &e) == SECUP_OK)
             continue;
         char reason[STATE_REASON_MAX];
         snprintf(reason, sizeof(reason), "trial image of %.60s failed verification: %.150s",

@@ -284,6 +284,21 @@ RUN=22
 note_counter
 
 # THREAT: T8
+# an older image staged for the boot stage: the bootloader's record switched to slot B,
+# which holds sequence 11 (verified, but below the floor 22)
+$PY - state/boot <<'PY'
+import hashlib, re, sys
+body = open(sys.argv[1]).read()
+body = body[:body.rindex("sha256=")]
+body = re.sub(r"^firmware active=0", "firmware active=1", body, flags=re.M)
+open(sys.argv[1], "w").write(body + "sha256=" + hashlib.sha256(body.encode()).hexdigest() + "\n")
+PY
+ok "T8 the record now names slot B (sequence 11)" [ "$(st_field 'd["components"][0]["active"], d["components"][0]["running-seq"]')" = "('B', 11)" ]
+check "T8 the boot stage does not boot the older image; it returns to slot A" 0 "" "$AG" --config dev.json boot
+ok "T8 sequence 22 runs from slot A again" [ "$(st_field 'd["components"][0]["active"], d["components"][0]["running-seq"]')" = "('A', 22)" ]
+ok "T8 the refusal is recorded with its code" [ "$(st_field 'd["last-result"]["code"]')" = SECUP_E_ROLLBACK ]
+ok "T8 the reason names the sequence and the floor" grep -q "holds sequence 11, below the floor 22" <("$AG" --config dev.json status)
+note_counter
 ok "T8 INV-3 the secure counter never went down: ${COUNTERS[*]}" \
     $PY -c "import sys; v=[int(x) for x in sys.argv[1:]]; sys.exit(0 if v == sorted(v) and v[0] < v[-1] else 1)" "${COUNTERS[@]}"
 ok "T8 and it equals the state's generation" [ "$(counter)" = "$(generation state/state.A)" ]
