@@ -72,7 +72,9 @@ typedef enum secup_rc {
     SECUP_E_EXPIRED = 320,      /* a signed object past its expiry, or issued in the future */
     SECUP_E_AUDIENCE = 321,     /* a signed object meant for another party */
     SECUP_E_QUOTA = 322,        /* more requests or data than this principal's quota */
+    SECUP_E_STATE_ROLLBACK = 330, /* the device state is older than its secure counter (restored copy) */
     SECUP_E_THRESHOLD = 331,    /* fewer distinct authorised signers than the threshold requires */
+    SECUP_E_GAVE_UP = 332,      /* the same update failed too often: not tried again */
 
     SECUP_E_NOMEM = 400,   /* out of memory */
     SECUP_E_IO = 401,      /* file or device I/O failed */

@@ -99,6 +99,10 @@ struct agent_config {
     uint32_t n_components;
     struct agent_component components[AGENT_MAX_COMPONENTS];
     struct agent_online_config online;
+    /* the secure counter (RPMB/OTP stand-in, docs/agent.md): "" none; else a small file
+     * outside the state directory holding the highest state generation ever saved */
+    char counter_path[AGENT_PATH_MAX];
+    uint32_t max_failures;         /* failed attempts at one manifest before giving up */
 };
 
 /* Loads and validates the JSON configuration (docs/agent.md). Every problem is reported
