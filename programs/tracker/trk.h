@@ -142,5 +142,9 @@ typedef void (*trk_body_fn)(struct trk *t, struct httpd_req *req, const char *co
 void trk_accept_json(struct trk *t, struct httpd_req *req, size_t max, trk_body_fn done,
                      const char *a0, const char *a1);
 void trk_log(const char *fmt, ...) SECUP_PRINTF(1, 2);
+/* Answers a refused request with err; a refusal of authentication or authorisation
+ * (SECUP_E_AUTH, SECUP_E_FORBIDDEN) is also logged with the method and path (routes.c). */
+void trk_refuse(struct httpd_req *req, const struct secup_err *err);
+secup_rc trk_refuse_code(struct httpd_req *req, secup_rc rc, const char *fmt, ...) SECUP_PRINTF(3, 4);
 
 #endif /* SECUP_TRACKER_TRK_H */
