@@ -254,6 +254,7 @@ static secup_rc report_prepare(struct trk_report *r, const struct trk_consumer *
         r->agg_reporter[r->n_agg][who.len] = '\0';
         if (!(r->agg_hex[r->n_agg] = hex_dup(st->aggregate[i])))
             return secup_err_set(err, SECUP_E_NOMEM, "report");
+        trk_divergence_read(st->aggregate[i], r->agg_last[r->n_agg], &r->agg_last_time[r->n_agg]);
         r->n_agg++;
     }
     return SECUP_OK;
