@@ -20,7 +20,7 @@ SG=$(dirname "$(realpath "$0")")/statusgen.py
 . "$(dirname "$0")/tracker_env.sh"
 
 # Everything the tracker stores, in a stable order.
-TABLES="consumers enrolments reports servers manifests commands rollouts rollout_targets kv aggregates events admin_tokens callbacks"
+TABLES="consumers enrolments reports servers manifests commands rollouts rollout_targets kv aggregates events admin_tokens callbacks divergences"
 snap() {
     local t args=()
     for t in $TABLES; do args+=(-c "SELECT '== $t'" -c "SELECT * FROM $t ORDER BY 1, 2"); done
