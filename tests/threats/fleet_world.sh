@@ -116,3 +116,7 @@ upload_image() {
 }
 # summary FILE EXPR: a value from a fleetsim summary
 summary() { $PY -c "import json,sys; s=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))" "$1" "$2"; }
+# no_sanitizer_reports LOG...: the daemons' and simulators' logs carry no sanitizer report
+no_sanitizer_reports() {
+    ok "no sanitizer report in $*" bash -c "! grep -sE 'Sanitizer|runtime error' $*"
+}

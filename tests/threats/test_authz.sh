@@ -183,5 +183,10 @@ for c in "${entitled_cells[@]}"; do
 done
 echo "S6: $NROUTES routes x $(wc -w <<<"$PRINCIPALS") principals, ${#entitled_cells[@]} entitled cells"
 
+kill -TERM "$tpid"
+wait "$tpid"
+ok "the tracker stops cleanly (exit $?)" [ $? -eq 0 ]
+tpid=""
+ok "no sanitizer report in its log" bash -c "! grep -sE 'Sanitizer|runtime error' t.log"
 echo "threats authz: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

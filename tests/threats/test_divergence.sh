@@ -114,5 +114,6 @@ ok "U5 recorded once, not at every report up" \
 ok "U5 the REST admin API shows it too" bash -c "'$TRK' admin L1 token add ops > ops.tok 2>/dev/null &&
     curl -sk -H \"Authorization: Bearer \$(cat ops.tok)\" '$U1/v1/admin/consumers/L2' | grep -q '\"divergences\"'"
 
+no_sanitizer_reports L1.log L2.log s.log fleet.log
 echo "threats divergence: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

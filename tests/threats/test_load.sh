@@ -63,5 +63,6 @@ kill -TERM "$TPID"
 wait "$TPID"
 ok "F17 the tracker stops cleanly after the load (exit $?)" [ $? -eq 0 ]
 
+no_sanitizer_reports t.log s.log round*.log
 echo "threats load: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

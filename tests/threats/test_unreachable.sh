@@ -63,5 +63,6 @@ ok "U2 ... and the tracker judges them up to date" waitfor 20 all_in up-to-date
 echo "U2: $dropped requests dropped by the proxy, $(summary fleet.json 's["errors"]') failed requests retried by the fleet"
 ok "U2 the devices retried while dropped (back-off, no stop): $dropped dropped requests" [ "$dropped" -ge "$N" ]
 
+no_sanitizer_reports t.log s.log fleet.log
 echo "threats unreachable: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
