@@ -1,7 +1,9 @@
-# Shared by the tracker-under-load tests (tests/threats/test_load.sh, test_fanout.sh;
-# sourced after tests/integration/check.sh): a real secup-server, a real secup-tracker on a
-# fixed port (so that it can be killed and started again where its devices expect it), v1
-# and v2 of an image at the server, and the options a secup-fleetsim fleet needs under it.
+# Shared by the tracker-under-load tests (tests/threats/test_load.sh, test_fanout.sh,
+# test_unreachable.sh, test_divergence.sh; sourced after tests/integration/check.sh): a real
+# secup-server, a real secup-tracker on a fixed port (so that it can be killed and started
+# again where its devices expect it), v1 of an image at the server (upload_image adds more),
+# the options a secup-fleetsim fleet needs under it, and the helpers ok, waitfor, setjson,
+# sql, summary. (test_divergence.sh builds its own two-tracker cascade with the helpers.)
 # Needs: FS TRK SRV A (programs), work (check.sh), DB_URL ("" for SQLite, "pg" for a fresh
 # database in the cluster of $SECUP_TEST_PG_URL, or a postgresql:// URL).
 PY=/usr/bin/python3

@@ -91,24 +91,24 @@ PRINCIPALS="none admin revoked device tracker enrolment basic"
 
 # case ROUTE: "ENTITLED|PATH|BODY-FILE" for each route of the table. ENTITLED is the
 # principals entitled to it, "all", or "signed" (authenticated by a signed body only).
-declare -A CASE
-CASE["GET /v1/health"]="all|/v1/health|"
-CASE["POST /v1/register"]="enrolment|/v1/register|reg-new.json"
-CASE["POST /v1/status"]="device|/v1/status|d1-report2.cose"
-CASE["GET /v1/commands"]="device tracker|/v1/commands?wait=0|"
-CASE["POST /v1/notify"]="signed|/v1/notify|junk.bin"
-CASE["POST /v1/requests"]="signed|/v1/requests|junk.bin"
-CASE["PUT /v1/callback"]="device tracker|/v1/callback|cb.json"
-CASE["GET /v1/admin/consumers"]="admin|/v1/admin/consumers|"
-CASE["GET /v1/admin/consumers/{}"]="admin|/v1/admin/consumers/d1|"
-CASE["POST /v1/admin/consumers/{}/poke"]="admin|/v1/admin/consumers/d1/poke|"
-CASE["GET /v1/admin/manifests"]="admin|/v1/admin/manifests|"
-CASE["GET /v1/admin/rollouts"]="admin|/v1/admin/rollouts|"
-CASE["POST /v1/admin/rollouts"]="admin|/v1/admin/rollouts|rollout.json"
-CASE["GET /v1/admin/rollouts/{}"]="admin|/v1/admin/rollouts/r1|"
-CASE["POST /v1/admin/rollouts/{}/pause"]="admin|/v1/admin/rollouts/r1/pause|"
-CASE["POST /v1/admin/rollouts/{}/resume"]="admin|/v1/admin/rollouts/r1/resume|"
-CASE["POST /v1/admin/rollouts/{}/cancel"]="admin|/v1/admin/rollouts/r1/cancel|"
+declare -A CASES
+CASES["GET /v1/health"]="all|/v1/health|"
+CASES["POST /v1/register"]="enrolment|/v1/register|reg-new.json"
+CASES["POST /v1/status"]="device|/v1/status|d1-report2.cose"
+CASES["GET /v1/commands"]="device tracker|/v1/commands?wait=0|"
+CASES["POST /v1/notify"]="signed|/v1/notify|junk.bin"
+CASES["POST /v1/requests"]="signed|/v1/requests|junk.bin"
+CASES["PUT /v1/callback"]="device tracker|/v1/callback|cb.json"
+CASES["GET /v1/admin/consumers"]="admin|/v1/admin/consumers|"
+CASES["GET /v1/admin/consumers/{}"]="admin|/v1/admin/consumers/d1|"
+CASES["POST /v1/admin/consumers/{}/poke"]="admin|/v1/admin/consumers/d1/poke|"
+CASES["GET /v1/admin/manifests"]="admin|/v1/admin/manifests|"
+CASES["GET /v1/admin/rollouts"]="admin|/v1/admin/rollouts|"
+CASES["POST /v1/admin/rollouts"]="admin|/v1/admin/rollouts|rollout.json"
+CASES["GET /v1/admin/rollouts/{}"]="admin|/v1/admin/rollouts/r1|"
+CASES["POST /v1/admin/rollouts/{}/pause"]="admin|/v1/admin/rollouts/r1/pause|"
+CASES["POST /v1/admin/rollouts/{}/resume"]="admin|/v1/admin/rollouts/r1/resume|"
+CASES["POST /v1/admin/rollouts/{}/cancel"]="admin|/v1/admin/rollouts/r1/cancel|"
 
 # Everything the tracker stores, in a stable order.
 snap() { $PY - t/tracker.db <<'PYEOF'
@@ -141,10 +141,10 @@ ask() { # principal method path body -> status in $st, body in ans.json
 entitled_cells=()
 while read -r method pattern; do
     key="$method $pattern"
-    if [ -z "${CASE[$key]:-}" ]; then
+    if [ -z "${CASES[$key]:-}" ]; then
         echo "FAIL: S6 route $key (from the route table) has no case in this matrix"; fail=$((fail + 1)); continue
     fi
-    IFS='|' read -r who path body <<<"${CASE[$key]}"
+    IFS='|' read -r who path body <<<"${CASES[$key]}"
     for p in $PRINCIPALS; do
         if [ "$who" = all ] || [[ " $who " == *" $p "* ]]; then
             entitled_cells+=("$p|$method|$path|$body")
@@ -170,7 +170,7 @@ while read -r method pattern; do
             waitlog "$logged" "${path%%\?*}"
     done
 done < <(sort -u routes.txt)
-for k in "${!CASE[@]}"; do
+for k in "${!CASES[@]}"; do
     grep -qx "$k" routes.txt || { echo "FAIL: S6 the matrix has a case for $k, which the route table lacks"; fail=$((fail + 1)); }
 done
 
