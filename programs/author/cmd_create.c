@@ -489,8 +489,14 @@ static secup_rc parse_spec(const char *path, const uint8_t *buf, size_t len, str
             rc = spec_string(o, "uri", c->uri, sizeof(c->uri), false, where, err);
         if (rc == SECUP_OK)
             rc = spec_string(o, "version", c->version, sizeof(c->version), false, where, err);
-        if (rc == SECUP_OK)
-            rc = compid_parse(id, &c->cid, err);
+        if (rc == SECUP_OK) {
+            struct secup_err ie;
+            rc = compid_parse(id, &c->cid, &ie);
+            /* bad input in a file, not a caller's mistake: never the 1xx band */
+            if (rc != SECUP_OK)
+                rc = secup_err_set(err, rc == SECUP_E_ARG ? SECUP_E_VALUE : rc, "%s: \"id\": %s",
+                                   where, ie.msg);
+        }
         if (rc == SECUP_OK)
             rc = spec_path(path, image, c->image_path, sizeof(c->image_path), err);
         if (rc != SECUP_OK) {
