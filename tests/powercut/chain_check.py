@@ -14,6 +14,8 @@ Arguments: updated=a,b new=SEQ health=ok|bad, then the statuses (`secup-agent st
 import json
 import sys
 
+# THREAT: F4
+
 
 def main():
     a = dict(arg.split("=", 1) for arg in sys.argv[1:] if "=" in arg)
