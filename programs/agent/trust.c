@@ -651,3 +651,48 @@ secup_rc trust_update_apply(const struct agent_config *cfg, struct trust_store *
     *ts = next;
     return SECUP_OK;
 }
+
+uint32_t trust_count_signers(const struct agent_anchor *anchors, const uint8_t (*key_ids)[32],
+                             uint32_t n_anchors, uint32_t signed_mask, uint32_t component,
+                             uint32_t *first)
+{
+    uint32_t counted = 0; /* anchors[] indices counted, one per distinct key */
+    uint32_t n = 0;
+    if (first)
+        *first = n_anchors;
+    for (uint32_t i = 0; i < n_anchors && i < 32; i++) {
+        if (!((signed_mask >> i) & 1u) || anchors[i].retired ||
+            component >= 32 || !((anchors[i].components >> component) & 1u))
+            continue;
+        bool same_key = false;
+        for (uint32_t j = 0; j < i && !same_key; j++)
+            same_key = ((counted >> j) & 1u) && memcmp(key_ids[j], key_ids[i], 32) == 0;
+        if (same_key)
+            continue;
+        counted |= UINT32_C(1) << i;
+        n++;
+        if (first && *first == n_anchors)
+            *first = i;
+    }
+    return n;
+}
+
+uint64_t trust_threshold_floor(const struct agent_anchor *anchors, uint32_t n_anchors,
+                               const struct agent_state *st, uint32_t component,
+                               uint32_t *by)
+{
+    uint64_t floor = 0;
+    uint32_t at = n_anchors;
+    for (uint32_t i = 0; i < n_anchors && component < 32; i++) {
+        if (anchors[i].retired || !((anchors[i].components >> component) & 1u))
+            continue;
+        uint64_t f = state_floor(st, component, anchors[i].name);
+        if (at == n_anchors || f > floor) {
+            floor = f;
+            at = i;
+        }
+    }
+    if (by)
+        *by = at;
+    return floor;
+}

@@ -19,6 +19,11 @@ int cmd_inspect(int argc, char **argv);
 int cmd_decrypt(int argc, char **argv);
 int cmd_upload(int argc, char **argv);
 int cmd_request(int argc, char **argv);
+int cmd_sign(int argc, char **argv);
+
+/* Component index's image-size and image-digest in m against the file at path. */
+secup_rc author_check_image(const struct secup_manifest *m, uint32_t index, const char *path,
+                           struct secup_err *err);
 
 /* Reads an envelope file (bounded) and decodes it into a heap envelope.
  * Ownership: free *buf with secup_file_free(*buf, *len) and *env with free(). */
@@ -44,7 +49,12 @@ struct author_key_ref {
     bool hmac;
 };
 
-/* Loads it; PEM keys must hold the private part. */
+/* Refuses (SECUP_E_KEY_EXPOSED) a private key file that its group or others may read,
+ * write or execute, and anything but a regular file (THREATS.md C12; no option overrides
+ * it). */
+secup_rc author_check_key_file(const char *path, struct secup_err *err);
+
+/* Loads it (after author_check_key_file); PEM keys must hold the private part. */
 secup_rc author_load_signing_key(const struct author_key_ref *ref, struct secup_key **out,
                                  struct secup_err *err);
 

@@ -205,8 +205,11 @@ secup_rc trk_kv_set(struct db *db, const char *name, const char *value, struct s
  * the oldest sequence they run (JSON array of {id, sequence}). */
 secup_rc trk_fleet_components(struct db *db, const char *vendor, const char *class_id,
                               json_t **out, struct secup_err *err);
-/* The newest signed reports of the consumers (at most max), for an aggregate. */
-secup_rc trk_latest_reports(struct db *db, size_t max, json_t **out, struct secup_err *err);
+/* The newest signed reports of consumers not yet passed upward (at most max, those seen
+ * longest ago first), for an aggregate: a JSON array of {id, counter, body (hex)}. */
+secup_rc trk_unsent_reports(struct db *db, size_t max, json_t **out, struct secup_err *err);
+/* Marks a consumer's report up to counter as passed upward. */
+secup_rc trk_report_sent(struct db *db, const char *id, int64_t counter, struct secup_err *err);
 
 /* A manifest this tracker fetched and verified itself (Author signature against its
  * trust anchors): what it says, in the store's hex forms. */

@@ -67,7 +67,8 @@ check "no command" 2 "" "$A"
 check "unknown command" 2 SECUP_E_USAGE "$A" frobnicate
 check "create without --seq" 2 SECUP_E_USAGE "$A" create --key esp256.pem --image fw.bin --vendor-domain e.com --class c --out y.suit
 check "create with a bad --seq" 2 SECUP_E_USAGE "$A" create --key esp256.pem --image fw.bin --seq -4 --vendor-domain e.com --class c --out y.suit
-check "create with a public key" 3 SECUP_E_KEY_FORMAT "$A" create --key esp256.pub.pem --image fw.bin --seq 1 --vendor-domain e.com --class c --out y.suit
+cp esp256.pub.pem pub600.pem && chmod 600 pub600.pem
+check "create with a public key" 3 SECUP_E_KEY_FORMAT "$A" create --key pub600.pem --image fw.bin --seq 1 --vendor-domain e.com --class c --out y.suit
 check "create with a missing image" 4 SECUP_E_NOENT "$A" create --key esp256.pem --image nope.bin --seq 1 --vendor-domain e.com --class c --out y.suit
 check "create with a bad version" 3 SECUP_E_VALUE "$A" create --key esp256.pem --image fw.bin --seq 1 --vendor-domain e.com --class c --version 1.x --out y.suit
 check "verify without keys" 2 SECUP_E_USAGE "$A" verify esp256.suit

@@ -133,6 +133,18 @@ setup_agent status --json > "$W/base-used/base.json" || die "baseline: status"
 # baseline "used1": as "used", on a device that allows a single trial boot
 mkdir -p "$W/base-used1" && cp -a "$W/base-used/dev" "$W/base-used1/dev" && cp "$W/base-used/base.json" "$W/base-used1/"
 sed -i 's/"boot-attempts": 2/"boot-attempts": 1/' "$W/base-used1/dev/dev.json"
+# THREAT: T8
+# ... which also keeps a secure counter (THREATS.md T8): every state save is followed by a
+# raise of the counter, and no cut may leave a state that looks restored (older than it)
+mkdir -p "$W/base-used1/dev/nv"
+sed -i 's|"state-dir": "state",|"state-dir": "state", "secure-counter": "nv/counter",|' "$W/base-used1/dev/dev.json"
+"$PY" - "$W/base-used1/dev" <<'PY' || die "baseline: secure counter"
+import hashlib, json, sys
+t = open(sys.argv[1] + "/state/state.A").read()
+body = '{"format": 1, "secure-counter": %d}' % json.loads(t[:t.rindex("sha256:")])["generation"]
+open(sys.argv[1] + "/nv/counter", "w").write(body + "\nsha256:" + hashlib.sha256(body.encode()).hexdigest() + "\n")
+PY
+(cd "$W/base-used1" && "$AG" --config dev/dev.json status >/dev/null) || die "baseline: the secure counter is not accepted"
 
 # ---- scenarios ----
 # name|title|baseline|package and payload|updated|old|new|health in the flow|health at reboot
@@ -142,7 +154,7 @@ scenario() {
     B) echo "B|install -> boot (health check fails) -> fallback|fresh|$W/pkg/fw2.suit --payload firmware=$W/pkg/fw2.enc|firmware|1|2|bad|bad" ;;
     C) echo "C|bundle firmware+data: install -> boot (health ok) -> confirmed|used|$W/pkg/bundle3.suit|firmware,data|2|3|ok|ok" ;;
     D) echo "D|bundle as C, the health check fails after the cut|used|$W/pkg/bundle3.suit|firmware,data|2|3|ok|bad" ;;
-    E) echo "E|bundle as C, boot-attempts 1|used1|$W/pkg/bundle3.suit|firmware,data|2|3|ok|ok" ;;
+    E) echo "E|bundle as C, boot-attempts 1, a secure counter|used1|$W/pkg/bundle3.suit|firmware,data|2|3|ok|ok" ;;
     F) echo "F|root firmware + integrated dependency data: install -> boot -> confirmed|used|$W/pkg/root3.suit|firmware,data|2|3|ok|ok" ;;
     *) die "unknown scenario '$1'" ;;
     esac
