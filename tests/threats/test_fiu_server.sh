@@ -8,9 +8,9 @@
 #   - an upload answered 201 is served with exactly the bytes submitted (envelope and
 #     payload) and listed;
 #   - any other outcome (an error status, a broken connection, a server that did not come
-#     up) left nothing published: the release is not listed and its manifest is 404;
-#   - the same upload, fault-free, then succeeds (or is already there, if it was
-#     published) and is served exactly.
+#     up) left either nothing (the release is not listed, and the same upload without
+#     faults then succeeds and is served exactly) or, when only the answer was lost after
+#     the commit, the whole release (served exactly; sent again it is refused with 409).
 # Temporary upload files left by a failed upload are counted (the server removes them
 # after upload-expiry), published blobs are never partial.
 # Usage: test_fiu_server.sh secup-server secup-author [RUNS] [P]
@@ -73,6 +73,10 @@ listed() { # listed SEQ: the release is in the author's listing
     curl -sk --max-time 30 -H "Authorization: Bearer $ATOK" "$SU/v1/images?vendor=$VENDOR&class=$CLASS" |
         $PY -c "import json,sys; sys.exit(0 if any(i['sequence'] == int(sys.argv[1]) for i in json.load(sys.stdin)['images']) else 1)" "$1"
 }
+id_of() { # id_of SEQ: the id of the listed release
+    curl -sk --max-time 30 -H "Authorization: Bearer $ATOK" "$SU/v1/images?vendor=$VENDOR&class=$CLASS" |
+        $PY -c "import json,sys; print([i['id'] for i in json.load(sys.stdin)['images'] if i['sequence'] == int(sys.argv[1])][0])" "$1"
+}
 served_exactly() { # served_exactly SEQ ID
     curl -sk --max-time 30 -H "Authorization: Bearer $DTOK" -o got.suit "$SU/v1/images/$2/manifest" &&
         curl -sk --max-time 30 -H "Authorization: Bearer $DTOK" -o got.bin "$SU/v1/images/$2/payload" &&
@@ -98,6 +102,7 @@ stop_server
 
 # THREAT: F6
 published=0
+unacked=0
 refused=0
 nostart=0
 leftovers=0
@@ -123,18 +128,27 @@ for run in $(seq 1 "$RUNS"); do
         published=$((published + 1))
         ok "run $run: a 201 upload is listed" listed "$seq"
         ok "run $run: a 201 upload is served with exactly the bytes submitted" served_exactly "$seq" "$id"
+    elif listed "$seq"; then
+        # stored and committed, but the answer was lost (the connection or the server died
+        # after the commit): the whole release, never a part of it
+        unacked=$((unacked + 1))
+        id=$(id_of "$seq")
+        ok "run $run: an upload answered $code but stored is served with exactly the bytes submitted" \
+            served_exactly "$seq" "$id"
+        upload "$seq" up2.json
+        ok "run $run: ... and sending it again is refused as already there (409, status $code)" [ "$code" = 409 ]
     else
         refused=$((refused + 1))
-        ok "run $run: a failed upload (status $code) left nothing published" eval '! listed '"$seq"
         leftovers=$((leftovers + $(find s/blobs/tmp -type f 2>/dev/null | wc -l)))
         upload "$seq" up2.json
         id=$($PY -c "import json; print(json.load(open('up2.json'))['id'])" 2>/dev/null)
-        ok "run $run: the same upload without faults succeeds (status $code)" [ "$code" = 201 ]
+        ok "run $run: after a failed upload (nothing listed) the same upload without faults succeeds (status $code)" \
+            [ "$code" = 201 ]
         ok "run $run: ... and is served with exactly the bytes submitted" served_exactly "$seq" "$id"
     fi
     stop_server
 done
 
-echo "fiu server figures: $RUNS uploads at p=$P: published $published, failed $refused (the server did not come up under faults $nostart times); temporary upload files left by failed uploads: $leftovers"
+echo "fiu server figures: $RUNS uploads at p=$P: published $published, stored but not acknowledged $unacked, failed $refused (the server did not come up under faults $nostart times); temporary upload files left by failed uploads: $leftovers"
 echo "threats fiu server: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
