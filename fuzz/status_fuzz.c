@@ -2,9 +2,10 @@
  *
  * The input is tried as a bare payload (secup_status_decode) and as a signed report
  * (secup_status_peek_reporter, secup_status_verify with a fixed key), through the checks
- * every signed message shares (fuzz_common.h). Invariants: a refusal carries its code and
- * message; an accepted payload re-encodes to a fixed point; only the report signed here
- * verifies. */
+ * every signed message shares (fuzz_common.h), and read with secup_status_peek (no
+ * signature check, for a tracker reading a downstream tracker's aggregate). Invariants: a
+ * refusal carries its code and message; an accepted payload re-encodes to a fixed point;
+ * only the report signed here verifies; what verifies also peeks, and what peeks encodes. */
 /* THREAT: P7 */
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct secup_bytes in = secup_bytes_of(data, size);
     init();
     (void)fuzz_common_payload_round_trip(&type, in, &st, &scratch);
-    (void)fuzz_common_signed_check(&type, in, key, secup_bytes_of(good, good_len), &st, &scratch);
+    secup_rc vrc =
+        fuzz_common_signed_check(&type, in, key, secup_bytes_of(good, good_len), &st, &scratch);
+    struct secup_err err;
+    secup_rc prc = secup_status_peek(in, &scratch, &err);
+    if (prc != SECUP_OK) {
+        fuzz_common_check_failure(prc, &err, "secup_status_peek");
+        if (vrc == SECUP_OK)
+            fuzz_common_fail("a report verifies that secup_status_peek refused");
+    } else {
+        static uint8_t out[SECUP_STATUS_MAX_SIZE + 64];
+        size_t n = 0;
+        if (secup_status_encode(&scratch, out, sizeof(out), &n, &err) != SECUP_OK)
+            fuzz_common_fail("re-encoding a peeked status failed: %s", err.msg);
+    }
     return 0;
 }

@@ -48,12 +48,15 @@ static void record(struct agent *a, secup_rc rc, const char *reason, uint64_t se
 /* The trust store: rotated-in and retired anchors. Damaged beyond recovery, it is not
  * replaced by the configured anchors (a retired key would come back): installs are
  * refused, and the boot stage verifies with the configured anchors only. */
-static secup_rc open_trust(struct agent *a)
+static secup_rc open_trust(struct agent *a, struct secup_err *err)
 {
     struct secup_err terr;
     bool recovered = false;
     secup_err_clear(&terr);
-    if (trust_load(&a->cfg, &a->trust, &recovered, &terr) != SECUP_OK) {
+    secup_rc trc = trust_load(&a->cfg, &a->trust, &recovered, &terr);
+    if (trc == SECUP_E_IO) /* unreadable now, not damaged: nothing starts without it */
+        return secup_err_set(err, trc, "%s", terr.msg);
+    if (trc != SECUP_OK) {
         a->trust_broken = true;
         memset(&a->trust, 0, sizeof(a->trust));
         size_t used = strlen(a->state_note);
@@ -85,6 +88,8 @@ secup_rc agent_open(struct agent *a, const char *config, struct secup_err *err)
     struct secup_err serr;
     secup_err_clear(&serr);
     rc = state_load(&a->cfg, &a->st, &a->state_recovered, &serr);
+    if (rc == SECUP_E_IO) /* unreadable now: the next start tries again, nothing changed */
+        return secup_err_set(err, rc, "%s", serr.msg);
     if (rc == SECUP_E_STATE_ROLLBACK) {
         /* A state older than the secure counter, or none where one was: its floors cannot
          * be trusted, and safe mode (floors 0) would accept older manifests. Nothing runs. */
@@ -99,11 +104,11 @@ secup_rc agent_open(struct agent *a, const char *config, struct secup_err *err)
         snprintf(a->st.safe_reason, sizeof(a->st.safe_reason), "state unreadable: %.200s", serr.msg);
         state_clean_text(a->st.safe_reason);
         snprintf(a->state_note, sizeof(a->state_note), "%s", serr.msg);
-        return open_trust(a);
+        return open_trust(a, err);
     }
     if (a->state_recovered)
         snprintf(a->state_note, sizeof(a->state_note), "one state copy was bad: %.400s", serr.msg);
-    return open_trust(a);
+    return open_trust(a, err);
 }
 
 void agent_close(struct agent *a)
@@ -1938,6 +1943,10 @@ secup_rc agent_boot(struct agent *a, struct secup_err *err)
             }
             continue;
         }
+        /* a slot, its kept envelope or a key that cannot be read now is no verdict on
+         * the image: the boot stops, nothing changed, and the next start tries again */
+        if (e.rc == SECUP_E_IO || e.rc == SECUP_E_NOENT)
+            return secup_err_set(err, SECUP_E_IO, "%s", e.msg);
         struct secup_err e2;
         if (boot_verify(a, c, 1 - bs[c].active, &e2) == SECUP_OK) {
             bs[c].active = 1 - bs[c].active;
@@ -1948,6 +1957,8 @@ secup_rc agent_boot(struct agent *a, struct secup_err *err)
                 rc = a->boot.ops->set(&a->boot, a->cfg.components[c].name, &bs[c], err);
             continue;
         }
+        if (e2.rc == SECUP_E_IO || e2.rc == SECUP_E_NOENT)
+            return secup_err_set(err, SECUP_E_IO, "%s", e2.msg);
         usable = false;
         snprintf(why, sizeof(why), "component %.60s: no slot holds a verified image (%.150s)",
                  a->cfg.components[c].name, e.msg);

@@ -1,6 +1,7 @@
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "state.h"
 
@@ -256,6 +257,20 @@ static void copy_path(const struct agent_config *cfg, char which, char *out, siz
     snprintf(out, cap, "%s/state.%c", cfg->state_dir, which);
 }
 
+/* A copy that failed with an I/O error, or that "does not exist" although it is there
+ * (an open can fail with ENOENT), is unreadable now, not missing or damaged. */
+static bool copy_unreadable(const struct agent_config *cfg, char which, secup_rc rc)
+{
+    if (rc == SECUP_E_IO)
+        return true;
+    if (rc != SECUP_E_NOENT)
+        return false;
+    char path[AGENT_PATH_MAX + 16];
+    struct stat sb;
+    copy_path(cfg, which, path, sizeof(path));
+    return stat(path, &sb) == 0;
+}
+
 static secup_rc state_check_counter(const struct agent_config *cfg, struct agent_state *st,
                                     const char *none, struct secup_err *err)
 {
@@ -310,6 +325,12 @@ secup_rc state_load(const struct agent_config *cfg, struct agent_state *st, bool
     *recovered = false;
     secup_rc ra = load_copy(cfg, 'A', st, &ea);
     secup_rc rb = load_copy(cfg, 'B', &b, &eb);
+    if (ra != SECUP_OK && rb != SECUP_OK &&
+        (copy_unreadable(cfg, 'A', ra) || copy_unreadable(cfg, 'B', rb))) {
+        /* neither a new device nor a damaged store: nothing may start from an empty one */
+        memset(st, 0, sizeof(*st));
+        return secup_err_set(err, SECUP_E_IO, "no state copy could be read: %s; %s", ea.msg, eb.msg);
+    }
     if (ra == SECUP_E_NOENT && rb == SECUP_E_NOENT) {
         memset(st, 0, sizeof(*st));
         return state_check_counter(cfg, st, "no state copy", err); /* a new device */

@@ -424,16 +424,14 @@ static secup_rc check_keys(json_t *obj, const char *const *allowed, const char *
     return SECUP_OK;
 }
 
-static secup_rc load_spec(const char *path, struct release *r, struct secup_err *err)
+static secup_rc parse_spec(const char *path, const uint8_t *buf, size_t len, struct release *r,
+                           struct secup_err *err)
 {
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    secup_rc rc = secup_file_read(path, MAX_SPEC_FILE, &buf, &len, err);
-    if (rc != SECUP_OK)
-        return rc;
+    secup_rc rc = SECUP_OK;
+    if (len > MAX_SPEC_FILE)
+        return secup_err_set(err, SECUP_E_LIMIT_SIZE, "'%s' is larger than %d bytes", path, MAX_SPEC_FILE);
     json_error_t je;
     json_t *root = json_loadb((const char *)buf, len, JSON_REJECT_DUPLICATES, &je);
-    secup_file_free(buf, len);
     if (!root)
         return secup_err_set(err, SECUP_E_JSON, "'%s' line %d column %d: %s", path, je.line,
                              je.column, je.text);
@@ -492,8 +490,14 @@ static secup_rc load_spec(const char *path, struct release *r, struct secup_err 
             rc = spec_string(o, "uri", c->uri, sizeof(c->uri), false, where, err);
         if (rc == SECUP_OK)
             rc = spec_string(o, "version", c->version, sizeof(c->version), false, where, err);
-        if (rc == SECUP_OK)
-            rc = compid_parse(id, &c->cid, err);
+        if (rc == SECUP_OK) {
+            struct secup_err ie;
+            rc = compid_parse(id, &c->cid, &ie);
+            /* bad input in a file, not a caller's mistake: never the 1xx band */
+            if (rc != SECUP_OK)
+                rc = secup_err_set(err, rc == SECUP_E_ARG ? SECUP_E_VALUE : rc, "%s: \"id\": %s",
+                                   where, ie.msg);
+        }
         if (rc == SECUP_OK)
             rc = spec_path(path, image, c->image_path, sizeof(c->image_path), err);
         if (rc != SECUP_OK) {
@@ -519,6 +523,32 @@ static secup_rc load_spec(const char *path, struct release *r, struct secup_err 
     }
 out:
     json_decref(root);
+    return rc;
+}
+
+static secup_rc load_spec(const char *path, struct release *r, struct secup_err *err)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    secup_rc rc = secup_file_read(path, MAX_SPEC_FILE, &buf, &len, err);
+    if (rc != SECUP_OK)
+        return rc;
+    rc = parse_spec(path, buf, len, r, err);
+    secup_file_free(buf, len);
+    return rc;
+}
+
+secup_rc author_spec_parse(const char *path, const uint8_t *text, size_t len,
+                           uint32_t *n_components, struct secup_err *err)
+{
+    *n_components = 0;
+    struct release *r = calloc(1, sizeof(*r));
+    if (!r)
+        return secup_err_set(err, SECUP_E_NOMEM, "no memory for a release");
+    secup_rc rc = parse_spec(path, text, len, r, err);
+    if (rc == SECUP_OK)
+        *n_components = r->n;
+    free(r);
     return rc;
 }
 

@@ -192,8 +192,12 @@ void *srv_notifier(void *arg)
             break;
 
         srv_history_flush(s);
-        if (time(NULL) - last_sweep >= 60) {
-            blob_sweep_tmp(s->cfg.blobs, s->cfg.upload_expiry); /* abandoned uploads */
+        /* abandoned uploads: looked for every minute, or every upload-expiry if shorter */
+        if ((uint64_t)(time(NULL) - last_sweep) >= (s->cfg.upload_expiry < 60 ? s->cfg.upload_expiry : 60)) {
+            size_t gone = blob_sweep_tmp(s->cfg.blobs, s->cfg.upload_expiry);
+            if (gone)
+                srv_log("removed %zu abandoned upload(s) older than %llu s", gone,
+                        (unsigned long long)s->cfg.upload_expiry);
             last_sweep = time(NULL);
         }
         struct secup_err err;

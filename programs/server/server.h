@@ -86,7 +86,7 @@ void blob_discard(struct blob_writer *w);
 /* The path of a blob by its hex digest; false for a malformed digest. */
 bool blob_path(const char *blobs, const char *hex, char *out, size_t cap);
 /* Removes temporary files older than max_age seconds (crash leftovers). */
-void blob_sweep_tmp(const char *blobs, uint64_t max_age);
+size_t blob_sweep_tmp(const char *blobs, uint64_t max_age); /* how many it removed */
 /* Bytes used by blobs (for the quota). */
 uint64_t blob_usage(const char *blobs);
 

@@ -80,7 +80,9 @@ secup_rc trk_schema(struct db *db, struct secup_err *err)
     for (size_t i = 0; rc == SECUP_OK && i < sizeof(added_columns) / sizeof(added_columns[0]); i++)
         rc = db_add_column(db, added_columns[i].table, added_columns[i].column,
                            added_columns[i].type, err);
-    return rc == SECUP_OK ? trk_schema_admin(db, err) : rc;
+    if (rc == SECUP_OK)
+        rc = trk_schema_admin(db, err);
+    return rc == SECUP_OK ? trk_schema_divergence(db, err) : rc;
 }
 
 secup_rc trk_event(struct db *db, const char *actor, const char *action, const char *object,

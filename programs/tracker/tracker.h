@@ -270,6 +270,11 @@ secup_rc trk_aggregate_put(struct db *db, const char *tracker, const char *repor
 /* ---- administrator tokens and callbacks (store_admin.c) ---- */
 
 secup_rc trk_schema_admin(struct db *db, struct secup_err *err);
+/* Upstream divergence detection (divergence.c): its table, and "divergences" (when any)
+ * added to a downstream tracker's consumer record. */
+secup_rc trk_schema_divergence(struct db *db, struct secup_err *err);
+secup_rc trk_divergence_attach(struct db *db, const char *tracker, json_t *consumer,
+                               struct secup_err *err);
 /* The newest expiry of a signed statement (command) given to consumer: a consumer whose
  * statements all expired while it still reports is "stale" in the inventory. */
 secup_rc trk_freshness_set(struct db *db, const char *consumer, int64_t until,

@@ -87,5 +87,18 @@ check "inspect every vector" 0 "" sh -c "for f in '$VEC'/*manifest*.cbor; do '$A
 check "inspect garbage" 3 SECUP_E_CBOR sh -c "printf '\\xff\\xff' > g.suit; '$A' inspect g.suit"
 check "inspect a missing file" 4 SECUP_E_NOENT "$A" inspect missing.suit
 
+# THREAT: P9
+# invalid key files and specs: a clear error, and no envelope written
+rm -f z.suit
+printf -- '-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n' > garbled.pem
+chmod 600 garbled.pem
+check "create with a garbled PEM key" 3 SECUP_E_KEY_FORMAT "$A" create --key garbled.pem --image fw.bin --seq 1 --vendor-domain e.com --class c --out z.suit
+echo "00112233445566778899aabbccddeefz" > bad-hmac.hex
+chmod 600 bad-hmac.hex
+check "create with an HMAC secret that is not hex" 3 SECUP_E_KEY_FORMAT "$A" create --key esp256.pem --hmac-key bad-hmac.hex --image fw.bin --seq 1 --vendor-domain e.com --class c --out z.suit
+echo '{ "sequence": 1, "components": [ { "id": "0x00//app", "image": "fw.bin" } ] }' > bad-id.json
+check "spec with an empty part in a component id: a value error, not a usage error" 3 SECUP_E_VALUE "$A" create --key esp256.pem --spec bad-id.json --vendor-domain e.com --class c --out z.suit
+check "no envelope written for invalid keys or specs" 1 "" test -e z.suit
+
 echo "author CLI: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -90,6 +90,13 @@ static void sign_verify(enum secup_key_type type)
     assert_true(secup_bytes_equal(who, st.reporter));
     assert_int_equal(secup_status_verify(secup_bytes_of(buf, n), other, &got, &err), SECUP_E_SIG);
     tu_every_change_refused(buf, n, key, verify_only);
+    /* peeking reads the same report without any key, and refuses a cut one */
+    struct secup_status peeked;
+    assert_int_equal(secup_status_peek(secup_bytes_of(buf, n), &peeked, &err), SECUP_OK);
+    assert_int_equal(peeked.counter, 41);
+    assert_true(secup_bytes_equal(peeked.reporter, st.reporter));
+    assert_int_not_equal(secup_status_peek(secup_bytes_of(buf, n - 1), &peeked, &err), SECUP_OK);
+    assert_int_equal(peeked.counter, 0);
     secup_key_free(key);
     secup_key_free(other);
 }
