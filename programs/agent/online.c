@@ -21,6 +21,7 @@
 
 #include "http/httpd.h"
 #include "httpc.h"
+#include "log.h"
 #include "online.h"
 #include "secup/command.h"
 #include "token.h"
@@ -71,12 +72,13 @@ static uint64_t now(void)
 static void say(const char *fmt, ...) SECUP_PRINTF(1, 2);
 static void say(const char *fmt, ...)
 {
+    /* messages quote what the tracker or a mirror sent: escaped (log.h) */
+    char line[1024], safe[2048];
     va_list ap;
-    fprintf(stderr, "secup-agent: run: ");
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
+    fprintf(stderr, "secup-agent: run: %s\n", log_escape(line, safe, sizeof(safe)));
 }
 
 /* Sleeps s seconds unless a stop is requested (the signal interrupts the sleep). */

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "boot_tool.h"
+#include "log.h"
 #include "run.h"
 
 #define CHUNK_IO (64u * 1024u)
@@ -1560,8 +1561,11 @@ out:
     if (rc != SECUP_OK && !a->st.safe_mode) {
         struct secup_err keep = *err;
         record(a, rc, err->msg, seq, mdigest);
-        if (state_save(&a->cfg, &a->st, err) != SECUP_OK)
-            fprintf(stderr, "secup-agent: could not record the failed install: %s\n", err->msg);
+        if (state_save(&a->cfg, &a->st, err) != SECUP_OK) {
+            char safe[4 * sizeof(err->msg)];
+            fprintf(stderr, "secup-agent: could not record the failed install: %s\n",
+                    log_escape(err->msg, safe, sizeof(safe)));
+        }
         *err = keep;
     }
 done:

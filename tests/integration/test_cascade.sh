@@ -176,6 +176,7 @@ n_before=$("$TRK" admin V manifest list --json | grep -c '"digest"')
 feed good.cose
 ok "the same command sent again is recognised as already acted on" \
     waitfor 30 grep -q "command 7 sent again; already acted on, not again" V.log
+grep -q "command 7 sent again" V.log || tail -n 25 V.log | sed 's/^/  V.log: /' # for the record
 ok "and changes nothing" test "$("$TRK" admin V manifest list --json | grep -c '"digest"')" -eq "$n_before"
 $PY "$SG" sign-command L1/tracker-key.pem L1 V 6 1 "$MURI" "$DG" 2 > older.cose
 feed older.cose
