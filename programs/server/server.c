@@ -77,6 +77,10 @@ secup_rc srv_run(const char *dir, struct secup_err *err)
         hc.connection_limit = (unsigned)s->cfg.connection_limit;
         hc.per_ip_limit = (unsigned)s->cfg.per_ip_limit;
         hc.timeout_s = (unsigned)s->cfg.timeout;
+        hc.min_body_rate = hc.min_read_rate = (unsigned)s->cfg.min_rate;
+        hc.rate_classes = s->cfg.rate;
+        hc.n_rate_classes = SRV_RATE_CLASSES;
+        hc.rate_table = (size_t)s->cfg.rate_table;
         hc.max_body = s->cfg.max_envelope + s->cfg.max_payload + 64 * 1024;
         rc = httpd_start(&hc, srv_handle, s, &s->httpd, err);
     }

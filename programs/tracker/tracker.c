@@ -67,6 +67,11 @@ secup_rc trk_run(const char *dir, struct secup_err *err)
         hc.threads = threads;
         hc.connection_limit = (unsigned)t->cfg.connection_limit;
         hc.timeout_s = (unsigned)t->cfg.timeout;
+        hc.per_ip_limit = (unsigned)t->cfg.per_ip_limit;
+        hc.min_body_rate = hc.min_read_rate = (unsigned)t->cfg.min_rate;
+        hc.rate_classes = t->cfg.rate;
+        hc.n_rate_classes = TRK_RATE_CLASSES;
+        hc.rate_table = (size_t)t->cfg.rate_table;
         rc = httpd_start(&hc, trk_handle, t, &t->httpd, err);
     }
     if (rc == SECUP_OK && pthread_create(&t->ticker, NULL, trk_ticker, t) == 0)

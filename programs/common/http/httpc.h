@@ -67,7 +67,12 @@ struct httpc_response {
     char etag[130];          /* the ETag header, as sent (quotes included); "" if none */
     char content_type[128];
     uint64_t content_length; /* of this response; 0 if unknown */
+    unsigned retry_after_s;  /* a Retry-After header (seconds, or an HTTP date turned into
+                              * seconds from now; at most HTTPC_RETRY_AFTER_MAX); 0 if none */
 };
+
+/* The longest Retry-After honoured: a larger one counts as this. */
+#define HTTPC_RETRY_AFTER_MAX 86400u
 
 /* Performs one request. A transport failure is SECUP_E_NET (SECUP_E_TIMEOUT for a
  * timeout); any HTTP status is success here: look at resp->status. */

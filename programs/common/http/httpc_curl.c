@@ -86,6 +86,29 @@ static void store(char *dst, size_t cap, const char *v, size_t n)
     dst[n] = '\0';
 }
 
+/* Retry-After (RFC 9110 section 10.2.3): delay-seconds or an HTTP date. */
+static unsigned parse_retry_after(const char *v, size_t n)
+{
+    char buf[64];
+    if (n == 0 || n >= sizeof(buf))
+        return 0;
+    memcpy(buf, v, n);
+    buf[n] = '\0';
+    uint64_t s = 0;
+    size_t i = 0;
+    for (; i < n && buf[i] >= '0' && buf[i] <= '9'; i++)
+        if (s <= HTTPC_RETRY_AFTER_MAX)
+            s = s * 10 + (uint64_t)(buf[i] - '0');
+    if (i == n)
+        return s > HTTPC_RETRY_AFTER_MAX ? HTTPC_RETRY_AFTER_MAX : (unsigned)s;
+    time_t when = curl_getdate(buf, NULL);
+    time_t now = time(NULL);
+    if (when <= now)
+        return 0;
+    return (uint64_t)(when - now) > HTTPC_RETRY_AFTER_MAX ? HTTPC_RETRY_AFTER_MAX
+                                                          : (unsigned)(when - now);
+}
+
 static size_t on_header(char *line, size_t size, size_t nitems, void *userdata)
 {
     struct xfer *x = userdata;
@@ -103,12 +126,15 @@ static size_t on_header(char *line, size_t size, size_t nitems, void *userdata)
         x->headers_done = false;
         x->resp->etag[0] = '\0';
         x->resp->content_type[0] = '\0';
+        x->resp->retry_after_s = 0;
     } else if ((n == 2 && line[0] == '\r' && line[1] == '\n') || (n == 1 && line[0] == '\n')) {
         x->headers_done = x->header_status >= 200;
     } else if (name_is(line, n, "etag", &v, &vlen)) {
         store(x->resp->etag, sizeof(x->resp->etag), v, vlen);
     } else if (name_is(line, n, "content-type", &v, &vlen)) {
         store(x->resp->content_type, sizeof(x->resp->content_type), v, vlen);
+    } else if (name_is(line, n, "retry-after", &v, &vlen)) {
+        x->resp->retry_after_s = parse_retry_after(v, vlen);
     }
     return n;
 }

@@ -12,10 +12,13 @@
  * frees the request. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/sockios.h>
+#include <linux/tcp.h> /* struct tcp_info with tcpi_bytes_acked (glibc's lacks it) */
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -40,7 +43,7 @@
 #define WATCH_PERIOD_MS 250u
 
 /* One TCP connection, as the watchdog sees it. Guarded by httpd.lock. */
-enum conn_phase { PHASE_HEAD, PHASE_BODY, PHASE_OTHER };
+enum conn_phase { PHASE_HEAD, PHASE_BODY, PHASE_ANSWER, PHASE_OTHER };
 struct conn {
     struct conn *prev, *next;
     int fd;
@@ -48,6 +51,7 @@ struct conn {
     uint64_t phase_start_ms;
     uint64_t window_start_ms;
     uint64_t window_bytes;
+    uint64_t window_acked; /* PHASE_ANSWER: the peer's acknowledged bytes at window start */
     unsigned eof_ticks; /* watchdog ticks that found the peer gone */
     bool killed;
 };
@@ -62,6 +66,8 @@ struct httpd {
     uint64_t max_body;
     uint64_t timeout_ms;
     uint64_t min_window_bytes;
+    uint64_t min_read_window_bytes;
+    struct ratelimit *limits;
     void (*log)(void *log_ctx, const char *line);
     void *log_ctx;
     char *cert_pem, *key_pem, *ca_pem;
@@ -265,6 +271,26 @@ static bool parse_target(struct httpd_req *r, struct secup_err *err)
 /* ------------------------------------------------------------------------------------- */
 /* the watchdog */
 
+/* Bytes of this connection the peer has acknowledged; false if the kernel cannot tell. */
+static bool acked_bytes(int fd, uint64_t *out)
+{
+    struct tcp_info ti;
+    socklen_t len = sizeof(ti);
+    memset(&ti, 0, sizeof(ti));
+    if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0 ||
+        len < offsetof(struct tcp_info, tcpi_bytes_acked) + sizeof(ti.tcpi_bytes_acked))
+        return false;
+    *out = ti.tcpi_bytes_acked;
+    return true;
+}
+
+/* Answer bytes in the socket the peer has not acknowledged yet. */
+static int unacked_bytes(int fd)
+{
+    int n = 0;
+    return ioctl(fd, SIOCOUTQ, &n) == 0 ? n : 0;
+}
+
 static void conn_set_phase(struct httpd *d, struct conn *c, enum conn_phase phase)
 {
     if (!c)
@@ -274,6 +300,9 @@ static void conn_set_phase(struct httpd *d, struct conn *c, enum conn_phase phas
     c->phase_start_ms = now_ms();
     c->window_start_ms = c->phase_start_ms;
     c->window_bytes = 0;
+    c->window_acked = 0;
+    if (phase == PHASE_ANSWER)
+        (void)acked_bytes(c->fd, &c->window_acked);
     c->eof_ticks = 0;
     pthread_mutex_unlock(&d->lock);
 }
@@ -314,6 +343,18 @@ static void *watchdog_main(void *arg)
                     why = "request body slower than the minimum rate";
                 c->window_start_ms = now;
                 c->window_bytes = 0;
+            } else if (c->phase == PHASE_ANSWER && now - c->window_start_ms >= d->timeout_ms) {
+                /* slow read: answer bytes wait in the socket and the peer took fewer than
+                 * the minimum in this window (an answer fully handed over waits for
+                 * nothing, and neither does a client that read it all) */
+                uint64_t acked = 0;
+                if (acked_bytes(c->fd, &acked)) {
+                    if (acked - c->window_acked < d->min_read_window_bytes &&
+                        unacked_bytes(c->fd) > 0)
+                        why = "the client reads the answer slower than the minimum rate";
+                    c->window_acked = acked;
+                }
+                c->window_start_ms = now;
             }
             /* MHD 0.9.75 on epoll misses an end of stream that arrives together with the
              * last data (one edge for both, and a short read clears its read-ready flag),
@@ -460,6 +501,21 @@ void httpd_set_header(struct httpd_req *req, const char *name, const char *value
     req->hvalue[req->nhdr++] = v;
 }
 
+bool httpd_req_limit(struct httpd_req *req, unsigned cls)
+{
+    struct sockaddr_storage ss;
+    unsigned retry = 0;
+    if (!req || !req->d->limits || !httpd_req_peer(req, &ss) ||
+        ratelimit_take(req->d->limits, &ss, cls, now_ms(), &retry))
+        return true;
+    char v[16];
+    snprintf(v, sizeof(v), "%u", retry);
+    httpd_set_header(req, "Retry-After", v);
+    httpd_respond_error(req, SECUP_E_RATE,
+                        "too many requests from this address: again in %u s", retry);
+    return false;
+}
+
 void httpd_respond(struct httpd_req *req, unsigned status, const char *content_type,
                    const void *body, size_t len)
 {
@@ -553,7 +609,7 @@ static enum MHD_Result queue_answer(struct httpd_req *r)
     enum MHD_Result ret = MHD_queue_response(r->mc, r->status, r->resp);
     MHD_destroy_response(r->resp);
     r->resp = NULL;
-    conn_set_phase(r->d, r->c, PHASE_OTHER);
+    conn_set_phase(r->d, r->c, PHASE_ANSWER);
     return ret;
 }
 
@@ -1141,6 +1197,7 @@ static void free_daemon(struct httpd *d)
         free(d->key_pem);
     }
     free(d->ca_pem);
+    ratelimit_free(d->limits);
     pthread_cond_destroy(&d->cond);
     pthread_mutex_destroy(&d->lock);
     free(d);
@@ -1179,8 +1236,21 @@ secup_rc httpd_start(const struct httpd_config *cfg, httpd_handler_fn handler, v
     unsigned timeout_s = cfg->timeout_s ? cfg->timeout_s : 30;
     d->timeout_ms = (uint64_t)timeout_s * 1000u;
     d->min_window_bytes = (uint64_t)(cfg->min_body_rate ? cfg->min_body_rate : 64) * timeout_s;
+    d->min_read_window_bytes = (uint64_t)(cfg->min_read_rate ? cfg->min_read_rate : 64) * timeout_s;
     d->log = cfg->log;
     d->log_ctx = cfg->log_ctx;
+    if (cfg->n_rate_classes > 0) {
+        if (cfg->n_rate_classes > RATELIMIT_CLASSES || !cfg->rate_classes) {
+            free_daemon(d);
+            return secup_err_set(err, SECUP_E_ARG, "at most %d request-rate classes",
+                                 RATELIMIT_CLASSES);
+        }
+        d->limits = ratelimit_new(cfg->rate_table, cfg->rate_classes, cfg->n_rate_classes);
+        if (!d->limits) {
+            free_daemon(d);
+            return secup_err_set(err, SECUP_E_NOMEM, "out of memory for the request-rate table");
+        }
+    }
 
     if (cfg->cert_file) {
         d->tls = true;
