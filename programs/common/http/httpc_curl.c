@@ -21,6 +21,9 @@
  * lands in a slot and httpc_response_error() can read it. */
 #define ERROR_BODY_MAX (64u * 1024u)
 #define PROGRESS_PERIOD_MS 100u
+/* The header block of one answer: more is an attack on the client (THREATS.md P5), and
+ * libcurl 7.88 bounds only each line (100 KiB). */
+#define HEADERS_MAX (64u * 1024u)
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
 static CURLcode global_rc = CURLE_FAILED_INIT;
@@ -36,6 +39,7 @@ struct xfer {
     struct secup_err *err;
     bool own_err_set;       /* a callback set err: keep it */
     long header_status;     /* status of the response whose headers are arriving */
+    size_t header_bytes;    /* of that response's header block */
     bool headers_done;      /* the blank line ending a final answer's header block came */
     bool to_sink;           /* decided with the first body byte */
     bool body_started;
@@ -109,12 +113,31 @@ static unsigned parse_retry_after(const char *v, size_t n)
                                                           : (unsigned)(when - now);
 }
 
+/* A Content-Length value: 1 to 18 decimal digits (below 10^18 bytes, inside curl_off_t);
+ * no sign, no other character. */
+static bool content_length_ok(const char *v, size_t n)
+{
+    if (n == 0 || n > 18)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (v[i] < '0' || v[i] > '9')
+            return false;
+    return true;
+}
+
 static size_t on_header(char *line, size_t size, size_t nitems, void *userdata)
 {
     struct xfer *x = userdata;
     size_t n = size * nitems;
     const char *v;
     size_t vlen;
+    if (!(n >= 5 && memcmp(line, "HTTP/", 5) == 0) && n > HEADERS_MAX - x->header_bytes) {
+        secup_err_set(x->err, SECUP_E_NET, "the answer's headers are larger than %u bytes",
+                      HEADERS_MAX);
+        x->own_err_set = true;
+        return 0;
+    }
+    x->header_bytes += n;
     if (n >= 5 && memcmp(line, "HTTP/", 5) == 0) {
         /* a new response (after 100 Continue, for example): forget the earlier headers */
         const char *sp = memchr(line, ' ', n);
@@ -123,6 +146,7 @@ static size_t on_header(char *line, size_t size, size_t nitems, void *userdata)
             for (const char *p = sp + 1; p < line + n && *p >= '0' && *p <= '9'; p++)
                 status = status * 10 + (*p - '0');
         x->header_status = status;
+        x->header_bytes = 0;
         x->headers_done = false;
         x->resp->etag[0] = '\0';
         x->resp->content_type[0] = '\0';
@@ -135,6 +159,15 @@ static size_t on_header(char *line, size_t size, size_t nitems, void *userdata)
         store(x->resp->content_type, sizeof(x->resp->content_type), v, vlen);
     } else if (name_is(line, n, "retry-after", &v, &vlen)) {
         x->resp->retry_after_s = parse_retry_after(v, vlen);
+    } else if (name_is(line, n, "content-length", &v, &vlen) && !content_length_ok(v, vlen)) {
+        /* libcurl 7.88 reads an overflowing length as "until the end" and a number with
+         * garbage after it as the number: the answer's framing is a lie, not an answer
+         * (THREATS.md P5) */
+        secup_err_set(x->err, SECUP_E_NET,
+                      "the answer's Content-Length '%.40s' is not a length (malformed framing)",
+                      vlen ? v : "");
+        x->own_err_set = true;
+        return 0;
     }
     return n;
 }
