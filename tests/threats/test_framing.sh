@@ -37,7 +37,7 @@ frame() {
     timeout -s KILL 120 "$AG" --config dev.json run --once >"$log" 2>&1
     st=$?
     expect_fail "$d" SECUP_E_NET "$log"
-    echo "# $d: $(grep -v "attempt [0-9]* of [0-9]* failed" "$log" | grep -o "[^']*\[SECUP_E_NET\]" | tail -1)"
+    echo "# $d: $(grep -v "attempt [0-9]* of [0-9]* failed" "$log" | grep "\[SECUP_E_NET\]" | tail -1 | sed "s/^secup-agent: run: //")"
     if grep -v "attempt [0-9]* of [0-9]* failed" "$log" | grep -qiE "$why"; then
         pass=$((pass + 1))
     else
