@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "secup/err.h"
 
@@ -120,5 +121,15 @@ secup_rc httpc_multi_run(struct httpc_multi *m, unsigned timeout_ms, struct secu
 unsigned httpc_multi_active(const struct httpc_multi *m);
 /* Abandons every transfer without calling done() (their sinks see nothing more). */
 void httpc_multi_free(struct httpc_multi *m);
+
+/* ---- the answer-header parsers (httpc_parse.c; fuzzed by fuzz/http_client_fuzz.c) ---- */
+
+/* A Retry-After value (RFC 9110 section 10.2.3): delay-seconds, or an HTTP date turned
+ * into seconds after now; at most HTTPC_RETRY_AFTER_MAX; 0 for anything else or a date
+ * that has passed. */
+unsigned httpc_parse_retry_after(const char *v, size_t n, time_t now);
+/* A Content-Length value the client takes: 1 to 18 decimal digits (below 10^18 bytes),
+ * no sign, nothing else (THREATS.md P5). */
+bool httpc_content_length_ok(const char *v, size_t n);
 
 #endif /* SECUP_HTTPC_H */

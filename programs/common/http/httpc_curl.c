@@ -90,41 +90,6 @@ static void store(char *dst, size_t cap, const char *v, size_t n)
     dst[n] = '\0';
 }
 
-/* Retry-After (RFC 9110 section 10.2.3): delay-seconds or an HTTP date. */
-static unsigned parse_retry_after(const char *v, size_t n)
-{
-    char buf[64];
-    if (n == 0 || n >= sizeof(buf))
-        return 0;
-    memcpy(buf, v, n);
-    buf[n] = '\0';
-    uint64_t s = 0;
-    size_t i = 0;
-    for (; i < n && buf[i] >= '0' && buf[i] <= '9'; i++)
-        if (s <= HTTPC_RETRY_AFTER_MAX)
-            s = s * 10 + (uint64_t)(buf[i] - '0');
-    if (i == n)
-        return s > HTTPC_RETRY_AFTER_MAX ? HTTPC_RETRY_AFTER_MAX : (unsigned)s;
-    time_t when = curl_getdate(buf, NULL);
-    time_t now = time(NULL);
-    if (when <= now)
-        return 0;
-    return (uint64_t)(when - now) > HTTPC_RETRY_AFTER_MAX ? HTTPC_RETRY_AFTER_MAX
-                                                          : (unsigned)(when - now);
-}
-
-/* A Content-Length value: 1 to 18 decimal digits (below 10^18 bytes, inside curl_off_t);
- * no sign, no other character. */
-static bool content_length_ok(const char *v, size_t n)
-{
-    if (n == 0 || n > 18)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (v[i] < '0' || v[i] > '9')
-            return false;
-    return true;
-}
-
 static size_t on_header(char *line, size_t size, size_t nitems, void *userdata)
 {
     struct xfer *x = userdata;
@@ -158,8 +123,8 @@ static size_t on_header(char *line, size_t size, size_t nitems, void *userdata)
     } else if (name_is(line, n, "content-type", &v, &vlen)) {
         store(x->resp->content_type, sizeof(x->resp->content_type), v, vlen);
     } else if (name_is(line, n, "retry-after", &v, &vlen)) {
-        x->resp->retry_after_s = parse_retry_after(v, vlen);
-    } else if (name_is(line, n, "content-length", &v, &vlen) && !content_length_ok(v, vlen)) {
+        x->resp->retry_after_s = httpc_parse_retry_after(v, vlen, time(NULL));
+    } else if (name_is(line, n, "content-length", &v, &vlen) && !httpc_content_length_ok(v, vlen)) {
         /* libcurl 7.88 reads an overflowing length as "until the end" and a number with
          * garbage after it as the number: the answer's framing is a lie, not an answer
          * (THREATS.md P5) */
