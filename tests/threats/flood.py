@@ -5,7 +5,8 @@ All of 127.0.0.0/8 is loopback on Linux, so each worker binds its connections to
 127.0.0.X and sends requests over keep-alive HTTPS (or HTTP) as fast as the answers come,
 for a while. It prints one JSON object: requests made, answers per status, how many 429s
 carried a Retry-After (and the smallest and largest), and how many carried the error code
-SECUP_E_RATE, and how many sources were refused at least once.
+SECUP_E_RATE, how many sources were refused at least once, and the most requests answered
+to a source that was never refused (max_unrefused).
 
 Usage: flood.py URL FIRST LAST SECONDS [HEADER...]   (sources 127.0.0.FIRST..LAST)"""
 import http.client
@@ -22,7 +23,7 @@ headers = dict(h.split(": ", 1) for h in sys.argv[5:])
 path = url.path + ("?" + url.query if url.query else "")
 lock = threading.Lock()
 total = {"requests": 0, "status": {}, "retry_after": 0, "retry_min": None, "retry_max": None,
-         "secup_e_rate": 0, "errors": 0, "sources_refused": 0}
+         "secup_e_rate": 0, "errors": 0, "sources_refused": 0, "max_unrefused": 0}
 
 
 def connect(src):
@@ -73,6 +74,8 @@ def worker(src, end):
         total["secup_e_rate"] += mine["rate"]
         total["errors"] += mine["errors"]
         total["sources_refused"] += refused
+        if not refused:
+            total["max_unrefused"] = max(total["max_unrefused"], mine["requests"])
         if mine["retry"]:
             lo, hi = min(mine["retry"]), max(mine["retry"])
             total["retry_min"] = lo if total["retry_min"] is None else min(lo, total["retry_min"])

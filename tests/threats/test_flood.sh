@@ -117,10 +117,13 @@ flood() {
     n429=$(jq1 "flood.$name.json" 'd["status"].get("429", 0)')
     nra=$(jq1 "flood.$name.json" 'd["retry_after"]')
     nrate=$(jq1 "flood.$name.json" 'd["secup_e_rate"]')
-    echo "# $name: 249 sources made $n requests: $(jq1 "flood.$name.json" 'd["status"]'), $(jq1 "flood.$name.json" 'd["errors"]') transport errors, Retry-After $(jq1 "flood.$name.json" 'd["retry_min"], d["retry_max"]') s; $who fds $f0 -> at most $maxfd, RSS $r0 -> $r1 kB"
+    echo "# $name: 249 sources made $n requests: $(jq1 "flood.$name.json" 'd["status"]'), $(jq1 "flood.$name.json" 'd["errors"]') transport errors, $(jq1 "flood.$name.json" 'd["sources_refused"]') sources refused, Retry-After $(jq1 "flood.$name.json" 'd["retry_min"], d["retry_max"]') s; $who fds $f0 -> at most $maxfd, RSS $r0 -> $r1 kB"
     ok "$name: the flood was heavy (at least 1000 requests)" [ "$n" -ge 1000 ]
-    ok "$name: the flooding sources were refused (429; at least 4 in 5 of them)" \
-        [ "$(jq1 "flood.$name.json" 'd["sources_refused"]')" -ge 200 ]
+    # (the Python threads share one interpreter: some sources make fewer requests than
+    # their burst and are never refused; none may make more unrefused)
+    ok "$name: the flooding sources were refused (429)" [ "$(jq1 "flood.$name.json" 'd["sources_refused"]')" -ge 50 ]
+    ok "$name: no source made more than its allowance without a 429" \
+        [ "$(jq1 "flood.$name.json" 'd["max_unrefused"]')" -le $((4 + 9)) ]
     # a source may have its burst (4) and 1 a second over the 8 s (and the second of the
     # answers in flight): the rest is 429
     ok "$name: no source got more than its allowance" [ $((n - n429)) -le $((249 * (4 + 9))) ]
@@ -128,7 +131,10 @@ flood() {
     ok "$name: every 429 names SECUP_E_RATE" [ "$nrate" -eq "$n429" ]
     ok "$name: every request of the device succeeded" figures "$name" "$want"
     ok "$name: the $who's fds stay bounded (at most 2 per source and a margin)" [ "$maxfd" -le $((f0 + 2 * 249 + 32)) ]
-    ok "$name: the $who's RSS grows by less than 32 MB" [ $((r1 - r0)) -lt 32768 ]
+    # under AddressSanitizer freed memory waits in its quarantine (256 MB) before reuse
+    local cap=32768
+    grep -q libasan "/proc/$pid/maps" 2>/dev/null && cap=$((256 * 1024 + 32768))
+    ok "$name: the $who's RSS grows by less than $((cap / 1024)) MB" [ $((r1 - r0)) -lt $cap ]
 }
 # THREAT: U6
 flood tracker $FTPID "$FTU/v1/commands?wait=0" tracker "$FTU/v1/commands?wait=0" "$FCTOK" 204,200
