@@ -82,8 +82,9 @@ CTOK=$(curl -sk -H "Authorization: Bearer $ETOK" --data-binary @reg.json "$TU/v1
 PAYLOAD="$SU/v1/images/$ID/payload"
 
 fds() { ls "/proc/$1/fd" 2>/dev/null | wc -l; }
-# kernel sockets of the daemon's port (established, closing or orphaned)
-socks() { ss -tnH state all "( sport = :$1 )" 2>/dev/null | grep -vc LISTEN; }
+# kernel sockets of the daemon's port that hold buffers (established, closing or orphaned;
+# not the listener, not TIME-WAIT, which is a closed connection's bare record)
+socks() { ss -tnH state all "( sport = :$1 )" 2>/dev/null | grep -vc -e LISTEN -e TIME-WAIT; }
 SBASE=$(fds $SPID)
 TBASE=$(fds $TPID)
 
