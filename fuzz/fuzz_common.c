@@ -305,3 +305,77 @@ void fuzz_common_check_failure(secup_rc rc, const struct secup_err *err, const c
     if (err->msg[0] == '\0')
         fuzz_common_fail("%s: returned %s with an empty error message", call, secup_rc_name(rc));
 }
+
+/* Two encodings of one type, in buffers of its largest size. */
+struct two_bufs {
+    uint8_t *a, *b;
+    size_t cap;
+};
+
+static struct two_bufs bufs_for(const struct fuzz_signed_type *type)
+{
+    struct two_bufs t = { malloc(type->max_size + 64), malloc(type->max_size + 64),
+                          type->max_size + 64 };
+    if (!t.a || !t.b)
+        fuzz_common_fail("%s: out of memory", type->name);
+    return t;
+}
+
+static void bufs_free(struct two_bufs *t)
+{
+    free(t->a);
+    free(t->b);
+}
+
+bool fuzz_common_payload_round_trip(const struct fuzz_signed_type *type, struct secup_bytes in,
+                                    void *msg, void *scratch)
+{
+    struct secup_err err;
+    char call[64];
+    snprintf(call, sizeof(call), "secup_%s_decode", type->name);
+    secup_rc rc = type->decode(msg, in, &err);
+    if (rc != SECUP_OK) {
+        fuzz_common_check_failure(rc, &err, call);
+        return false;
+    }
+    struct two_bufs t = bufs_for(type);
+    size_t len = 0, len2 = 0;
+    if (type->encode(msg, t.a, t.cap, &len, &err) != SECUP_OK)
+        fuzz_common_fail("re-encoding a decoded %s failed: %s", type->name, err.msg);
+    if (type->decode(scratch, secup_bytes_of(t.a, len), &err) != SECUP_OK ||
+        type->encode(scratch, t.b, t.cap, &len2, &err) != SECUP_OK || len2 != len ||
+        memcmp(t.a, t.b, len) != 0)
+        fuzz_common_fail("%s encoding is not a fixed point", type->name);
+    bufs_free(&t);
+    return true;
+}
+
+secup_rc fuzz_common_signed_check(const struct fuzz_signed_type *type, struct secup_bytes in,
+                                  const struct secup_key *key, struct secup_bytes good,
+                                  void *msg, void *scratch)
+{
+    struct secup_err err;
+    char call[64];
+    if (type->peek) {
+        struct secup_bytes who;
+        secup_rc prc = type->peek(in, &who, &err);
+        snprintf(call, sizeof(call), "the peek of a %s", type->name);
+        if (prc != SECUP_OK)
+            fuzz_common_check_failure(prc, &err, call);
+    }
+    snprintf(call, sizeof(call), "secup_%s_verify", type->name);
+    secup_rc rc = type->verify(in, key, msg, &err);
+    if (rc != SECUP_OK) {
+        fuzz_common_check_failure(rc, &err, call);
+        return rc;
+    }
+    struct two_bufs t = bufs_for(type);
+    size_t la = 0, lb = 0;
+    if (type->verify(good, key, scratch, &err) != SECUP_OK ||
+        type->encode(msg, t.a, t.cap, &la, &err) != SECUP_OK ||
+        type->encode(scratch, t.b, t.cap, &lb, &err) != SECUP_OK || la != lb ||
+        memcmp(t.a, t.b, la) != 0)
+        fuzz_common_fail("a %s other than the signed one verified", type->name);
+    bufs_free(&t);
+    return SECUP_OK;
+}

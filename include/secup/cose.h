@@ -47,6 +47,29 @@ SECUP_API SECUP_NODISCARD secup_rc secup_envelope_verify(const struct secup_enve
                                                          struct secup_verify_info *info,
                                                          struct secup_err *err);
 
+/* As secup_envelope_verify(), but every authentication block is tried with every trust
+ * key that fits its algorithm (at most SECUP_MAX_AUTH x SECUP_MAX_TRUST_ANCHORS checks):
+ * bit k of *signers is set when trust key k verified at least one block, so a policy can
+ * count distinct signers (k-of-n thresholds). A key whose signature appears twice sets
+ * its bit once. info names the first block that verified. Returns SECUP_OK when at least
+ * one block verified (*signers != 0), else the refusal secup_envelope_verify() gives. */
+SECUP_API SECUP_NODISCARD secup_rc secup_envelope_verify_signers(const struct secup_envelope *env,
+                                                                 const struct secup_trust *trust,
+                                                                 uint32_t *signers,
+                                                                 struct secup_verify_info *info,
+                                                                 struct secup_err *err);
+
+/* Adds COSE_Sign1/COSE_Mac0 blocks made with keys to an envelope that is already signed
+ * (or carries only its digest): the manifest bytes, the existing blocks and everything
+ * else stay as they are. The manifest must match the wrapper's digest (SECUP_E_DIGEST);
+ * more than SECUP_MAX_AUTH blocks in all is SECUP_E_LIMIT_AUTH. in is decoded with lim
+ * (NULL: defaults). Ownership: *out is freed with secup_buffer_free(). */
+SECUP_API SECUP_NODISCARD secup_rc secup_envelope_cosign(struct secup_bytes in,
+                                                         const struct secup_limits *lim,
+                                                         const struct secup_key *const *keys,
+                                                         size_t n_keys, uint8_t **out,
+                                                         size_t *out_len, struct secup_err *err);
+
 /* Options of secup_envelope_seal(). */
 struct secup_seal_opts {
     bool untagged;                       /* omit CBOR tag 107 */

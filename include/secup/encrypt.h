@@ -235,6 +235,13 @@ SECUP_API const struct secup_profile *secup_profile_find(const char *name);
 SECUP_API size_t secup_profile_count(void);
 SECUP_API const struct secup_profile *secup_profile_at(size_t i);
 
+/* The profile name of an image signed with auth_alg and, when enc is not NULL, encrypted as
+ * enc describes: the MTI profile these algorithms form, else a name built the same way
+ * ("suit-sha256-esp256" signed only, "suit-sha256-esp256-A128GCM" encrypted otherwise).
+ * Servers and trackers name images by it, so that consumers' declared profiles compare. */
+SECUP_API void secup_profile_describe(int64_t auth_alg, const struct secup_enc_info *enc,
+                                      char *out, size_t cap);
+
 /* The name of a content or key-distribution algorithm ("A128GCM"), or NULL. */
 SECUP_API const char *secup_enc_alg_name(int64_t alg);
 

@@ -35,6 +35,15 @@ SECUP_API SECUP_NODISCARD secup_rc secup_key_parse_pem(struct secup_key **out,
                                                        struct secup_bytes pem,
                                                        struct secup_err *err);
 
+/* A private key in a PKCS#11 token (RFC 7512 URI "pkcs11:token=...;object=...", without
+ * query attributes), used through OpenSSL's pkcs11 engine: module is the PKCS#11 library
+ * (NULL: the engine's default, p11-kit), pin the user PIN (NULL: none). The key never
+ * leaves the token. P-256 only. SECUP_E_UNSUPPORTED when the engine is not installed,
+ * SECUP_E_KEY_FORMAT when no such key. */
+SECUP_API SECUP_NODISCARD secup_rc secup_key_load_pkcs11(struct secup_key **out, const char *uri,
+                                                         const char *module, const char *pin,
+                                                         struct secup_err *err);
+
 /* Wraps a symmetric secret (16 to 64 bytes) as an HMAC key. The bytes are copied. */
 SECUP_API SECUP_NODISCARD secup_rc secup_key_from_secret(struct secup_key **out,
                                                          struct secup_bytes secret,

@@ -72,6 +72,9 @@ typedef enum secup_rc {
     SECUP_E_EXPIRED = 320,      /* a signed object past its expiry, or issued in the future */
     SECUP_E_AUDIENCE = 321,     /* a signed object meant for another party */
     SECUP_E_QUOTA = 322,        /* more requests or data than this principal's quota */
+    SECUP_E_STATE_ROLLBACK = 330, /* the device state is older than its secure counter (restored copy) */
+    SECUP_E_THRESHOLD = 331,    /* fewer distinct authorised signers than the threshold requires */
+    SECUP_E_GAVE_UP = 332,      /* the same update failed too often: not tried again */
 
     SECUP_E_NOMEM = 400,   /* out of memory */
     SECUP_E_IO = 401,      /* file or device I/O failed */
@@ -83,6 +86,7 @@ typedef enum secup_rc {
     SECUP_E_NOSPACE = 407, /* storage full (disk or quota) */
     SECUP_E_TIMEOUT = 408, /* a peer or a child process did not answer in time */
     SECUP_E_UNAVAILABLE = 409, /* a service is not reachable or refuses service for now */
+    SECUP_E_KEY_EXPOSED = 415, /* a private key file that others may read or write */
     SECUP_E_RATE = 416,    /* too many requests from this address: again after Retry-After */
 } secup_rc;
 

@@ -89,4 +89,13 @@ SECUP_API SECUP_NODISCARD secup_rc secup_status_verify(struct secup_bytes signed
                                                        struct secup_status *st,
                                                        struct secup_err *err);
 
+/* Decodes a signed report WITHOUT verifying its signature: for a tracker reading the
+ * reports a downstream tracker carries up for consumers whose keys it does not hold.
+ * Nothing in *st is the reporter's proven word. Refuses more than
+ * SECUP_STATUS_MAX_SIGNED_SIZE bytes (SECUP_E_LIMIT_SIZE), a malformed COSE_Sign1, the codes
+ * of secup_status_decode(), and SECUP_E_VALUE when kid and payload disagree. Views point
+ * into signed_report. */
+SECUP_API SECUP_NODISCARD secup_rc secup_status_peek(struct secup_bytes signed_report,
+                                                     struct secup_status *st,
+                                                     struct secup_err *err);
 #endif /* SECUP_STATUS_H */

@@ -1,5 +1,6 @@
 /* Streaming payload decryption and encryption for SUIT_Encryption_Info, and the algorithm
  * profiles of draft-ietf-suit-mti (SUIT.md 2.10). */
+#include <stdio.h>
 #include <string.h>
 
 #include "cbor/codec.h"
@@ -452,4 +453,31 @@ size_t secup_profile_count(void)
 const struct secup_profile *secup_profile_at(size_t i)
 {
     return i < secup_profile_count() ? &profiles[i] : NULL;
+}
+
+void secup_profile_describe(int64_t auth_alg, const struct secup_enc_info *enc, char *out,
+                            size_t cap)
+{
+    if (enc && enc->n_recipients) {
+        for (size_t i = 0; i < secup_profile_count(); i++) {
+            const struct secup_profile *p = &profiles[i];
+            if (p->auth_alg == auth_alg && p->enc_alg == enc->alg &&
+                p->key_alg == enc->recipients[0].alg) {
+                snprintf(out, cap, "%s", p->name);
+                return;
+            }
+        }
+    }
+    /* COSE algorithms of authentication blocks (RFC 9053, draft-ietf-jose-fully-specified) */
+    const char *a = auth_alg == -9                       ? "esp256"
+                    : auth_alg == -7                     ? "es256"
+                    : auth_alg == -19 || auth_alg == -8  ? "eddsa"
+                    : auth_alg == 5                      ? "hmac"
+                                                         : "other";
+    if (enc) {
+        const char *e = secup_enc_alg_name(enc->alg);
+        snprintf(out, cap, "suit-sha256-%s-%s", a, e ? e : "encrypted");
+    } else {
+        snprintf(out, cap, "suit-sha256-%s", a);
+    }
 }

@@ -3,6 +3,7 @@
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
+#include <openssl/engine.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -188,6 +189,54 @@ secup_rc secup_key_load_pem(struct secup_key **out, const char *path, struct sec
         secup_err_prefix(err, "key file '%s'", path);
     return rc;
 }
+
+/* PKCS#11 (THREATS.md C12): the private key stays in the token; OpenSSL signs through the
+ * pkcs11 engine of libp11 (Debian libengine-pkcs11-openssl), loaded once per process and
+ * kept for the keys it made. The ENGINE API is deprecated in OpenSSL 3 but is what Debian 12
+ * packages (no pkcs11 provider); its use is confined to this function. Only P-256 keys
+ * (libp11 0.4.12 has no EdDSA). */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+static ENGINE *pkcs11_engine;
+static char pkcs11_module[1024]; /* the module the engine was set up with ("": default) */
+
+secup_rc secup_key_load_pkcs11(struct secup_key **out, const char *uri, const char *module,
+                               const char *pin, struct secup_err *err)
+{
+    *out = NULL;
+    if (!uri || strncmp(uri, "pkcs11:", 7) != 0 || strchr(uri, '?'))
+        return secup_err_set(err, SECUP_E_ARG, "a PKCS#11 URI (pkcs11:...) without query attributes is needed");
+    if (!pkcs11_engine) {
+        ENGINE_load_dynamic();
+        ENGINE *e = ENGINE_by_id("pkcs11");
+        if (!e) {
+            ERR_clear_error();
+            return secup_err_set(err, SECUP_E_UNSUPPORTED,
+                                 "PKCS#11 keys need OpenSSL's pkcs11 engine (libengine-pkcs11-openssl), which is not installed");
+        }
+        if ((module && module[0] && ENGINE_ctrl_cmd_string(e, "MODULE_PATH", module, 0) != 1) ||
+            ENGINE_init(e) != 1) {
+            ENGINE_free(e);
+            return secup_err_set(err, SECUP_E_CRYPTO, "PKCS#11 module '%s' cannot be loaded (%s)",
+                                 module && module[0] ? module : "(the engine's default)", ossl_reason());
+        }
+        ENGINE_free(e); /* the functional reference of ENGINE_init stays */
+        pkcs11_engine = e;
+        snprintf(pkcs11_module, sizeof(pkcs11_module), "%s", module ? module : "");
+    } else if (strcmp(pkcs11_module, module ? module : "") != 0) {
+        return secup_err_set(err, SECUP_E_UNSUPPORTED, "one PKCS#11 module per process ('%s' is in use)",
+                             pkcs11_module[0] ? pkcs11_module : "(the engine's default)");
+    }
+    if (pin && ENGINE_ctrl_cmd_string(pkcs11_engine, "PIN", pin, 0) != 1)
+        return secup_err_set(err, SECUP_E_CRYPTO, "the PKCS#11 engine refused the PIN (%s)", ossl_reason());
+    EVP_PKEY *pkey = ENGINE_load_private_key(pkcs11_engine, uri, NULL, NULL);
+    if (!pkey)
+        return secup_err_set(err, SECUP_E_KEY_FORMAT,
+                             "no private key at '%s': no such object, a wrong PIN or an unusable module (%s)",
+                             uri, ossl_reason());
+    return key_from_pkey(out, pkey, true, err);
+}
+#pragma GCC diagnostic pop
 
 secup_rc secup_key_from_secret(struct secup_key **out, struct secup_bytes secret,
                                struct secup_err *err)

@@ -292,6 +292,25 @@ secup_rc secup_status_peek_reporter(struct secup_bytes signed_report, struct sec
     return secup_msg_peek_kid(signed_report, SIZE_MAX, "status", reporter, err);
 }
 
+secup_rc secup_status_peek(struct secup_bytes signed_report, struct secup_status *st,
+                           struct secup_err *err)
+{
+    struct secup_auth_block b;
+    struct secup_bytes payload, kid;
+    memset(st, 0, sizeof(*st));
+    if (signed_report.len > SECUP_STATUS_MAX_SIGNED_SIZE)
+        return secup_err_set(err, SECUP_E_LIMIT_SIZE, "signed status of %zu bytes",
+                             signed_report.len);
+    secup_rc rc = secup_cose_sign1_parse(signed_report, &b, &payload, &kid, err);
+    if (rc == SECUP_OK)
+        rc = secup_status_decode(st, payload, err);
+    if (rc == SECUP_OK && !secup_bytes_equal(kid, st->reporter)) {
+        memset(st, 0, sizeof(*st));
+        rc = secup_err_set(err, SECUP_E_VALUE, "the report's kid and its reporter differ");
+    }
+    return rc;
+}
+
 secup_rc secup_status_verify(struct secup_bytes signed_report, const struct secup_key *key,
                              struct secup_status *st, struct secup_err *err)
 {

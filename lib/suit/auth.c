@@ -9,8 +9,11 @@
 #include "secup/cose.h"
 #include "util/alloc.h"
 
-secup_rc secup_envelope_verify(const struct secup_envelope *env, const struct secup_trust *trust,
-                               struct secup_verify_info *info, struct secup_err *err)
+/* signers NULL: stops at the first block that verifies. Otherwise every block is tried
+ * with every fitting key, and bit k of *signers is set when trust key k verified one. */
+static secup_rc verify_core(const struct secup_envelope *env, const struct secup_trust *trust,
+                            struct secup_verify_info *info, uint32_t *signers,
+                            struct secup_err *err)
 {
     struct secup_verify_info dummy;
     if (!info)
@@ -34,6 +37,7 @@ secup_rc secup_envelope_verify(const struct secup_envelope *env, const struct se
                              "the envelope carries no signature or MAC, only a digest");
 
     /* Fail closed: the answer stays a refusal unless one block verifies. */
+    bool verified = false;
     secup_rc result = SECUP_E_KEY_UNKNOWN;
     char why[SECUP_ERR_MSG_MAX] = "no trust anchor fits the algorithm of any authentication block";
     for (size_t b = 0; b < env->n_auth; b++) {
@@ -61,11 +65,19 @@ secup_rc secup_envelope_verify(const struct secup_envelope *env, const struct se
             secup_err_clear(&e);
             rc = secup_cose_verify_block(a, env->digest_bstr, key, &e);
             if (rc == SECUP_OK) {
-                info->block = b;
-                info->anchor = k;
-                info->alg = a->alg;
-                secup_err_clear(err);
-                return SECUP_OK;
+                if (!verified) {
+                    info->block = b;
+                    info->anchor = k;
+                    info->alg = a->alg;
+                }
+                verified = true;
+                if (!signers) {
+                    secup_err_clear(err);
+                    return SECUP_OK;
+                }
+                if (k < 32)
+                    *signers |= UINT32_C(1) << k;
+                continue;
             }
             /* Blocks are not covered by any signature, so anyone on the path can add one:
              * a block that cannot even be checked must not hide a valid one after it. */
@@ -84,7 +96,28 @@ secup_rc secup_envelope_verify(const struct secup_envelope *env, const struct se
             }
         }
     }
+    if (verified) {
+        secup_err_clear(err);
+        return SECUP_OK;
+    }
     return secup_err_set(err, result, "%s", why);
+}
+
+secup_rc secup_envelope_verify(const struct secup_envelope *env, const struct secup_trust *trust,
+                               struct secup_verify_info *info, struct secup_err *err)
+{
+    return verify_core(env, trust, info, NULL, err);
+}
+
+secup_rc secup_envelope_verify_signers(const struct secup_envelope *env,
+                                       const struct secup_trust *trust, uint32_t *signers,
+                                       struct secup_verify_info *info, struct secup_err *err)
+{
+    uint32_t none = 0;
+    if (!signers)
+        signers = &none;
+    *signers = 0;
+    return verify_core(env, trust, info, signers, err);
 }
 
 /* ---- sealing ---- */
@@ -218,6 +251,97 @@ secup_rc secup_envelope_seal(const struct secup_manifest *m, const struct secup_
 out:
     secup_free(obuf);
     secup_free(mbuf);
+    secup_free(env);
+    return rc;
+}
+
+/* ---- co-signing ---- */
+
+secup_rc secup_envelope_cosign(struct secup_bytes in, const struct secup_limits *lim,
+                               const struct secup_key *const *keys, size_t n_keys, uint8_t **out,
+                               size_t *out_len, struct secup_err *err)
+{
+    struct secup_envelope *env = NULL;
+    struct secup_envelope *back = NULL;
+    struct sig_out sigs[SECUP_MAX_AUTH];
+    uint8_t *obuf = NULL;
+    size_t olen = 0;
+    secup_rc rc;
+
+    *out = NULL;
+    *out_len = 0;
+    if (n_keys == 0 || !keys)
+        return secup_err_set(err, SECUP_E_ARG, "co-signing needs at least one key");
+    env = secup_alloc(sizeof(*env));
+    back = secup_alloc(sizeof(*back));
+    if (!env || !back) {
+        rc = secup_err_set(err, SECUP_E_NOMEM, "no memory for an envelope");
+        goto out;
+    }
+    rc = secup_envelope_decode(env, in, lim, err);
+    if (rc != SECUP_OK)
+        goto out;
+    if (env->digest.alg != SECUP_COSE_ALG_SHA256) {
+        rc = secup_err_set(err, SECUP_E_UNSUPPORTED,
+                           "manifest digest algorithm %lld is not supported (SHA-256 only)",
+                           (long long)env->digest.alg);
+        goto out;
+    }
+    uint8_t h[SECUP_SHA256_LEN];
+    rc = secup_crypto_sha256(env->manifest_wrapped, h, err);
+    if (rc != SECUP_OK)
+        goto out;
+    if (!secup_ct_equal(secup_bytes_of(h, sizeof(h)), env->digest.bytes)) {
+        rc = secup_err_set(err, SECUP_E_DIGEST,
+                           "the manifest does not match the digest in the authentication wrapper");
+        goto out;
+    }
+    uint32_t had = env->n_auth;
+    if (had + n_keys > SECUP_MAX_AUTH) {
+        rc = secup_err_set(err, SECUP_E_LIMIT_AUTH,
+                           "the envelope has %u authentication blocks; %zu more exceed the limit of %d",
+                           had, n_keys, SECUP_MAX_AUTH);
+        goto out;
+    }
+    for (size_t i = 0; i < n_keys; i++) {
+        rc = make_block(keys[i], env->digest_bstr, &sigs[i], err);
+        if (rc != SECUP_OK) {
+            secup_err_prefix(err, "signing with key %zu", i + 1);
+            goto out;
+        }
+        struct secup_auth_block *a = &env->auth[env->n_auth++];
+        memset(a, 0, sizeof(*a));
+        a->type = sigs[i].type;
+        a->protected_hdr = secup_bytes_of(sigs[i].protected_hdr, sigs[i].protected_len);
+        a->tag = secup_bytes_of(sigs[i].tag, sigs[i].tag_len);
+    }
+    rc = secup_envelope_encode(env, NULL, 0, &olen, NULL); /* size query */
+    obuf = secup_alloc(olen);
+    if (!obuf) {
+        rc = secup_err_set(err, SECUP_E_NOMEM, "no memory for an envelope of %zu bytes", olen);
+        goto out;
+    }
+    rc = secup_envelope_encode(env, obuf, olen, &olen, err);
+    if (rc != SECUP_OK)
+        goto out;
+    /* The signatures already there cover the manifest digest as written: the new
+     * envelope must carry exactly the same manifest and digest bytes, or co-signing would
+     * silently invalidate them (an input that is not in deterministic encoding). */
+    rc = secup_envelope_decode(back, secup_bytes_of(obuf, olen), lim, err);
+    if (rc == SECUP_OK && (!secup_bytes_equal(back->manifest_wrapped, env->manifest_wrapped) ||
+                           !secup_bytes_equal(back->digest_bstr, env->digest_bstr) ||
+                           back->n_auth != had + n_keys))
+        rc = secup_err_set(err, SECUP_E_VALUE,
+                           "the envelope does not re-encode to the same manifest bytes; co-signing it "
+                           "would break its signatures");
+    if (rc != SECUP_OK)
+        goto out;
+    *out = obuf;
+    *out_len = olen;
+    obuf = NULL;
+out:
+    secup_free(obuf);
+    secup_free(back);
     secup_free(env);
     return rc;
 }

@@ -70,6 +70,9 @@ static const struct rc_entry rc_table[] = {
     RC(SECUP_E_EXPIRED, "message expired or not yet valid"),
     RC(SECUP_E_AUDIENCE, "message meant for another party"),
     RC(SECUP_E_QUOTA, "quota exceeded"),
+    RC(SECUP_E_STATE_ROLLBACK, "device state older than its secure counter (a restored copy)"),
+    RC(SECUP_E_THRESHOLD, "too few distinct authorised signatures"),
+    RC(SECUP_E_GAVE_UP, "the same update failed too often; not tried again"),
     RC(SECUP_E_NOMEM, "out of memory"),
     RC(SECUP_E_IO, "I/O error"),
     RC(SECUP_E_NET, "network error"),
@@ -80,6 +83,7 @@ static const struct rc_entry rc_table[] = {
     RC(SECUP_E_NOSPACE, "storage full"),
     RC(SECUP_E_TIMEOUT, "timed out"),
     RC(SECUP_E_UNAVAILABLE, "service unavailable"),
+    RC(SECUP_E_KEY_EXPOSED, "private key file readable or writable by others"),
     RC(SECUP_E_RATE, "too many requests from this address"),
 };
 

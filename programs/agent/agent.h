@@ -42,6 +42,8 @@ struct agent_component {
     uint64_t slot_size;            /* capacity of each slot (file slots) */
     bool staging;                  /* scratch storage of an install: a copy source, never
                                     * committed, booted or confirmed (docs/agent.md) */
+    uint32_t threshold;            /* distinct authorised anchors whose signatures must
+                                    * verify (k of n; default 1, docs/agent.md) */
 };
 
 /* The online mode (`secup-agent run`, programs/agent/online.c): the "tracker" and
@@ -97,6 +99,10 @@ struct agent_config {
     uint32_t n_components;
     struct agent_component components[AGENT_MAX_COMPONENTS];
     struct agent_online_config online;
+    /* the secure counter (RPMB/OTP stand-in, docs/agent.md): "" none; else a small file
+     * outside the state directory holding the highest state generation ever saved */
+    char counter_path[AGENT_PATH_MAX];
+    uint32_t max_failures;         /* failed attempts at one manifest before giving up */
 };
 
 /* Loads and validates the JSON configuration (docs/agent.md). Every problem is reported

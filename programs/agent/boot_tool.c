@@ -324,13 +324,27 @@ secup_rc boot_tool_run_timeout(const char *tool_dir, const char *pkg, const char
     struct outcome o;
     memset(&o, 0, sizeof(o));
     int exec_errno = 0;
-    ssize_t got;
+    ssize_t got = -1;
+    /* The exec pipe reports end-of-file when the child has run the program; the wait is
+     * bounded too (a write end left open by a failed close would otherwise block the
+     * boot stage for ever: found under random I/O errors, THREATS.md F6). */
+    struct pollfd epf = { r.exec[0], POLLIN, 0 };
+    long long edeadline = now_ms() + r.timeout_ms;
+    int en;
     do {
-        got = read(r.exec[0], &exec_errno, sizeof(exec_errno));
-    } while (got < 0 && errno == EINTR);
+        long long left = edeadline - now_ms();
+        en = left > 0 ? poll(&epf, 1, (int)left) : 0;
+    } while (en < 0 && errno == EINTR);
+    if (en > 0) {
+        do {
+            got = read(r.exec[0], &exec_errno, sizeof(exec_errno));
+        } while (got < 0 && errno == EINTR);
+    }
     if (got == (ssize_t)sizeof(exec_errno))
         o.exec_errno = exec_errno ? exec_errno : EIO;
-    o.stop = collect(&r, out, cap, &o);
+    o.stop = en > 0 ? collect(&r, out, cap, &o) : en == 0 ? STOP_TIMEOUT : STOP_POLL;
+    if (en < 0)
+        o.sys_errno = errno;
     if (o.stop != STOP_DONE)
         kill(pid, SIGKILL);
     close_run(&r);

@@ -36,14 +36,16 @@ static bool valid_name(const char *s)
 
 static const char *const top_keys[] = { "device", "state-dir", "bootloader", "health-check",
                                         "boot-attempts", "limits", "trust", "components",
-                                        "tracker", "server", NULL };
+                                        "tracker", "server", "secure-counter", "max-failures",
+                                        NULL };
 static const char *const device_keys[] = { "id", "key", "keks", "vendor-domain", "class", NULL };
 static const char *const kek_keys[] = { "kid", "key", NULL };
 static const char *const boot_keys[] = { "type", "path", NULL };
 static const char *const health_keys[] = { "command", "timeout", NULL };
 static const char *const limit_keys[] = { "max-envelope", NULL };
 static const char *const trust_keys[] = { "name", "key", "components", "rotate", NULL };
-static const char *const comp_keys[] = { "name", "id", "slots", "slot-type", "slot-size", "staging", NULL };
+static const char *const comp_keys[] = { "name", "id", "slots", "slot-type", "slot-size", "staging",
+                                         "threshold", NULL };
 
 static secup_rc parse_keks(struct jconf *c, struct agent_config *cfg, json_t *arr)
 {
@@ -164,6 +166,11 @@ static secup_rc parse_components(struct jconf *c, struct agent_config *cfg, json
             return secup_err_set(c->err, SECUP_E_VALUE, "'%s': component \"%s\": \"staging\" must be true or false",
                                  c->file, comp->name);
         comp->staging = json_is_true(staging);
+        uint64_t threshold = 1;
+        rc = jconf_uint(c, o, "threshold", 1, AGENT_MAX_ALL_ANCHORS, &threshold, false);
+        if (rc != SECUP_OK)
+            return rc;
+        comp->threshold = (uint32_t)threshold;
         for (uint32_t k = 0; k < cfg->n_components; k++) {
             if (strcmp(cfg->components[k].name, comp->name) == 0 ||
                 secup_component_id_equal(&cfg->components[k].id.id, &comp->id.id))
@@ -229,6 +236,16 @@ static secup_rc parse_trust(struct jconf *c, struct agent_config *cfg, json_t *a
         }
         cfg->n_anchors++;
     }
+    /* A threshold no set of configured anchors can reach would lock the component. */
+    for (uint32_t k = 0; k < cfg->n_components; k++) {
+        uint32_t n = 0;
+        for (uint32_t j = 0; j < cfg->n_anchors; j++)
+            n += (cfg->anchors[j].components >> k) & 1u;
+        if (cfg->components[k].threshold > n)
+            return secup_err_set(c->err, SECUP_E_VALUE,
+                                 "'%s': component \"%s\": \"threshold\" %u exceeds the %u trust anchors that may sign for it",
+                                 c->file, cfg->components[k].name, cfg->components[k].threshold, n);
+    }
     return SECUP_OK;
 }
 
@@ -264,6 +281,59 @@ static secup_rc parse_health(struct jconf *c, struct agent_config *cfg, json_t *
     return rc;
 }
 
+/* Whether path is dir or inside it (by name: the paths are as configured, resolved
+ * against the configuration's directory). */
+static bool path_within(const char *path, const char *dir)
+{
+    size_t n = strlen(dir);
+    while (n > 1 && dir[n - 1] == '/')
+        n--;
+    return strncmp(path, dir, n) == 0 && (path[n] == '\0' || path[n] == '/');
+}
+
+/* Where images go is the configuration's alone (THREATS.md C4): a slot is no other
+ * component's slot, nor the bootloader's record, a key or the secure counter; the secure counter is outside the state directory (a restored copy of the
+ * directory must not bring an old counter back with it). */
+static secup_rc check_locations(struct jconf *c, const struct agent_config *cfg)
+{
+    for (uint32_t i = 0; i < cfg->n_components; i++) {
+        const struct agent_component *ci = &cfg->components[i];
+        for (int s = 0; s < 2; s++) {
+            const char *p = ci->slot_path[s];
+            for (uint32_t j = i + 1; j < cfg->n_components; j++) {
+                if (strcmp(p, cfg->components[j].slot_path[0]) == 0 ||
+                    strcmp(p, cfg->components[j].slot_path[1]) == 0)
+                    return secup_err_set(c->err, SECUP_E_VALUE,
+                                         "'%s': components \"%s\" and \"%s\" share the slot '%s'",
+                                         c->file, ci->name, cfg->components[j].name, p);
+            }
+            const char *what = NULL;
+            if (strcmp(p, cfg->boot_path) == 0)
+                what = "the bootloader's record";
+            else if (cfg->device_key[0] && strcmp(p, cfg->device_key) == 0)
+                what = "the device key";
+            else if (cfg->counter_path[0] && strcmp(p, cfg->counter_path) == 0)
+                what = "the secure counter";
+            for (uint32_t k = 0; !what && k < cfg->n_anchors; k++) {
+                if (strcmp(p, cfg->anchors[k].key_path) == 0)
+                    what = "a trust anchor's key";
+            }
+            for (uint32_t k = 0; !what && k < cfg->n_keks; k++) {
+                if (strcmp(p, cfg->keks[k].key_path) == 0)
+                    what = "a key-encryption key";
+            }
+            if (what)
+                return secup_err_set(c->err, SECUP_E_VALUE, "'%s': slot %c of component \"%s\" ('%s') is %s",
+                                     c->file, 'A' + s, ci->name, p, what);
+        }
+    }
+    if (cfg->counter_path[0] && path_within(cfg->counter_path, cfg->state_dir))
+        return secup_err_set(c->err, SECUP_E_VALUE,
+                             "'%s': \"secure-counter\" '%s' is inside the state directory; it must be "
+                             "kept apart from the state it guards", c->file, cfg->counter_path);
+    return SECUP_OK;
+}
+
 secup_rc agent_config_parse(struct agent_config *cfg, const char *text, size_t len,
                             const char *base, struct secup_err *err)
 {
@@ -273,6 +343,7 @@ secup_rc agent_config_parse(struct agent_config *cfg, const char *text, size_t l
     cfg->boot_attempts = 3;
     cfg->health_timeout = 60;
     cfg->max_envelope = 1024 * 1024;
+    cfg->max_failures = 3;
     json_error_t je;
     json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
     if (!root) {
@@ -330,6 +401,14 @@ secup_rc agent_config_parse(struct agent_config *cfg, const char *text, size_t l
     if (rc == SECUP_OK)
         rc = online_config_parse(&c, &cfg->online, json_object_get(root, "tracker"),
                                  json_object_get(root, "server"));
+    if (rc == SECUP_OK)
+        rc = jconf_path(&c, root, "secure-counter", cfg->counter_path, sizeof(cfg->counter_path), false);
+    uint64_t failures = cfg->max_failures;
+    if (rc == SECUP_OK)
+        rc = jconf_uint(&c, root, "max-failures", 1, 1000, &failures, false);
+    cfg->max_failures = (uint32_t)failures;
+    if (rc == SECUP_OK)
+        rc = check_locations(&c, cfg);
 out:
     json_decref(root);
     if (rc != SECUP_OK)

@@ -444,11 +444,14 @@ static void record_failure(struct agent *a, const struct secup_command_msg *c, s
 {
     struct state_result *l = &a->st.last;
     struct secup_err serr;
+    char hex[65];
+    secup_hex_encode(secup_bytes_of(c->digest, 32), hex, sizeof(hex));
+    state_count_result(l, false, hex);
     snprintf(l->code, sizeof(l->code), "%s", secup_rc_name(rc));
     state_set_reason(l, reason);
     l->time = now();
     l->seq = c->seq;
-    secup_hex_encode(secup_bytes_of(c->digest, 32), l->manifest_digest, sizeof(l->manifest_digest));
+    memcpy(l->manifest_digest, hex, sizeof(l->manifest_digest));
     if (state_save(&a->cfg, &a->st, &serr) != SECUP_OK)
         say("could not record the failed install: %s", serr.msg);
 }
@@ -585,6 +588,23 @@ static secup_rc act_install(struct online *o, const struct secup_command_msg *c,
     if (mkdir(dir, 0700) != 0 && errno != EEXIST)
         return secup_err_set(err, SECUP_E_IO, "cannot create '%s': %s", dir, strerror(errno));
     snprintf(manifest, sizeof(manifest), "%s/manifest.suit", dir);
+    /* THREATS.md F10 (Mender's error loop): a manifest that failed max-failures times in a
+     * row is not tried again, however often it is commanded; another manifest is */
+    const struct state_result *l = &o->a->st.last;
+    char hex[65];
+    secup_hex_encode(secup_bytes_of(c->digest, 32), hex, sizeof(hex));
+    if (l->failures >= o->a->cfg.max_failures && strcmp(l->manifest_digest, hex) == 0) {
+        if (strcmp(l->code, secup_rc_name(SECUP_E_GAVE_UP)) == 0) /* recorded already */
+            return secup_err_set(err, SECUP_E_GAVE_UP, "%s", l->reason);
+        char why[48];
+        snprintf(why, sizeof(why), "%s", l->code);
+        secup_err_set(err, SECUP_E_GAVE_UP,
+                      "sequence %llu (manifest %.16s...) failed %u times in a row, last with %s; not tried "
+                      "again (max-failures %u) until another manifest is commanded",
+                      (unsigned long long)c->seq, hex, l->failures, why, o->a->cfg.max_failures);
+        record_failure(o->a, c, SECUP_E_GAVE_UP, err->msg);
+        return SECUP_E_GAVE_UP;
+    }
     say("install: sequence %llu from '%.*s'", (unsigned long long)c->seq, (int)c->manifest_uri.len,
         (const char *)c->manifest_uri.ptr);
     secup_rc rc = fetch_manifest(o, c, manifest, err);

@@ -2,10 +2,13 @@
  * the agent state (two checksummed copies) first, the bootloader's view second, so that a
  * power cut between them is detected and undone at the next boot. */
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -23,6 +26,11 @@ static void record(struct agent *a, secup_rc rc, const char *reason, uint64_t se
                    const uint8_t *manifest_digest)
 {
     struct state_result *l = &a->st.last;
+    char hex[65] = "";
+    if (manifest_digest)
+        secup_hex_encode(secup_bytes_of(manifest_digest, 32), hex, sizeof(hex));
+    /* a result without a manifest digest (a trial's fallback) belongs to the last manifest */
+    state_count_result(l, rc == SECUP_OK, manifest_digest ? hex : l->manifest_digest);
     snprintf(l->code, sizeof(l->code), "%s", rc == SECUP_OK ? "OK" : secup_rc_name(rc));
     state_set_reason(l, reason);
     l->time = now();
@@ -35,12 +43,15 @@ static void record(struct agent *a, secup_rc rc, const char *reason, uint64_t se
 /* The trust store: rotated-in and retired anchors. Damaged beyond recovery, it is not
  * replaced by the configured anchors (a retired key would come back): installs are
  * refused, and the boot stage verifies with the configured anchors only. */
-static secup_rc open_trust(struct agent *a)
+static secup_rc open_trust(struct agent *a, struct secup_err *err)
 {
     struct secup_err terr;
     bool recovered = false;
     secup_err_clear(&terr);
-    if (trust_load(&a->cfg, &a->trust, &recovered, &terr) != SECUP_OK) {
+    secup_rc trc = trust_load(&a->cfg, &a->trust, &recovered, &terr);
+    if (trc == SECUP_E_IO) /* unreadable now, not damaged: nothing starts without it */
+        return secup_err_set(err, trc, "%s", terr.msg);
+    if (trc != SECUP_OK) {
         a->trust_broken = true;
         memset(&a->trust, 0, sizeof(a->trust));
         size_t used = strlen(a->state_note);
@@ -72,6 +83,14 @@ secup_rc agent_open(struct agent *a, const char *config, struct secup_err *err)
     struct secup_err serr;
     secup_err_clear(&serr);
     rc = state_load(&a->cfg, &a->st, &a->state_recovered, &serr);
+    if (rc == SECUP_E_IO) /* unreadable now: the next start tries again, nothing changed */
+        return secup_err_set(err, rc, "%s", serr.msg);
+    if (rc == SECUP_E_STATE_ROLLBACK) {
+        /* A state older than the secure counter, or none where one was: its floors cannot
+         * be trusted, and safe mode (floors 0) would accept older manifests. Nothing runs. */
+        *err = serr;
+        return rc;
+    }
     if (rc != SECUP_OK) {
         /* No trustworthy record of what is installed: keep running, but only in safe
          * mode, which accepts nothing but a signed local install (§11.1.4). */
@@ -80,11 +99,11 @@ secup_rc agent_open(struct agent *a, const char *config, struct secup_err *err)
         snprintf(a->st.safe_reason, sizeof(a->st.safe_reason), "state unreadable: %.200s", serr.msg);
         state_clean_text(a->st.safe_reason);
         snprintf(a->state_note, sizeof(a->state_note), "%s", serr.msg);
-        return open_trust(a);
+        return open_trust(a, err);
     }
     if (a->state_recovered)
         snprintf(a->state_note, sizeof(a->state_note), "one state copy was bad: %.400s", serr.msg);
-    return open_trust(a);
+    return open_trust(a, err);
 }
 
 void agent_close(struct agent *a)
@@ -112,7 +131,7 @@ static void envelope_path(const struct agent_config *cfg, uint32_t c, int slot, 
 }
 
 static secup_rc load_trust(const struct agent *a, bool installing, struct secup_trust **out,
-                           uint32_t *index, struct secup_err *err);
+                           uint32_t *index, uint8_t (*key_ids)[32], struct secup_err *err);
 
 /* ---- install ---- */
 
@@ -183,6 +202,7 @@ struct install {
     struct secup_bytes raw;                /* its encoded envelope (kept beside the slots) */
     struct install *root;                  /* the root's context (itself for the root) */
     uint32_t signer;                       /* anchors[] index of the anchor that signed env */
+    uint32_t signed_mask;                  /* bit i: a signature of anchors[i] verified */
     bool is_dep;
     /* ---- the root's context only ---- */
     enum secup_section section;            /* the section being run (process-dependency) */
@@ -196,6 +216,8 @@ struct install {
     struct secup_envelope *dep_env[SECUP_PROC_MAX_INDEX]; /* dependencies that held integrity */
     struct secup_bytes dep_raw[SECUP_PROC_MAX_INDEX];
     uint32_t dep_signer[SECUP_PROC_MAX_INDEX];
+    uint32_t dep_mask[SECUP_PROC_MAX_INDEX];
+    const uint8_t (*key_ids)[32];          /* per anchors[] index: secup_key_id() */
     struct install *dep_ctx[SECUP_PROC_MAX_INDEX];
     const char *const *payloads;
     size_t n_payloads;
@@ -382,6 +404,69 @@ static secup_rc pump_slot(struct secup_stream *st, const struct slot_source *fro
     return rc;
 }
 
+/* THREATS.md F7: before the first byte of an image, its file slot's file system must have
+ * room for it (statvfs), counting the blocks the slot file holds already (it is
+ * overwritten in place). SECUP_E_NOSPACE naming what is needed and what is free. A block
+ * device slot is preallocated: its capacity is checked by the caller. */
+static secup_rc slot_space_check(const struct agent_config *cfg, uint32_t c, int slot, uint64_t size,
+                                 struct secup_err *err)
+{
+    const struct agent_component *comp = &cfg->components[c];
+    if (strcmp(comp->slot_type, "file") != 0)
+        return SECUP_OK;
+    if (size > comp->slot_size)
+        return secup_err_set(err, SECUP_E_LIMIT_SIZE,
+                             "component %s: an image of %llu bytes does not fit its slot of %llu bytes; nothing written",
+                             comp->name, (unsigned long long)size, (unsigned long long)comp->slot_size);
+    const char *path = comp->slot_path[slot];
+    char dir[AGENT_PATH_MAX];
+    snprintf(dir, sizeof(dir), "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        *slash = '\0';
+    struct statvfs fs;
+    if (statvfs(slash ? (dir[0] ? dir : "/") : ".", &fs) != 0)
+        return SECUP_OK; /* the open that follows names the problem */
+    uint64_t held = 0;
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) {
+        held = (uint64_t)st.st_blocks * 512u;
+        if (held > (uint64_t)st.st_size)
+            held = (uint64_t)st.st_size;
+    }
+    uint64_t need = size > held ? size - held : 0;
+    uint64_t unit = fs.f_frsize ? fs.f_frsize : fs.f_bsize;
+    uint64_t avail = (uint64_t)fs.f_bavail * unit;
+    /* whole blocks, and one more for the file system's own bookkeeping */
+    uint64_t blocks = unit ? (need + unit - 1) / unit + (need ? 1 : 0) : 0;
+    if (need > 0 && blocks * unit > avail)
+        return secup_err_set(err, SECUP_E_NOSPACE,
+                             "no space left for component %s: slot '%s' needs %llu more bytes for the signed "
+                             "image of %llu bytes, its file system has %llu bytes free; nothing written",
+                             comp->name, path, (unsigned long long)need, (unsigned long long)size,
+                             (unsigned long long)avail);
+    return SECUP_OK;
+}
+
+/* THREATS.md C11: after an image is written, a file slot ends where the image ends, so no
+ * residue of an older, longer image stays behind it. A block device keeps its size: there
+ * every reader (the boot stage, secup_slot_digest_check) reads exactly the signed size. */
+static secup_rc slot_cut_tail(const struct agent_config *cfg, uint32_t c, struct secup_slot *s,
+                              uint64_t size, struct secup_err *err)
+{
+    if (strcmp(cfg->components[c].slot_type, "file") != 0)
+        return SECUP_OK;
+    struct stat st;
+    if (fstat(s->fd, &st) != 0)
+        return secup_err_set(err, SECUP_E_IO, "slot '%s': %s", s->path, strerror(errno));
+    if ((uint64_t)st.st_size <= size)
+        return SECUP_OK;
+    if (ftruncate(s->fd, (off_t)size) != 0)
+        return secup_err_set(err, SECUP_E_IO, "cannot cut slot '%s' to %llu bytes: %s", s->path,
+                             (unsigned long long)size, strerror(errno));
+    return s->ops->sync(s, err);
+}
+
 /* Streams one payload into the component's inactive slot: decrypt, decompress, digest.
  * The payload is in memory (inline content, integrated payload), a file read in chunks
  * (file != NULL) or, for a copy, another component's slot (from != NULL), so memory does
@@ -426,10 +511,25 @@ static secup_rc stream_into(struct install *in, const struct secup_proc_params *
         if (fd < 0)
             return secup_err_set(err, SECUP_E_NOENT, "cannot open payload '%s'", file);
     }
-    /* Overwritten in place, not emptied first: the digest and size bound the image, and the
-     * boot stage reads exactly that many bytes. */
+    /* Nothing is written that cannot fit: the slot's capacity and, for a file slot, the free
+     * space of its file system (THREATS.md C4, F7). */
+    rc = slot_space_check(&a->cfg, (uint32_t)c, r->v.slot[c], cfg.image_size, err);
+    if (rc != SECUP_OK) {
+        if (fd >= 0)
+            close(fd);
+        return rc;
+    }
+    /* Overwritten in place, not emptied first: the digest and size bound the image, the
+     * boot stage reads exactly that many bytes, and a file slot's tail is cut afterwards. */
     rc = slot_open(&a->cfg, (uint32_t)c, r->v.slot[c], SECUP_SLOT_WRITABLE | SECUP_SLOT_CREATE,
                    &s, err);
+    if (rc == SECUP_OK && cfg.image_size > s.capacity) {
+        s.ops->close(&s);
+        rc = secup_err_set(err, SECUP_E_LIMIT_SIZE,
+                           "component %s: an image of %llu bytes does not fit its slot of %llu bytes; nothing written",
+                           a->cfg.components[c].name, (unsigned long long)cfg.image_size,
+                           (unsigned long long)s.capacity);
+    }
     if (rc != SECUP_OK) {
         if (fd >= 0)
             close(fd);
@@ -451,6 +551,8 @@ static secup_rc stream_into(struct install *in, const struct secup_proc_params *
     if (rc == SECUP_OK && !secup_stream_is_complete(st))
         rc = secup_err_set(err, SECUP_E_STATE, "the pipeline did not complete");
     secup_stream_free(st);
+    if (rc == SECUP_OK)
+        rc = slot_cut_tail(&a->cfg, (uint32_t)c, &s, cfg.image_size, err);
     s.ops->close(&s);
     if (rc == SECUP_OK) {
         r->written |= UINT32_C(1) << c;
@@ -608,6 +710,10 @@ static secup_rc op_swap(void *ctx, const struct secup_proc_params *dst,
         rc = secup_slot_digest_check(&x, &dx, ny, err);
     if (rc == SECUP_OK)
         rc = secup_slot_digest_check(&y, &dy, nx, err);
+    if (rc == SECUP_OK)
+        rc = slot_cut_tail(cfg, (uint32_t)c, &x, ny, err);
+    if (rc == SECUP_OK)
+        rc = slot_cut_tail(cfg, (uint32_t)s, &y, nx, err);
     x.ops->close(&x);
     y.ops->close(&y);
     if (rc != SECUP_OK) {
@@ -647,6 +753,17 @@ static secup_rc dep_resolve(struct install *in, const struct secup_proc_params *
         return secup_err_set(err, SECUP_E_MISSING, "dependency %u: '%.*s' is not in the envelope", p->index,
                              (int)uri.len, (const char *)uri.ptr);
     return SECUP_OK;
+}
+
+/* The trust set's signer bits (secup_envelope_verify_signers) as anchors[] bits. */
+static uint32_t signers_to_anchors(const struct install *r, uint32_t signers)
+{
+    uint32_t mask = 0;
+    for (uint32_t k = 0; k < 32; k++) {
+        if ((signers >> k) & 1u)
+            mask |= UINT32_C(1) << r->trust_index[k];
+    }
+    return mask;
 }
 
 /* dependency-integrity (7), and image-match on a dependency: the dependency's manifest
@@ -698,13 +815,15 @@ static secup_rc dep_integrity(struct install *in, const struct secup_proc_params
         rc = secup_err_set(err, SECUP_E_DIGEST, "dependency %u: its manifest does not match the digest of "
                                                 "dependency-integrity", k);
     struct secup_verify_info vi;
+    uint32_t signers = 0;
     if (rc == SECUP_OK)
-        rc = secup_envelope_verify(env, r->trust, &vi, err);
+        rc = secup_envelope_verify_signers(env, r->trust, &signers, &vi, err);
     if (rc != SECUP_OK) {
         secup_err_prefix(err, "dependency %u", k);
         return rc;
     }
     r->dep_signer[k] = r->trust_index[vi.anchor];
+    r->dep_mask[k] = signers_to_anchors(r, signers);
     return SECUP_OK;
 }
 
@@ -759,6 +878,7 @@ static secup_rc op_process_dependency(void *ctx, const struct secup_proc_params 
     d->raw = r->dep_raw[k];
     d->root = r;
     d->signer = r->dep_signer[k];
+    d->signed_mask = r->dep_mask[k];
     d->is_dep = true;
     rc = check_and_map(d, err);
     struct secup_processor *proc = NULL;
@@ -791,7 +911,7 @@ static const struct secup_proc_ops install_ops = {
  * replaced; it only cannot be installed again). index[k] is the anchors[] index of the
  * k-th key in the set. */
 static secup_rc load_trust(const struct agent *a, bool installing, struct secup_trust **out,
-                           uint32_t *index, struct secup_err *err)
+                           uint32_t *index, uint8_t (*key_ids)[32], struct secup_err *err)
 {
     secup_rc rc = secup_trust_new(out, err);
     uint32_t n = 0;
@@ -801,6 +921,11 @@ static secup_rc load_trust(const struct agent *a, bool installing, struct secup_
             continue;
         struct secup_key *k = NULL;
         rc = trust_anchor_key(an, &k, err);
+        if (rc == SECUP_OK && key_ids) {
+            rc = secup_key_id(k, key_ids[i], err);
+            if (rc != SECUP_OK)
+                secup_key_free(k);
+        }
         if (rc == SECUP_OK) {
             rc = secup_trust_add(*out, k, an->name, err);
             if (rc != SECUP_OK)
@@ -815,13 +940,78 @@ static secup_rc load_trust(const struct agent *a, bool installing, struct secup_
     return rc;
 }
 
+static secup_rc check_threshold(struct install *in, struct secup_err *err);
+/* A version of dot-separated decimal numbers ("1.2.10"), at most 8 of them: true with the
+ * numbers, false for anything else (such a version is for people and is not compared). */
+static bool version_numbers(const char *v, uint64_t *n, uint32_t *count)
+{
+    *count = 0;
+    if (!*v)
+        return false;
+    while (*v) {
+        if (*count == 8 || *v < '0' || *v > '9')
+            return false;
+        uint64_t x = 0;
+        while (*v >= '0' && *v <= '9') {
+            if (x > (UINT64_MAX - 9) / 10)
+                return false;
+            x = x * 10 + (uint64_t)(*v++ - '0');
+        }
+        n[(*count)++] = x;
+        if (*v == '.' && v[1])
+            v++;
+        else if (*v)
+            return false;
+    }
+    return true;
+}
+
+/* THREATS.md T8 "a newer sequence carrying an older firmware version": the sequence number
+ * orders manifests, the version orders firmware. A manifest whose version of component c is
+ * below the version running in slot `active` is a downgrade; secup has no signed downgrade
+ * authorisation yet, so every downgrade is refused (docs/agent.md). Versions that are not
+ * dot-separated numbers on both sides, or whose images different trust anchors signed, are
+ * not compared. */
+static secup_rc check_version(const struct agent *a, int c, int active, const struct secup_manifest *m,
+                              const char *anchor, struct secup_err *err)
+{
+    const struct state_slot *run = &a->st.comp[c].slot[active];
+    char next[STATE_VERSION_MAX];
+    uint64_t x[8], y[8];
+    uint32_t nx = 0, ny = 0;
+    /* like the floors, per trust anchor: a rotated-in anchor starts its own numbering */
+    if (!run->valid || strcmp(run->anchor, anchor) != 0)
+        return SECUP_OK;
+    secup_manifest_version_text(m, &a->cfg.components[c].id.id, next, sizeof(next));
+    if (!version_numbers(run->version, x, &nx) || !version_numbers(next, y, &ny))
+        return SECUP_OK;
+    for (uint32_t i = 0; i < nx || i < ny; i++) {
+        uint64_t vx = i < nx ? x[i] : 0, vy = i < ny ? y[i] : 0;
+        if (vy > vx)
+            return SECUP_OK;
+        if (vy < vx)
+            return secup_err_set(err, SECUP_E_ROLLBACK,
+                                 "component %s: version %s is older than the running %s (sequence %llu above "
+                                 "%llu notwithstanding); a downgrade needs a signed downgrade authorisation, "
+                                 "which this device does not accept",
+                                 a->cfg.components[c].name, next, run->version,
+                                 (unsigned long long)m->sequence_number, (unsigned long long)run->seq);
+    }
+    return SECUP_OK;
+}
+
 /* Maps a manifest's components (the root's or a dependency's) to the device's, with that
- * manifest's own checks: the anchor that signed it may sign for each component, its
- * sequence number exceeds the component's floor for that anchor, nothing is on trial. */
+ * manifest's own checks: the anchor that signed it may sign for each component (or, with
+ * a threshold, enough distinct anchors did), its sequence number exceeds the component's
+ * floor for that anchor (with a threshold: the highest floor of its anchors), nothing is
+ * on trial. */
 static secup_rc check_and_map(struct install *in, struct secup_err *err)
 {
     struct agent *a = in->v.a;
     const struct secup_manifest *m = &in->env->manifest;
+    secup_rc trc = check_threshold(in, err);
+    if (trc != SECUP_OK)
+        return trc;
     const struct agent_anchor *anchor = &a->anchors[in->signer];
     for (uint32_t i = 0; i < SECUP_PROC_MAX_INDEX; i++)
         in->v.map[i] = -1;
@@ -829,7 +1019,18 @@ static secup_rc check_and_map(struct install *in, struct secup_err *err)
         int c = agent_config_find_component(&a->cfg, &m->components[i]);
         if (c < 0)
             return secup_err_set(err, SECUP_E_POLICY, "manifest component %u is not a component of this device", i);
-        if (!(anchor->components & (UINT32_C(1) << c)))
+        if (a->cfg.components[c].threshold > 1) {
+            /* counted in check_threshold; the floor is the highest of the anchors
+             * that may sign for it (trust_threshold_floor) */
+            uint32_t by = 0;
+            uint64_t floor = trust_threshold_floor(a->anchors, a->n_anchors, &a->st, (uint32_t)c, &by);
+            if (m->sequence_number <= floor)
+                return secup_err_set(err, SECUP_E_ROLLBACK,
+                                     "component %s: sequence number %llu is not greater than %llu (anchor \"%s\", threshold %u)",
+                                     a->cfg.components[c].name, (unsigned long long)m->sequence_number,
+                                     (unsigned long long)floor, by < a->n_anchors ? a->anchors[by].name : "",
+                                     a->cfg.components[c].threshold);
+        } else if (!(anchor->components & (UINT32_C(1) << c)))
             return secup_err_set(err, SECUP_E_POLICY, "trust anchor \"%s\" may not sign for component %s",
                                  anchor->name, a->cfg.components[c].name);
         uint64_t floor = state_floor(&a->st, (uint32_t)c, anchor->name);
@@ -846,11 +1047,63 @@ static secup_rc check_and_map(struct install *in, struct secup_err *err)
             return secup_err_set(err, SECUP_E_STATE,
                                  "component %s has an update on trial; boot and confirm or roll back first",
                                  a->cfg.components[c].name);
+        rc = check_version(a, c, bs.active, m, anchor->name, err);
+        if (rc != SECUP_OK)
+            return rc;
         in->v.map[i] = c;
         in->v.slot[c] = 1 - bs.active; /* writes go to the inactive slot only */
         in->root->v.slot[c] = in->v.slot[c];
     }
     return SECUP_OK;
+}
+
+/* k-of-n thresholds (docs/agent.md "Thresholds"): a component whose threshold exceeds 1
+ * needs that many distinct anchors in force, allowed to sign for it, whose signatures
+ * verified (one key counts once, whatever its name or how often it signed). The
+ * manifest's signer, whose floor rises at confirmation and is recorded with the slot, is
+ * then the first anchor (configured order, then rotated in) counted for every such
+ * component and allowed for every other component of the manifest. */
+static secup_rc check_threshold(struct install *in, struct secup_err *err)
+{
+    struct agent *a = in->v.a;
+    const struct secup_manifest *m = &in->env->manifest;
+    uint32_t common = UINT32_MAX;
+    bool any = false;
+    for (uint32_t i = 0; i < m->n_components; i++) {
+        int c = agent_config_find_component(&a->cfg, &m->components[i]);
+        if (c < 0 || a->cfg.components[c].threshold <= 1)
+            continue; /* an unknown component is check_and_map's refusal */
+        any = true;
+        uint32_t need = a->cfg.components[c].threshold;
+        uint32_t have = trust_count_signers(a->anchors, in->root->key_ids, a->n_anchors,
+                                            in->signed_mask, (uint32_t)c, NULL);
+        if (have < need)
+            return secup_err_set(err, SECUP_E_THRESHOLD,
+                                 "component %s: %u of %u required signatures (distinct trust anchors in "
+                                 "force that may sign for it)", a->cfg.components[c].name, have, need);
+        uint32_t allowed = 0;
+        for (uint32_t j = 0; j < a->n_anchors && j < 32; j++) {
+            if (((in->signed_mask >> j) & 1u) && !a->anchors[j].retired &&
+                ((a->anchors[j].components >> c) & 1u))
+                allowed |= UINT32_C(1) << j;
+        }
+        common &= allowed;
+    }
+    if (!any)
+        return SECUP_OK;
+    for (uint32_t j = 0; j < a->n_anchors && j < 32; j++) {
+        bool ok = (common >> j) & 1u;
+        for (uint32_t i = 0; ok && i < m->n_components; i++) {
+            int c = agent_config_find_component(&a->cfg, &m->components[i]);
+            ok = c >= 0 && ((a->anchors[j].components >> c) & 1u);
+        }
+        if (ok) {
+            in->signer = j;
+            return SECUP_OK;
+        }
+    }
+    return secup_err_set(err, SECUP_E_POLICY,
+                         "no trust anchor that signed the manifest may sign for all of its components");
 }
 
 /* ---- trust-anchor updates (trust.h, docs/decisions/0004) ---- */
@@ -1083,6 +1336,27 @@ static secup_rc install_trust_update(struct install *in, const struct secup_trus
     return state_save(&a->cfg, &a->st, err);
 }
 
+/* Every image of the root manifest whose size the manifest states plainly, checked against
+ * its slot before anything is written (a bundle does not fill one slot and then find the
+ * next one short). Images the manifest chooses at install time (try-each) and those of
+ * dependencies are checked as they are written. Two slots on one file system are checked
+ * one by one, not summed. */
+static secup_rc space_precheck(struct install *in, struct secup_err *err)
+{
+    const struct secup_manifest *m = &in->env->manifest;
+    for (uint32_t i = 0; i < m->n_components && i < SECUP_PROC_MAX_INDEX; i++) {
+        int c = in->v.map[i];
+        struct secup_image_info info;
+        struct secup_err ie;
+        if (c < 0 || secup_manifest_image_info(m, i, &info, &ie) != SECUP_OK || !info.has_size)
+            continue;
+        secup_rc rc = slot_space_check(&in->v.a->cfg, (uint32_t)c, in->v.slot[c], info.size, err);
+        if (rc != SECUP_OK)
+            return rc;
+    }
+    return SECUP_OK;
+}
+
 secup_rc agent_install(struct agent *a, const char *envelope, const char *const *payloads,
                        size_t n_payloads, struct secup_err *err)
 {
@@ -1128,12 +1402,27 @@ secup_rc agent_install(struct agent *a, const char *envelope, const char *const 
     if (a->trust_broken)
         rc = secup_err_set(err, SECUP_E_DIGEST,
                            "the trust store is damaged (no usable copy of trust.A, trust.B): nothing is installed");
+    static uint8_t key_ids[AGENT_MAX_ALL_ANCHORS][32];
+    uint32_t signers = 0;
+    in->trust_index = index;
+    in->key_ids = (const uint8_t (*)[32])key_ids;
     if (rc == SECUP_OK)
-        rc = load_trust(a, true, &trust, index, err);
+        rc = load_trust(a, true, &trust, index, key_ids, err);
     if (rc == SECUP_OK)
-        rc = secup_envelope_verify(env, trust, &vi, err);
-    if (rc == SECUP_OK)
+        rc = secup_envelope_verify_signers(env, trust, &signers, &vi, err);
+    if (rc == SECUP_OK) {
         signer = index[vi.anchor];
+        in->signed_mask = signers_to_anchors(in, signers);
+        /* THREATS.md C14: from here on only this in-memory copy is used (the processor,
+         * the kept envelope); the file may change under us and nothing reads it again */
+        uint8_t h[32];
+        char hex[65];
+        if (secup_sha256(secup_bytes_of(buf, len), h, NULL) == SECUP_OK) {
+            secup_hex_encode(secup_bytes_of(h, 32), hex, sizeof(hex));
+            fprintf(stderr, "secup-agent: install: envelope '%s': %zu bytes verified in memory, SHA-256 %s; "
+                            "only this copy is used\n", envelope, len, hex);
+        }
+    }
     in->signer = signer;
     in->raw = secup_bytes_of(buf, len);
     in->trust = trust;
@@ -1146,6 +1435,7 @@ secup_rc agent_install(struct agent *a, const char *envelope, const char *const 
     }
     if (rc == SECUP_OK)
         rc = check_and_map(in, err);
+    rc = rc == SECUP_OK ? space_precheck(in, err) : rc;
     if (rc == SECUP_OK && a->cfg.device_key[0]) {
         rc = secup_key_load_pem(&in->device_key, a->cfg.device_key, err);
         if (rc != SECUP_OK)
@@ -1323,7 +1613,7 @@ static secup_rc invocation(struct agent *a, uint32_t c, int slot, struct secup_e
     lim.max_envelope = a->cfg.max_envelope;
     rc = secup_envelope_decode(env, secup_bytes_of(buf, len), &lim, err);
     if (rc == SECUP_OK)
-        rc = load_trust(a, false, &trust, NULL, err);
+        rc = load_trust(a, false, &trust, NULL, NULL, err);
     if (rc == SECUP_OK)
         rc = secup_envelope_verify(env, trust, NULL, err);
     if (rc == SECUP_OK && env->manifest.sequence_number != a->st.comp[c].slot[slot].seq)
@@ -1378,6 +1668,26 @@ static secup_rc verify_slot(struct agent *a, uint32_t c, int slot, struct secup_
     if (rc == SECUP_OK)
         rc = invocation(a, c, slot, err);
     return rc;
+}
+
+/* verify_slot, and for the boot stage also the floor (THREATS.md T8, MCUboot's
+ * downgrade_prevention): an image below the floor of the anchor that signed it is not
+ * booted, even when it verifies (an older image staged by changing the bootloader's
+ * record). A retired anchor's floors are gone: its images keep booting. */
+static secup_rc boot_verify(struct agent *a, uint32_t c, int slot, struct secup_err *err)
+{
+    secup_rc rc = verify_slot(a, c, slot, err);
+    const struct state_slot *s = &a->st.comp[c].slot[slot];
+    if (rc != SECUP_OK || !s->anchor[0])
+        return rc;
+    uint64_t floor = state_floor(&a->st, c, s->anchor);
+    if (s->seq < floor)
+        return secup_err_set(err, SECUP_E_ROLLBACK,
+                             "slot %c of %s holds sequence %llu, below the floor %llu of anchor \"%s\": "
+                             "an older image is not booted",
+                             'A' + slot, a->cfg.components[c].name, (unsigned long long)s->seq,
+                             (unsigned long long)floor, s->anchor);
+    return SECUP_OK;
 }
 
 static secup_rc health_check(struct agent *a, struct secup_err *err)
@@ -1471,6 +1781,7 @@ static secup_rc group_confirm(struct agent *a, uint32_t group, const struct boot
     }
     a->st.confirming = group;
     record(a, SECUP_OK, "confirmed", seq, NULL);
+    a->st.last.failures = 0;
     secup_rc rc = state_save(&a->cfg, &a->st, err);
     return rc == SECUP_OK ? finish_journal(a, err) : rc;
 }
@@ -1540,6 +1851,17 @@ void agent_remove_temps(struct agent *a)
      * copies, the report, kept envelopes) */
     static const char *const any[] = { "" };
     remove_temps_in(a->cfg.state_dir, any, 1);
+    if (a->cfg.counter_path[0]) { /* the secure counter's own atomic write */
+        char dir[AGENT_PATH_MAX];
+        snprintf(dir, sizeof(dir), "%s", a->cfg.counter_path);
+        char *slash = strrchr(dir, '/');
+        char name[AGENT_PATH_MAX];
+        snprintf(name, sizeof(name), "%s", slash ? slash + 1 : dir);
+        const char *names[1] = { name };
+        if (slash)
+            *slash = '\0';
+        remove_temps_in(slash ? (dir[0] ? dir : "/") : ".", names, 1);
+    }
     if (strcmp(a->cfg.boot_type, "statefile") == 0) {
         char dir[AGENT_PATH_MAX];
         snprintf(dir, sizeof(dir), "%s", a->cfg.boot_path);
@@ -1580,7 +1902,7 @@ secup_rc agent_boot(struct agent *a, struct secup_err *err)
             continue; /* a staging component holds nothing that runs */
         struct secup_err e;
         const struct state_slot *run = &a->st.comp[c].slot[bs[c].active];
-        if (verify_slot(a, c, bs[c].active, &e) == SECUP_OK) {
+        if (boot_verify(a, c, bs[c].active, &e) == SECUP_OK) {
             if (run->anchor[0] && !trust_is_retired(&a->trust, run->anchor) &&
                 state_floor(&a->st, c, run->anchor) < run->seq) {
                 rc = state_raise_floor(&a->st, c, run->anchor, run->seq, err);
@@ -1589,8 +1911,12 @@ secup_rc agent_boot(struct agent *a, struct secup_err *err)
             }
             continue;
         }
+        /* a slot, its kept envelope or a key that cannot be read now is no verdict on
+         * the image: the boot stops, nothing changed, and the next start tries again */
+        if (e.rc == SECUP_E_IO || e.rc == SECUP_E_NOENT)
+            return secup_err_set(err, SECUP_E_IO, "%s", e.msg);
         struct secup_err e2;
-        if (verify_slot(a, c, 1 - bs[c].active, &e2) == SECUP_OK) {
+        if (boot_verify(a, c, 1 - bs[c].active, &e2) == SECUP_OK) {
             bs[c].active = 1 - bs[c].active;
             a->st.comp[c].slot[1 - bs[c].active].valid = false;
             record(a, e.rc, e.msg, a->st.comp[c].slot[bs[c].active].seq, NULL);
@@ -1599,6 +1925,8 @@ secup_rc agent_boot(struct agent *a, struct secup_err *err)
                 rc = a->boot.ops->set(&a->boot, a->cfg.components[c].name, &bs[c], err);
             continue;
         }
+        if (e2.rc == SECUP_E_IO || e2.rc == SECUP_E_NOENT)
+            return secup_err_set(err, SECUP_E_IO, "%s", e2.msg);
         usable = false;
         snprintf(why, sizeof(why), "component %.60s: no slot holds a verified image (%.150s)",
                  a->cfg.components[c].name, e.msg);
@@ -1643,7 +1971,7 @@ secup_rc agent_boot(struct agent *a, struct secup_err *err)
     }
     for (uint32_t c = 0; c < a->cfg.n_components; c++) {
         struct secup_err e;
-        if (!(group & (UINT32_C(1) << c)) || verify_slot(a, c, bs[c].trial, &e) == SECUP_OK)
+        if (!(group & (UINT32_C(1) << c)) || boot_verify(a, c, bs[c].trial, &e) == SECUP_OK)
             continue;
         char reason[STATE_REASON_MAX];
         snprintf(reason, sizeof(reason), "trial image of %.60s failed verification: %.150s",

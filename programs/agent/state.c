@@ -1,6 +1,7 @@
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "state.h"
 
@@ -40,6 +41,9 @@ secup_rc state_format(const struct agent_config *cfg, const struct agent_state *
         "manifest-digest", st->last.manifest_digest, "components", comps);
     if (!root)
         return secup_err_set(err, SECUP_E_NOMEM, "cannot build the state document");
+    if (st->last.failures)
+        json_object_set_new(json_object_get(root, "last"), "failures",
+                            json_integer((json_int_t)st->last.failures));
     char *text = json_dumps(root, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
     json_decref(root);
     if (!text)
@@ -192,6 +196,12 @@ secup_rc state_parse(const struct agent_config *cfg, const char *text, size_t le
         rc = get_u64(last, "seq", &st->last.seq, err);
     if (rc == SECUP_OK)
         rc = get_text(last, "manifest-digest", st->last.manifest_digest, sizeof(st->last.manifest_digest), err);
+    uint64_t failures = 0;
+    if (rc == SECUP_OK && json_object_get(last, "failures")) /* absent in older states */
+        rc = get_u64(last, "failures", &failures, err);
+    if (rc == SECUP_OK && (failures == 0 || failures > UINT32_MAX) && json_object_get(last, "failures"))
+        rc = secup_err_set(err, SECUP_E_VALUE, "state: \"failures\" out of range");
+    st->last.failures = (uint32_t)failures;
     if (rc == SECUP_OK && !json_is_object(comps))
         rc = secup_err_set(err, SECUP_E_VALUE, "state: \"components\" is not an object");
     /* components the configuration no longer names are dropped; new ones start empty */
@@ -236,6 +246,48 @@ static void copy_path(const struct agent_config *cfg, char which, char *out, siz
     snprintf(out, cap, "%s/state.%c", cfg->state_dir, which);
 }
 
+/* A copy that failed with an I/O error, or that "does not exist" although it is there
+ * (an open can fail with ENOENT), is unreadable now, not missing or damaged. */
+static bool copy_unreadable(const struct agent_config *cfg, char which, secup_rc rc)
+{
+    if (rc == SECUP_E_IO)
+        return true;
+    if (rc != SECUP_E_NOENT)
+        return false;
+    char path[AGENT_PATH_MAX + 16];
+    struct stat sb;
+    copy_path(cfg, which, path, sizeof(path));
+    return stat(path, &sb) == 0;
+}
+
+static secup_rc state_check_counter(const struct agent_config *cfg, struct agent_state *st,
+                                    const char *none, struct secup_err *err)
+{
+    if (!cfg->counter_path[0])
+        return SECUP_OK;
+    uint64_t value = 0;
+    bool exists = false;
+    secup_rc rc = counter_read(cfg, &value, &exists, err);
+    if (rc != SECUP_OK) {
+        memset(st, 0, sizeof(*st));
+        return rc;
+    }
+    if (st->generation >= value)
+        return SECUP_OK;
+    uint64_t gen = st->generation;
+    memset(st, 0, sizeof(*st));
+    if (none)
+        return secup_err_set(err, SECUP_E_STATE_ROLLBACK,
+                             "%s in '%s', but the secure counter '%s' is at %llu: the state was removed or "
+                             "lost; refusing to start again from nothing (its floors would accept older "
+                             "manifests)", none, cfg->state_dir, cfg->counter_path, (unsigned long long)value);
+    return secup_err_set(err, SECUP_E_STATE_ROLLBACK,
+                         "the state in '%s' has generation %llu, below the secure counter '%s' at %llu: "
+                         "an older copy was restored; refused (its floors would accept older manifests)",
+                         cfg->state_dir, (unsigned long long)gen, cfg->counter_path,
+                         (unsigned long long)value);
+}
+
 static secup_rc load_copy(const struct agent_config *cfg, char which, struct agent_state *st,
                           struct secup_err *err)
 {
@@ -262,24 +314,36 @@ secup_rc state_load(const struct agent_config *cfg, struct agent_state *st, bool
     *recovered = false;
     secup_rc ra = load_copy(cfg, 'A', st, &ea);
     secup_rc rb = load_copy(cfg, 'B', &b, &eb);
+    if (ra != SECUP_OK && rb != SECUP_OK &&
+        (copy_unreadable(cfg, 'A', ra) || copy_unreadable(cfg, 'B', rb))) {
+        /* neither a new device nor a damaged store: nothing may start from an empty one */
+        memset(st, 0, sizeof(*st));
+        return secup_err_set(err, SECUP_E_IO, "no state copy could be read: %s; %s", ea.msg, eb.msg);
+    }
     if (ra == SECUP_E_NOENT && rb == SECUP_E_NOENT) {
         memset(st, 0, sizeof(*st));
-        return SECUP_OK; /* a new device */
+        return state_check_counter(cfg, st, "no state copy", err); /* a new device */
     }
     if (ra == SECUP_OK && rb == SECUP_OK) {
         if (b.generation > st->generation)
             *st = b;
         /* equal generations are identical: B is written after A from the same state */
-        return SECUP_OK;
+        return state_check_counter(cfg, st, NULL, err);
     }
     if (ra == SECUP_OK || rb == SECUP_OK) {
         if (rb == SECUP_OK)
             *st = b;
         *recovered = true;
-        secup_err_set(err, SECUP_OK, "%s", ra == SECUP_OK ? eb.msg : ea.msg);
-        return SECUP_OK;
+        secup_rc rc = state_check_counter(cfg, st, NULL, err);
+        if (rc == SECUP_OK)
+            secup_err_set(err, SECUP_OK, "%s", ra == SECUP_OK ? eb.msg : ea.msg);
+        return rc;
     }
     memset(st, 0, sizeof(*st));
+    /* no usable copy: with a secure counter past 0, starting again from an empty state
+     * (floors 0) would let any older manifest in; refused */
+    if (state_check_counter(cfg, st, "no usable state copy", err) != SECUP_OK)
+        return SECUP_E_STATE_ROLLBACK;
     return secup_err_set(err, SECUP_E_DIGEST, "no usable state copy: %s; %s", ea.msg, eb.msg);
 }
 
@@ -294,7 +358,110 @@ secup_rc state_save(const struct agent_config *cfg, struct agent_state *st, stru
         copy_path(cfg, i == 0 ? 'A' : 'B', path, sizeof(path));
         rc = secup_file_write_atomic(path, secup_bytes_of(buf, len), 0600, err);
     }
+    /* the counter after the copies: a cut in between leaves the state ahead of it */
+    if (rc == SECUP_OK && cfg->counter_path[0])
+        rc = counter_raise(cfg, st->generation, err);
     return rc;
+}
+
+/* ---- the secure counter ---- */
+
+#define COUNTER_MAX_FILE 1024
+
+secup_rc counter_format(uint64_t value, char *buf, size_t cap, size_t *len, struct secup_err *err)
+{
+    char json[96];
+    int n = snprintf(json, sizeof(json), "{\"format\": 1, \"secure-counter\": %llu}",
+                     (unsigned long long)value);
+    if (n < 0 || (size_t)n >= sizeof(json))
+        return secup_err_set(err, SECUP_E_BUF_SMALL, "secure counter: cannot format");
+    return state_seal(json, (size_t)n, buf, cap, len, err);
+}
+
+secup_rc counter_parse(const char *text, size_t len, uint64_t *value, struct secup_err *err)
+{
+    size_t json_len = 0;
+    *value = 0;
+    secup_rc rc = state_unseal(text, len, &json_len, err);
+    if (rc != SECUP_OK) {
+        secup_err_prefix(err, "secure counter");
+        return rc;
+    }
+    json_error_t je;
+    json_t *root = json_loadb(text, json_len, JSON_REJECT_DUPLICATES, &je);
+    if (!root)
+        return secup_err_set(err, SECUP_E_JSON, "secure counter: line %d: %s", je.line, je.text);
+    uint64_t format = 0;
+    uint64_t v = 0;
+    rc = json_is_object(root) && json_object_size(root) == 2
+             ? SECUP_OK
+             : secup_err_set(err, SECUP_E_VALUE, "secure counter: not an object of \"format\" and \"secure-counter\"");
+    if (rc == SECUP_OK)
+        rc = get_u64(root, "format", &format, err);
+    if (rc == SECUP_OK && format != 1)
+        rc = secup_err_set(err, SECUP_E_UNSUPPORTED, "secure counter: format %llu", (unsigned long long)format);
+    if (rc == SECUP_OK)
+        rc = get_u64(root, "secure-counter", &v, err);
+    json_decref(root);
+    if (rc == SECUP_OK)
+        *value = v;
+    return rc;
+}
+
+secup_rc counter_read(const struct agent_config *cfg, uint64_t *value, bool *exists,
+                      struct secup_err *err)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    *value = 0;
+    *exists = false;
+    secup_rc rc = secup_file_read(cfg->counter_path, COUNTER_MAX_FILE, &buf, &len, err);
+    if (rc == SECUP_E_NOENT)
+        return SECUP_OK;
+    if (rc == SECUP_OK)
+        rc = counter_parse((const char *)buf, len, value, err);
+    secup_file_free(buf, len);
+    if (rc != SECUP_OK)
+        return secup_err_set(err, SECUP_E_STATE_ROLLBACK,
+                             "the secure counter '%s' is unusable (%s): the state cannot be proven current",
+                             cfg->counter_path, err->msg);
+    *exists = true;
+    return SECUP_OK;
+}
+
+secup_rc counter_raise(const struct agent_config *cfg, uint64_t value, struct secup_err *err)
+{
+    uint64_t now = 0;
+    bool exists = false;
+    secup_rc rc = counter_read(cfg, &now, &exists, err);
+    if (rc != SECUP_OK)
+        return rc;
+    if (value < now)
+        return secup_err_set(err, SECUP_E_STATE_ROLLBACK,
+                             "the secure counter '%s' is at %llu; it never goes back to %llu",
+                             cfg->counter_path, (unsigned long long)now, (unsigned long long)value);
+    if (value == now && exists)
+        return SECUP_OK;
+    char buf[COUNTER_MAX_FILE];
+    size_t len = 0;
+    rc = counter_format(value, buf, sizeof(buf), &len, err);
+    if (rc == SECUP_OK)
+        rc = secup_file_write_atomic(cfg->counter_path, secup_bytes_of(buf, len), 0600, err);
+    if (rc != SECUP_OK)
+        secup_err_prefix(err, "secure counter");
+    return rc;
+}
+
+void state_count_result(struct state_result *l, bool ok, const char *manifest_digest_hex)
+{
+    bool same = manifest_digest_hex && manifest_digest_hex[0] &&
+                strcmp(l->manifest_digest, manifest_digest_hex) == 0;
+    if (ok) {
+        if (!same)
+            l->failures = 0; /* the same manifest installed is not yet a success: its trial is */
+        return;
+    }
+    l->failures = same && l->failures > 0 && l->failures < UINT32_MAX ? l->failures + 1 : 1;
 }
 
 void state_clean_text(char *s)

@@ -37,6 +37,7 @@ struct state_result {
     uint64_t time;
     uint64_t seq;
     char manifest_digest[65];        /* hex */
+    uint32_t failures;               /* failed attempts in a row at this manifest */
 };
 
 struct agent_state {
@@ -90,5 +91,31 @@ uint64_t state_floor(const struct agent_state *st, uint32_t c, const char *ancho
 /* Raises it (never lowers): SECUP_E_ROLLBACK if seq is below the current floor. */
 secup_rc state_raise_floor(struct agent_state *st, uint32_t c, const char *anchor, uint64_t seq,
                            struct secup_err *err);
+
+/* ---- the secure counter (THREATS.md T8) ----
+ * A stand-in for a replay-protected monotonic counter (eMMC RPMB, OTP fuses, a TPM NV
+ * counter): a small file outside the state directory (cfg->counter_path) holding the
+ * highest state generation ever saved, in the checksummed framing of the state, written
+ * atomically with fsync and never lowered. state_save raises it after both state copies
+ * are written (a cut in between leaves the state ahead of the counter, which is fine);
+ * state_load refuses a state whose generation is below it (SECUP_E_STATE_ROLLBACK): a copy
+ * restored from an older backup, whose lower floors would let an older manifest in. */
+secup_rc counter_format(uint64_t value, char *buf, size_t cap, size_t *len, struct secup_err *err);
+secup_rc counter_parse(const char *text, size_t len, uint64_t *value, struct secup_err *err);
+/* The counter's value; 0 with *exists false when the file is missing (a device configured
+ * with a counter for the first time). Damaged: SECUP_E_STATE_ROLLBACK (the state can no
+ * longer be proven current). */
+secup_rc counter_read(const struct agent_config *cfg, uint64_t *value, bool *exists,
+                      struct secup_err *err);
+/* Raises the counter to value (nothing to do when it is there already); lowering it is
+ * refused with SECUP_E_STATE_ROLLBACK. */
+secup_rc counter_raise(const struct agent_config *cfg, uint64_t value, struct secup_err *err);
+
+/* Counts a result into the failure streak: failed attempts in a row at one manifest
+ * (THREATS.md F10). Call before the result's fields are replaced. A failure of the same
+ * manifest adds one; another manifest starts again (1 for a failure, 0 for a success); a
+ * success of the same manifest (installed, not yet confirmed) keeps the count, which a
+ * confirmation clears. */
+void state_count_result(struct state_result *l, bool ok, const char *manifest_digest_hex);
 
 #endif /* SECUP_AGENT_STATE_H */

@@ -2,6 +2,7 @@
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "trust.h"
 
@@ -242,6 +243,20 @@ static void copy_path(const struct agent_config *cfg, char which, char *out, siz
     snprintf(out, cap, "%s/trust.%c", cfg->state_dir, which);
 }
 
+/* A copy that failed with an I/O error, or that "does not exist" although it is there
+ * (an open can fail with ENOENT), is unreadable now, not missing or damaged. */
+static bool copy_unreadable(const struct agent_config *cfg, char which, secup_rc rc)
+{
+    if (rc == SECUP_E_IO)
+        return true;
+    if (rc != SECUP_E_NOENT)
+        return false;
+    char path[AGENT_PATH_MAX + 16];
+    struct stat sb;
+    copy_path(cfg, which, path, sizeof(path));
+    return stat(path, &sb) == 0;
+}
+
 static secup_rc load_copy(const struct agent_config *cfg, char which, struct trust_store *ts,
                           struct secup_err *err)
 {
@@ -268,6 +283,12 @@ secup_rc trust_load(const struct agent_config *cfg, struct trust_store *ts, bool
     *recovered = false;
     secup_rc ra = load_copy(cfg, 'A', ts, &ea);
     secup_rc rb = load_copy(cfg, 'B', &b, &eb);
+    if (ra != SECUP_OK && rb != SECUP_OK &&
+        (copy_unreadable(cfg, 'A', ra) || copy_unreadable(cfg, 'B', rb))) {
+        /* neither a new device nor a damaged store: nothing may start from an empty one */
+        memset(ts, 0, sizeof(*ts));
+        return secup_err_set(err, SECUP_E_IO, "no trust store copy could be read: %s; %s", ea.msg, eb.msg);
+    }
     if (ra == SECUP_E_NOENT && rb == SECUP_E_NOENT) {
         memset(ts, 0, sizeof(*ts));
         return SECUP_OK; /* no rotation yet: the configured anchors */
@@ -629,4 +650,49 @@ secup_rc trust_update_apply(const struct agent_config *cfg, struct trust_store *
                              AGENT_MAX_ALL_ANCHORS);
     *ts = next;
     return SECUP_OK;
+}
+
+uint32_t trust_count_signers(const struct agent_anchor *anchors, const uint8_t (*key_ids)[32],
+                             uint32_t n_anchors, uint32_t signed_mask, uint32_t component,
+                             uint32_t *first)
+{
+    uint32_t counted = 0; /* anchors[] indices counted, one per distinct key */
+    uint32_t n = 0;
+    if (first)
+        *first = n_anchors;
+    for (uint32_t i = 0; i < n_anchors && i < 32; i++) {
+        if (!((signed_mask >> i) & 1u) || anchors[i].retired ||
+            component >= 32 || !((anchors[i].components >> component) & 1u))
+            continue;
+        bool same_key = false;
+        for (uint32_t j = 0; j < i && !same_key; j++)
+            same_key = ((counted >> j) & 1u) && memcmp(key_ids[j], key_ids[i], 32) == 0;
+        if (same_key)
+            continue;
+        counted |= UINT32_C(1) << i;
+        n++;
+        if (first && *first == n_anchors)
+            *first = i;
+    }
+    return n;
+}
+
+uint64_t trust_threshold_floor(const struct agent_anchor *anchors, uint32_t n_anchors,
+                               const struct agent_state *st, uint32_t component,
+                               uint32_t *by)
+{
+    uint64_t floor = 0;
+    uint32_t at = n_anchors;
+    for (uint32_t i = 0; i < n_anchors && component < 32; i++) {
+        if (anchors[i].retired || !((anchors[i].components >> component) & 1u))
+            continue;
+        uint64_t f = state_floor(st, component, anchors[i].name);
+        if (at == n_anchors || f > floor) {
+            floor = f;
+            at = i;
+        }
+    }
+    if (by)
+        *by = at;
+    return floor;
 }

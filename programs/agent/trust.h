@@ -99,4 +99,21 @@ secup_rc trust_update_apply(const struct agent_config *cfg, struct trust_store *
 secup_rc trust_anchor_key(const struct agent_anchor *a, struct secup_key **out,
                           struct secup_err *err);
 
+/* k-of-n thresholds (docs/agent.md "Thresholds"). Bit i of signed_mask: a signature by
+ * anchors[i] verified. Counted for component are the anchors in force (not retired) that
+ * may sign for it, each distinct key once (key_ids[i]: secup_key_id() of anchors[i]'s key;
+ * two anchors holding one key are one signer). Returns the count; *first (may be NULL)
+ * receives the lowest anchors[] index counted, n_anchors when none. */
+uint32_t trust_count_signers(const struct agent_anchor *anchors, const uint8_t (*key_ids)[32],
+                             uint32_t n_anchors, uint32_t signed_mask, uint32_t component,
+                             uint32_t *first);
+
+/* The anti-rollback floor of a component whose threshold exceeds 1: the highest floor of
+ * any anchor in force that may sign for it (a replayed manifest signed by another subset
+ * of the anchors must not slip under the floor its newer sibling raised). *by (may be
+ * NULL) receives that anchor's index, n_anchors when no anchor may sign for it. */
+uint64_t trust_threshold_floor(const struct agent_anchor *anchors, uint32_t n_anchors,
+                               const struct agent_state *st, uint32_t component,
+                               uint32_t *by);
+
 #endif /* SECUP_AGENT_TRUST_H */

@@ -19,6 +19,11 @@ int cmd_inspect(int argc, char **argv);
 int cmd_decrypt(int argc, char **argv);
 int cmd_upload(int argc, char **argv);
 int cmd_request(int argc, char **argv);
+int cmd_sign(int argc, char **argv);
+
+/* Component index's image-size and image-digest in m against the file at path. */
+secup_rc author_check_image(const struct secup_manifest *m, uint32_t index, const char *path,
+                           struct secup_err *err);
 
 /* Reads an envelope file (bounded) and decodes it into a heap envelope.
  * Ownership: free *buf with secup_file_free(*buf, *len) and *env with free(). */
@@ -30,6 +35,11 @@ secup_rc author_load_envelope(const char *path, uint8_t **buf, size_t *len,
 secup_rc author_read_hex_key(const char *path, const char *what, uint8_t *out, size_t cap,
                              size_t *len, struct secup_err *err);
 
+/* The same for key text already in memory (`name` for messages; the fuzz target
+ * author_key). */
+secup_rc author_parse_hex_key(const char *name, struct secup_bytes text, const char *what,
+                              uint8_t *out, size_t cap, size_t *len, struct secup_err *err);
+
 /* Loads an HMAC-SHA256 secret written as hex text (COSE_Mac0 signing or verifying). */
 secup_rc author_load_hmac(const char *path, struct secup_key **out, struct secup_err *err);
 
@@ -39,9 +49,26 @@ struct author_key_ref {
     bool hmac;
 };
 
-/* Loads it; PEM keys must hold the private part. */
+/* Refuses (SECUP_E_KEY_EXPOSED) a private key file that its group or others may read,
+ * write or execute, and anything but a regular file (THREATS.md C12; no option overrides
+ * it). */
+secup_rc author_check_key_file(const char *path, struct secup_err *err);
+
+/* Loads it (after author_check_key_file); PEM keys must hold the private part. */
 secup_rc author_load_signing_key(const struct author_key_ref *ref, struct secup_key **out,
                                  struct secup_err *err);
+
+/* As author_load_signing_key() on the file's text in memory, named `name` in messages
+ * (PEM through the crypto seam's secup_key_parse_pem(); the fuzz target author_key). */
+secup_rc author_parse_signing_key(const char *name, struct secup_bytes text, bool hmac,
+                                  struct secup_key **out, struct secup_err *err);
+
+/* Parses a release spec (`create --spec`) held in memory; `path` names it in messages and
+ * is the directory relative image paths are taken from. Nothing is read but the text (the
+ * images are opened later). On success *n_components is the number of components (the
+ * fuzz target author_spec). */
+secup_rc author_spec_parse(const char *path, const uint8_t *text, size_t len,
+                           uint32_t *n_components, struct secup_err *err);
 
 /* Options of create for encrypted or compressed payloads. */
 struct author_enc_opts {

@@ -67,7 +67,8 @@ static void help(void)
         "Builds a SUIT envelope (draft-ietf-suit-manifest-37) and signs it with COSE_Sign1\n"
         "(ESP256 for P-256 keys, Ed25519 for Ed25519 keys). --key may be repeated to add\n"
         "signatures. vendor-id = UUID5(DNS, DOMAIN), class-id = UUID5(vendor-id, NAME).\n\n"
-        "  --key FILE          private signing key (repeatable, up to %d)\n"
+        "  --key FILE          private signing key (repeatable, up to %d); mode 0600 or\n"
+        "                      stricter, or a PKCS#11 URI (pkcs11:...; docs/author.md)\n"
         "  --image FILE        the image; its SHA-256 and size go into the manifest\n"
         "  --seq N             sequence number (anti-rollback counter; must grow per release)\n"
         "  --vendor-domain D   vendor's DNS domain\n"
@@ -423,16 +424,14 @@ static secup_rc check_keys(json_t *obj, const char *const *allowed, const char *
     return SECUP_OK;
 }
 
-static secup_rc load_spec(const char *path, struct release *r, struct secup_err *err)
+static secup_rc parse_spec(const char *path, const uint8_t *buf, size_t len, struct release *r,
+                           struct secup_err *err)
 {
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    secup_rc rc = secup_file_read(path, MAX_SPEC_FILE, &buf, &len, err);
-    if (rc != SECUP_OK)
-        return rc;
+    secup_rc rc = SECUP_OK;
+    if (len > MAX_SPEC_FILE)
+        return secup_err_set(err, SECUP_E_LIMIT_SIZE, "'%s' is larger than %d bytes", path, MAX_SPEC_FILE);
     json_error_t je;
     json_t *root = json_loadb((const char *)buf, len, JSON_REJECT_DUPLICATES, &je);
-    secup_file_free(buf, len);
     if (!root)
         return secup_err_set(err, SECUP_E_JSON, "'%s' line %d column %d: %s", path, je.line,
                              je.column, je.text);
@@ -491,8 +490,14 @@ static secup_rc load_spec(const char *path, struct release *r, struct secup_err 
             rc = spec_string(o, "uri", c->uri, sizeof(c->uri), false, where, err);
         if (rc == SECUP_OK)
             rc = spec_string(o, "version", c->version, sizeof(c->version), false, where, err);
-        if (rc == SECUP_OK)
-            rc = compid_parse(id, &c->cid, err);
+        if (rc == SECUP_OK) {
+            struct secup_err ie;
+            rc = compid_parse(id, &c->cid, &ie);
+            /* bad input in a file, not a caller's mistake: never the 1xx band */
+            if (rc != SECUP_OK)
+                rc = secup_err_set(err, rc == SECUP_E_ARG ? SECUP_E_VALUE : rc, "%s: \"id\": %s",
+                                   where, ie.msg);
+        }
         if (rc == SECUP_OK)
             rc = spec_path(path, image, c->image_path, sizeof(c->image_path), err);
         if (rc != SECUP_OK) {
@@ -518,6 +523,71 @@ static secup_rc load_spec(const char *path, struct release *r, struct secup_err 
     }
 out:
     json_decref(root);
+    return rc;
+}
+
+static secup_rc load_spec(const char *path, struct release *r, struct secup_err *err)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    secup_rc rc = secup_file_read(path, MAX_SPEC_FILE, &buf, &len, err);
+    if (rc != SECUP_OK)
+        return rc;
+    rc = parse_spec(path, buf, len, r, err);
+    secup_file_free(buf, len);
+    return rc;
+}
+
+secup_rc author_spec_parse(const char *path, const uint8_t *text, size_t len,
+                           uint32_t *n_components, struct secup_err *err)
+{
+    *n_components = 0;
+    struct release *r = calloc(1, sizeof(*r));
+    if (!r)
+        return secup_err_set(err, SECUP_E_NOMEM, "no memory for a release");
+    secup_rc rc = parse_spec(path, text, len, r, err);
+    if (rc == SECUP_OK)
+        *n_components = r->n;
+    free(r);
+    return rc;
+}
+
+/* Before any key is used (THREATS.md C13): the manifest as built is encoded and decoded
+ * again, and every component's image is read again from its file and checked against the
+ * digest and size that decoded manifest gives. An image replaced or changed on disk since
+ * it was hashed, or a manifest that does not survive its own encoding, is never signed. */
+static secup_rc presign_check(const struct secup_manifest *m, const struct release *r,
+                              struct secup_err *err)
+{
+    size_t mlen = 0;
+    if (secup_manifest_encode(m, NULL, 0, &mlen, NULL) != SECUP_E_BUF_SMALL && mlen == 0)
+        return secup_err_set(err, SECUP_E_VALUE, "the built manifest cannot be encoded");
+    uint8_t *mbuf = malloc(mlen ? mlen : 1);
+    struct secup_manifest *back = malloc(sizeof(*back));
+    secup_rc rc = SECUP_OK;
+    if (!mbuf || !back)
+        rc = secup_err_set(err, SECUP_E_NOMEM, "no memory for the pre-signing check");
+    if (rc == SECUP_OK)
+        rc = secup_manifest_encode(m, mbuf, mlen, &mlen, err);
+    if (rc == SECUP_OK) {
+        struct secup_limits lim = secup_limits_default();
+        lim.max_envelope = AUTHOR_MAX_ENVELOPE;
+        rc = secup_manifest_decode(back, secup_bytes_of(mbuf, mlen), &lim, err);
+        if (rc != SECUP_OK)
+            secup_err_prefix(err, "the built manifest does not decode");
+    }
+    if (rc == SECUP_OK && back->n_components != r->n)
+        rc = secup_err_set(err, SECUP_E_VALUE, "the built manifest has %u components, the release %u",
+                           back->n_components, r->n);
+    for (uint32_t i = 0; rc == SECUP_OK && i < r->n; i++) {
+        rc = author_check_image(back, i, r->comps[i].image_path, err);
+        if (rc != SECUP_OK)
+            secup_err_prefix(err, "'%s' changed after it was hashed", r->comps[i].image_path);
+    }
+    if (rc != SECUP_OK)
+        secup_err_prefix(err, "pre-signing check failed; nothing signed");
+    free(back);
+    free(mbuf);
     return rc;
 }
 
@@ -764,6 +834,9 @@ int cmd_create(int argc, char **argv)
         n_integ++;
     }
     struct secup_seal_opts so = { untagged, integ, n_integ };
+    rc = presign_check(m, r, &err);
+    if (rc != SECUP_OK)
+        goto fail;
     rc = secup_envelope_seal(m, (const struct secup_key *const *)sk, n_keys, &so, &env, &env_len, &err);
     if (rc == SECUP_OK)
         rc = self_check(env, env_len, keys, n_keys, r, &err);

@@ -21,8 +21,8 @@ static void help(void)
            "  --image [N=]FILE image for component N (default 0), repeatable\n");
 }
 
-static secup_rc check_image(const struct secup_manifest *m, uint32_t index, const char *path,
-                            struct secup_err *err)
+secup_rc author_check_image(const struct secup_manifest *m, uint32_t index, const char *path,
+                           struct secup_err *err)
 {
     struct secup_image_info info;
     secup_rc rc = secup_manifest_image_info(m, index, &info, err);
@@ -141,7 +141,7 @@ int cmd_verify(int argc, char **argv)
             secup_err_prefix(&err, "'%s'", path);
     }
     for (size_t i = 0; rc == SECUP_OK && i < n_images; i++)
-        rc = check_image(&env->manifest, image_index[i], images[i], &err);
+        rc = author_check_image(&env->manifest, image_index[i], images[i], &err);
     int status = 0;
     if (rc != SECUP_OK) {
         status = cli_fail("verify", &err);

@@ -18,6 +18,7 @@ static const struct {
     { "decrypt", cmd_decrypt, "decrypt a payload and check it against its manifest" },
     { "upload", cmd_upload, "submit an envelope and its payload to a Firmware Server" },
     { "request", cmd_request, "sign a request telling a tracker that a manifest is available" },
+    { "sign", cmd_sign, "add signatures to a signed envelope (co-sign), checking its images first" },
 };
 
 static void usage(FILE *out)

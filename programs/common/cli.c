@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "cli.h"
+#include "log.h"
 
 static const char *prog_name = "secup";
 static bool quiet;
@@ -26,8 +27,10 @@ void cli_set_quiet(bool q)
 int cli_fail(const char *cmd, const struct secup_err *err)
 {
     secup_rc rc = err->rc == SECUP_OK ? SECUP_E_STATE : err->rc;
+    char safe[4 * sizeof(err->msg)]; /* the message may quote what the input held */
     fprintf(stderr, "%s: %s: %s [%s]\n", prog_name, cmd,
-            err->msg[0] ? err->msg : secup_rc_str(rc), secup_rc_name(rc));
+            log_escape(err->msg[0] ? err->msg : secup_rc_str(rc), safe, sizeof(safe)),
+            secup_rc_name(rc));
     return secup_rc_exit_status(rc);
 }
 

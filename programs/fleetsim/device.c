@@ -252,6 +252,7 @@ static void on_report(void *ctx, secup_rc rc, struct httpc_response *resp, struc
     }
     d->delay_s = 0;
     d->last_report_ms = fleet_now_ms();
+    say(d, "report %llu accepted", (unsigned long long)d->report_counter);
     bool was_settled = dev_settled(d);
     d->reported_seq = d->seq;
     d->reported_failure = d->has_last && strcmp(d->last_code, "OK") != 0;

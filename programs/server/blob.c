@@ -189,13 +189,14 @@ void blob_discard(struct blob_writer *w)
     free(w);
 }
 
-void blob_sweep_tmp(const char *blobs, uint64_t max_age)
+size_t blob_sweep_tmp(const char *blobs, uint64_t max_age)
 {
     char dir[SRV_PATH + 128];
     snprintf(dir, sizeof(dir), "%s/tmp", blobs);
     DIR *d = opendir(dir);
     if (!d)
-        return;
+        return 0;
+    size_t gone = 0;
     time_t now = time(NULL);
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
@@ -203,10 +204,11 @@ void blob_sweep_tmp(const char *blobs, uint64_t max_age)
             continue;
         struct stat st;
         if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-            (uint64_t)(now - st.st_mtime) >= max_age)
-            unlinkat(dirfd(d), e->d_name, 0);
+            (uint64_t)(now - st.st_mtime) >= max_age && unlinkat(dirfd(d), e->d_name, 0) == 0)
+            gone++;
     }
     closedir(d);
+    return gone;
 }
 
 uint64_t blob_usage(const char *blobs)

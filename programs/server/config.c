@@ -85,7 +85,7 @@ static secup_rc parse(struct jconf *c, json_t *root, struct srv_config *cfg)
         if (rc == SECUP_OK)
             rc = jconf_uint(c, s, "storage-quota", 0, UINT64_MAX >> 1, &cfg->storage_quota, false);
         if (rc == SECUP_OK)
-            rc = jconf_uint(c, s, "upload-expiry", 60, 30 * 86400, &cfg->upload_expiry, false);
+            rc = jconf_uint(c, s, "upload-expiry", 1, 30 * 86400, &cfg->upload_expiry, false);
     }
     if (rc == SECUP_OK)
         rc = section(c, root, "scanner", scanner_keys, &s);

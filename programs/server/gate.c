@@ -24,37 +24,6 @@
 
 extern char **environ;
 
-/* COSE algorithms of authentication blocks (RFC 9053, draft-ietf-jose-fully-specified). */
-enum { ALG_ES256 = -7, ALG_ESP256 = -9, ALG_ED25519 = -19, ALG_EDDSA = -8, ALG_HMAC256 = 5 };
-
-/* The profile of an image: the MTI profile its algorithms form, else a name built the
- * same way ("suit-sha256-esp256" for a signed, unencrypted image). */
-static void profile_name(const struct secup_envelope *env, const struct secup_enc_info *enc,
-                         bool encrypted, char *out, size_t cap)
-{
-    int64_t auth = env->n_auth ? env->auth[0].alg : 0;
-    if (encrypted && enc->n_recipients) {
-        for (size_t i = 0; i < secup_profile_count(); i++) {
-            const struct secup_profile *p = secup_profile_at(i);
-            if (p->auth_alg == auth && p->enc_alg == enc->alg &&
-                p->key_alg == enc->recipients[0].alg) {
-                snprintf(out, cap, "%s", p->name);
-                return;
-            }
-        }
-    }
-    const char *a = auth == ALG_ESP256                         ? "esp256"
-                    : auth == ALG_ES256                        ? "es256"
-                    : auth == ALG_ED25519 || auth == ALG_EDDSA ? "eddsa"
-                    : auth == ALG_HMAC256                      ? "hmac"
-                                                               : "other";
-    if (encrypted) {
-        const char *e = secup_enc_alg_name(enc->alg);
-        snprintf(out, cap, "suit-sha256-%s-%s", a, e ? e : "encrypted");
-    } else {
-        snprintf(out, cap, "suit-sha256-%s", a);
-    }
-}
 
 /* A slot that keeps nothing: the pipeline checks digest and size on the way. */
 static secup_rc null_write(struct secup_slot *s, uint64_t off, struct secup_bytes d,
@@ -345,7 +314,8 @@ secup_rc gate_check(const struct gate_in *in, struct db *db, struct srv_image *i
         }
     }
     img->encrypted = encrypted;
-    profile_name(env, enc, encrypted, img->profile, sizeof(img->profile));
+    secup_profile_describe(env->n_auth ? env->auth[0].alg : 0, encrypted ? enc : NULL, img->profile,
+                           sizeof(img->profile));
 
     /* 5. newer than everything before, or a new variant of the newest */
     for (uint32_t k = 0; k < img->n_components; k++) {

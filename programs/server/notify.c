@@ -120,13 +120,22 @@ void srv_notifier_wake(struct srv *s)
     pthread_mutex_unlock(&s->lock);
 }
 
-static bool deliver(struct srv *s, const struct srv_outbox_item *it, char *why, size_t cap)
+/* A 4xx answer means the tracker read the notification and refused it (an unknown server key,
+ * an Author it does not trust, a replayed counter): the same signed bytes will be refused
+ * again. 408, 425 and 429 ask the sender to come back later. */
+static bool refused_for_good(long status)
+{
+    return status >= 400 && status < 500 && status != 408 && status != 425 && status != 429;
+}
+
+static enum srv_delivery deliver(struct srv *s, const struct srv_outbox_item *it, char *why,
+                                 size_t cap)
 {
     static uint8_t body[SECUP_NOTIFICATION_MAX_SIZE + 256];
     size_t len = 0;
     if (!secup_hex_decode(it->body_hex, body, sizeof(body), &len)) {
         snprintf(why, cap, "stored notification is malformed");
-        return false;
+        return SRV_DELIVERY_REFUSED;
     }
     struct httpc_config hc = { 0 };
     hc.ca_file = s->cfg.notify_ca[0] ? s->cfg.notify_ca : NULL;
@@ -142,13 +151,24 @@ static bool deliver(struct srv *s, const struct srv_outbox_item *it, char *why, 
     memset(&resp, 0, sizeof(resp));
     struct secup_err err;
     secup_rc rc = httpc_perform(&hc, &rq, &resp, &err);
-    bool ok = rc == SECUP_OK && resp.status >= 200 && resp.status < 300;
-    if (rc != SECUP_OK)
+    enum srv_delivery result = SRV_DELIVERY_RETRY;
+    if (rc != SECUP_OK) {
         snprintf(why, cap, "%s [%s]", err.msg, secup_rc_name(rc));
-    else if (!ok)
-        snprintf(why, cap, "HTTP %ld", resp.status);
+    } else if (resp.status >= 200 && resp.status < 300) {
+        result = SRV_DELIVERY_DONE;
+    } else {
+        /* the tracker's error body names the reason ({"error": CODE, "message": ...}) */
+        size_t shown = resp.body_len < 200 ? resp.body_len : 200;
+        int n = snprintf(why, cap, "HTTP %ld ", resp.status);
+        for (size_t i = 0; n >= 0 && (size_t)n + 1 < cap && i < shown; i++)
+            why[n++] = resp.body[i] >= 0x20 && resp.body[i] < 0x7f ? (char)resp.body[i] : '.';
+        if (n >= 0 && (size_t)n < cap)
+            why[n] = 0;
+        if (refused_for_good(resp.status))
+            result = SRV_DELIVERY_REFUSED;
+    }
     httpc_response_free(&resp);
-    return ok;
+    return result;
 }
 
 void *srv_notifier(void *arg)
@@ -172,8 +192,12 @@ void *srv_notifier(void *arg)
             break;
 
         srv_history_flush(s);
-        if (time(NULL) - last_sweep >= 60) {
-            blob_sweep_tmp(s->cfg.blobs, s->cfg.upload_expiry); /* abandoned uploads */
+        /* abandoned uploads: looked for every minute, or every upload-expiry if shorter */
+        if ((uint64_t)(time(NULL) - last_sweep) >= (s->cfg.upload_expiry < 60 ? s->cfg.upload_expiry : 60)) {
+            size_t gone = blob_sweep_tmp(s->cfg.blobs, s->cfg.upload_expiry);
+            if (gone)
+                srv_log("removed %zu abandoned upload(s) older than %llu s", gone,
+                        (unsigned long long)s->cfg.upload_expiry);
             last_sweep = time(NULL);
         }
         struct secup_err err;
@@ -187,18 +211,23 @@ void *srv_notifier(void *arg)
         }
         for (size_t i = 0; i < n; i++) {
             char why[600] = "";
-            bool ok = deliver(s, &items[i], why, sizeof(why));
+            enum srv_delivery result = deliver(s, &items[i], why, sizeof(why));
             uint64_t delay = s->cfg.notify_retry_initial;
             for (int64_t a = 0; a < items[i].attempts && delay < s->cfg.notify_retry_max; a++)
                 delay *= 2;
             if (delay > s->cfg.notify_retry_max)
                 delay = s->cfg.notify_retry_max;
             db = db_pool_get(s->pool);
-            rc = store_outbox_result(db, items[i].id, ok, (int64_t)time(NULL) + (int64_t)delay,
-                                     ok ? NULL : why, &err);
+            rc = store_outbox_result(db, items[i].id, result,
+                                     (int64_t)time(NULL) + (int64_t)delay,
+                                     result == SRV_DELIVERY_DONE ? NULL : why, &err);
             db_pool_put(s->pool, db);
-            if (ok)
+            if (result == SRV_DELIVERY_DONE)
                 srv_log("notified %s (%s)", items[i].url, items[i].id);
+            else if (result == SRV_DELIVERY_REFUSED)
+                srv_log("notification %s to %s refused for good (attempt %" PRId64
+                        "), not retried: %s",
+                        items[i].id, items[i].url, items[i].attempts + 1, why);
             else
                 srv_log("notification %s to %s failed (attempt %" PRId64 "), retry in %" PRIu64
                         " s: %s",

@@ -74,7 +74,10 @@ secup_rc srv_run(const char *dir, struct secup_err *err)
             (void)cache_stamp_changed(s->cfg.dir, &s->stamp);
     }
     if (rc == SECUP_OK) {
-        blob_sweep_tmp(s->cfg.blobs, s->cfg.upload_expiry);
+        size_t gone = blob_sweep_tmp(s->cfg.blobs, s->cfg.upload_expiry);
+        if (gone)
+            srv_log("removed %zu abandoned upload(s) older than %llu s", gone,
+                    (unsigned long long)s->cfg.upload_expiry);
         struct httpd_config hc = { 0 };
         hc.listen = s->cfg.listen;
         hc.cert_file = s->cfg.cert[0] ? s->cfg.cert : NULL;

@@ -93,7 +93,7 @@ void blob_discard(struct blob_writer *w);
 /* The path of a blob by its hex digest; false for a malformed digest. */
 bool blob_path(const char *blobs, const char *hex, char *out, size_t cap);
 /* Removes temporary files older than max_age seconds (crash leftovers). */
-void blob_sweep_tmp(const char *blobs, uint64_t max_age);
+size_t blob_sweep_tmp(const char *blobs, uint64_t max_age); /* how many it removed */
 /* Bytes used by blobs (for the quota). */
 uint64_t blob_usage(const char *blobs);
 
@@ -237,9 +237,16 @@ struct srv_outbox_item {
 /* Up to max undelivered notifications whose time has come. */
 secup_rc store_outbox_due(struct db *db, struct srv_outbox_item *items, size_t max, size_t *n,
                           struct secup_err *err);
-/* Records a delivery (ok) or a failed attempt with the next try. */
-secup_rc store_outbox_result(struct db *db, const char *id, bool ok, int64_t next_try,
-                             const char *error, struct secup_err *err);
+/* What became of one delivery attempt. */
+enum srv_delivery {
+    SRV_DELIVERY_RETRY = 0,   /* failed; try again at next_try (the outbox's delivered = 0) */
+    SRV_DELIVERY_DONE = 1,    /* the tracker took it */
+    SRV_DELIVERY_REFUSED = 2, /* the tracker refused it for good (a 4xx other than 408/425/429):
+                               * the same signed bytes would be refused again; kept, not retried */
+};
+/* Records an attempt: delivered, refused for good, or failed with the next try. */
+secup_rc store_outbox_result(struct db *db, const char *id, enum srv_delivery result,
+                             int64_t next_try, const char *error, struct secup_err *err);
 /* Next server counter for notifications. */
 secup_rc store_next_counter(struct db *db, int64_t *counter, struct secup_err *err);
 

@@ -774,10 +774,10 @@ secup_rc store_outbox_due(struct db *db, struct srv_outbox_item *items, size_t m
     return rc;
 }
 
-secup_rc store_outbox_result(struct db *db, const char *id, bool ok, int64_t next_try,
-                             const char *error, struct secup_err *err)
+secup_rc store_outbox_result(struct db *db, const char *id, enum srv_delivery result,
+                             int64_t next_try, const char *error, struct secup_err *err)
 {
-    struct db_value v[] = { DB_INT_V(ok ? 1 : 0), DB_INT_V(next_try), DB_TEXT_V(error),
+    struct db_value v[] = { DB_INT_V((int64_t)result), DB_INT_V(next_try), DB_TEXT_V(error),
                             DB_TEXT_V(id) };
     return db_exec(db, "UPDATE outbox SET delivered = $1, attempts = attempts + 1,"
                        " next_try = $2, last_error = $3 WHERE id = $4",

@@ -142,6 +142,8 @@ secup_rc trk_op_consumer_show(struct db *db, const char *actor, int64_t unreacha
     if (!req_valid_name(id))
         return secup_err_set(err, SECUP_E_VALUE, "a consumer name is A-Z a-z 0-9 . _ -");
     secup_rc rc = trk_consumer_show(db, id, (int64_t)time(NULL), unreachable_after, out, err);
+    if (rc == SECUP_OK)
+        rc = trk_divergence_attach(db, id, *out, err);
     return logged(db, actor, "consumer-show", id, rc, out, err);
 }
 

@@ -37,8 +37,6 @@
 #define MAX_SERVERS 64
 #define REQUEST_SKEW 300 /* seconds a request's time may lie ahead of the tracker's clock */
 
-/* COSE algorithms of authentication blocks (RFC 9053, draft-ietf-jose-fully-specified). */
-enum { ALG_ES256 = -7, ALG_ESP256 = -9, ALG_ED25519 = -19, ALG_EDDSA = -8, ALG_HMAC256 = 5 };
 
 /* ---- one manifest, fetched and verified ---- */
 
@@ -68,39 +66,25 @@ static secup_rc server_get(struct trk *t, const char *url, const char *etag, uin
     return rc;
 }
 
-/* The profile of a verified envelope, named as the Firmware Server names it (an MTI profile
- * for an encrypted payload, else "suit-sha256-<signature algorithm>[-<encryption>]"), so
- * that it can be compared with the profiles consumers declare. */
+/* The profile of a verified envelope, named as the Firmware Server names it
+ * (secup_profile_describe), so that it can be compared with the profiles consumers declare. */
 static void profile_of(const struct secup_envelope *env, char *out, size_t cap)
 {
     int64_t auth = env->n_auth ? env->auth[0].alg : 0;
-    const char *a = auth == ALG_ESP256                         ? "esp256"
-                    : auth == ALG_ES256                        ? "es256"
-                    : auth == ALG_ED25519 || auth == ALG_EDDSA ? "eddsa"
-                    : auth == ALG_HMAC256                      ? "hmac"
-                                                               : "other";
     struct secup_image_info info;
     struct secup_err none;
     if (secup_manifest_image_info(&env->manifest, 0, &info, &none) != SECUP_OK ||
         !info.has_encryption) {
-        snprintf(out, cap, "suit-sha256-%s", a);
+        secup_profile_describe(auth, NULL, out, cap);
         return;
     }
     struct secup_enc_info *enc = calloc(1, sizeof(*enc));
     if (enc && secup_enc_info_decode(enc, info.encryption_info, &none) == SECUP_OK) {
-        for (size_t i = 0; enc->n_recipients && i < secup_profile_count(); i++) {
-            const struct secup_profile *p = secup_profile_at(i);
-            if (p->auth_alg == auth && p->enc_alg == enc->alg &&
-                p->key_alg == enc->recipients[0].alg) {
-                snprintf(out, cap, "%s", p->name);
-                free(enc);
-                return;
-            }
-        }
-        const char *e = secup_enc_alg_name(enc->alg);
-        snprintf(out, cap, "suit-sha256-%s-%s", a, e ? e : "encrypted");
+        secup_profile_describe(auth, enc, out, cap);
     } else {
-        snprintf(out, cap, "suit-sha256-%s-encrypted", a);
+        char plain[64];
+        secup_profile_describe(auth, NULL, plain, sizeof(plain));
+        snprintf(out, cap, "%s-encrypted", plain);
     }
     free(enc);
 }

@@ -47,6 +47,9 @@ static secup_rc apply(struct trk *t, struct db *db, const struct trk_report *r, 
     /* a downstream tracker's aggregate: its consumers' reports, kept as received */
     for (size_t i = 0; rc == SECUP_OK && i < r->n_agg; i++)
         rc = trk_aggregate_put(db, r->consumer, r->agg_reporter[i], r->agg_hex[i], err);
+    for (size_t i = 0; rc == SECUP_OK && i < r->n_agg; i++)
+        rc = trk_divergence_check(db, r->consumer, r->agg_reporter[i], r->agg_last[i],
+                                  r->agg_last_time[i], now, err);
     return rc;
 }
 

@@ -354,7 +354,7 @@ void trk_callback_route(struct trk *t, struct httpd_req *req)
     secup_err_clear(&err);
     const char *h = httpd_req_header(req, "Authorization");
     if (!h || strncmp(h, "Bearer ", 7) != 0 || !req_token_ok(h + 7)) {
-        httpd_respond_error(req, SECUP_E_AUTH, "a callback URL is registered with the consumer's bearer token");
+        trk_refuse_code(req, SECUP_E_AUTH, "a callback URL is registered with the consumer's bearer token");
         return;
     }
     char hash[TOKEN_HASH_HEX];
@@ -364,7 +364,7 @@ void trk_callback_route(struct trk *t, struct httpd_req *req)
     secup_rc rc = trk_consumer_by_token(db, hash, &c, &err);
     db_pool_put(t->pool, db);
     if (rc != SECUP_OK) {
-        httpd_respond_err(req, &err);
+        trk_refuse(req, &err);
         return;
     }
     trk_accept_json(t, req, 4096, callback_done, c.id, NULL);

@@ -1,5 +1,6 @@
 /* The REST API of secup-tracker (docs/api.md): enrolment, signed status reports, signed
  * server notifications. Every refusal is a JSON error with a result-code name. */
+#include <stdarg.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,10 +64,34 @@ static void accept_body(struct trk *t, struct httpd_req *req,
         token_hash(h + 7, b->bearer_hash);
     else if (h) {
         free(b);
-        httpd_respond_error(req, SECUP_E_AUTH, "malformed Authorization header");
+        trk_refuse_code(req, SECUP_E_AUTH, "malformed Authorization header");
         return;
     }
     httpd_req_accept_body(req, MAX_BODY, &body_ops, b);
+}
+
+/* ---- refusals ---- */
+
+void trk_refuse(struct httpd_req *req, const struct secup_err *err)
+{
+    if (err->rc == SECUP_E_AUTH || err->rc == SECUP_E_FORBIDDEN)
+        trk_log("refused %s %.200s: %s [%s]", httpd_req_method(req), httpd_req_path(req),
+                err->msg, secup_rc_name(err->rc));
+    httpd_respond_err(req, err);
+}
+
+secup_rc trk_refuse_code(struct httpd_req *req, secup_rc rc, const char *fmt, ...)
+{
+    struct secup_err err;
+    secup_err_clear(&err);
+    char msg[sizeof(err.msg)];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    secup_err_set(&err, rc, "%s", msg);
+    trk_refuse(req, &err);
+    return rc;
 }
 
 /* ---- POST /v1/register ---- */
@@ -76,7 +101,7 @@ static void register_done(struct body *b, struct httpd_req *req)
     struct secup_err err;
     secup_err_clear(&err);
     if (!b->bearer_hash[0]) {
-        httpd_respond_error(req, SECUP_E_AUTH, "registration needs an enrolment token");
+        trk_refuse_code(req, SECUP_E_AUTH, "registration needs an enrolment token");
         return;
     }
     json_error_t je;
@@ -144,7 +169,7 @@ static void register_done(struct body *b, struct httpd_req *req)
     db_pool_put(b->t->pool, db);
     json_decref(o);
     if (rc != SECUP_OK) {
-        httpd_respond_err(req, &err);
+        trk_refuse(req, &err);
         return;
     }
     trk_log("registered %s '%s' (class %s)", c.kind == TRK_TRACKER ? "tracker" : "device", c.id,
@@ -229,6 +254,7 @@ static secup_rc report_prepare(struct trk_report *r, const struct trk_consumer *
         r->agg_reporter[r->n_agg][who.len] = '\0';
         if (!(r->agg_hex[r->n_agg] = hex_dup(st->aggregate[i])))
             return secup_err_set(err, SECUP_E_NOMEM, "report");
+        trk_divergence_read(st->aggregate[i], r->agg_last[r->n_agg], &r->agg_last_time[r->n_agg]);
         r->n_agg++;
     }
     return SECUP_OK;
@@ -275,7 +301,7 @@ static void status_done(struct body *b, struct httpd_req *req)
         rc = report_prepare(r, &c, in, &st, &err);
     if (rc != SECUP_OK) {
         trk_report_free(r);
-        httpd_respond_err(req, &err);
+        trk_refuse(req, &err);
         return;
     }
     /* stored with the reports queued beside it, then answered (intake.c) */

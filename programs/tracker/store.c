@@ -70,6 +70,7 @@ static const struct {
     { "servers", "url", "TEXT" },
     { "manifests", "profile", "TEXT" },
     { "manifests", "size", "BIGINT" },
+    { "consumers", "up_sent", "BIGINT" }, /* the last report counter passed upward */
 };
 
 secup_rc trk_schema(struct db *db, struct secup_err *err)
@@ -78,7 +79,9 @@ secup_rc trk_schema(struct db *db, struct secup_err *err)
     for (size_t i = 0; rc == SECUP_OK && i < sizeof(added_columns) / sizeof(added_columns[0]); i++)
         rc = db_add_column(db, added_columns[i].table, added_columns[i].column,
                            added_columns[i].type, err);
-    return rc == SECUP_OK ? trk_schema_admin(db, err) : rc;
+    if (rc == SECUP_OK)
+        rc = trk_schema_admin(db, err);
+    return rc == SECUP_OK ? trk_schema_divergence(db, err) : rc;
 }
 
 secup_rc trk_event(struct db *db, const char *actor, const char *action, const char *object,
@@ -1112,19 +1115,38 @@ secup_rc trk_fleet_components(struct db *db, const char *vendor, const char *cla
 }
 
 
-secup_rc trk_latest_reports(struct db *db, size_t max, json_t **out, struct secup_err *err)
+static bool unsent_row(void *ctx, size_t n, const char *const *v)
+{
+    if (n >= 3 && v[0] && v[1] && v[2])
+        json_array_append_new(ctx, json_pack("{s:s, s:I, s:s}", "id", v[0], "counter",
+                                             (json_int_t)strtoll(v[1], NULL, 10), "body", v[2]));
+    return true;
+}
+
+secup_rc trk_unsent_reports(struct db *db, size_t max, json_t **out, struct secup_err *err)
 {
     json_t *list = json_array();
     struct db_value v[] = { DB_INT_V((int64_t)max) };
-    secup_rc rc = db_exec(db, "SELECT r.body FROM reports r JOIN consumers c ON c.id = r.consumer"
-                              " AND r.counter = c.last_counter ORDER BY c.last_seen DESC LIMIT $1",
-                          v, 1, body_row, list, NULL, err);
+    secup_rc rc = db_exec(db, "SELECT c.id, c.last_counter, r.body FROM reports r"
+                              " JOIN consumers c ON c.id = r.consumer"
+                              " AND r.counter = c.last_counter"
+                              " WHERE c.up_sent IS NULL OR c.up_sent < c.last_counter"
+                              " ORDER BY c.last_seen, c.id LIMIT $1",
+                          v, 1, unsent_row, list, NULL, err);
     if (rc != SECUP_OK) {
         json_decref(list);
         return rc;
     }
     *out = list;
     return SECUP_OK;
+}
+
+secup_rc trk_report_sent(struct db *db, const char *id, int64_t counter, struct secup_err *err)
+{
+    struct db_value v[] = { DB_INT_V(counter), DB_TEXT_V(id) };
+    return db_exec(db, "UPDATE consumers SET up_sent = $1 WHERE id = $2"
+                       " AND (up_sent IS NULL OR up_sent < $1)",
+                   v, 2, NULL, NULL, NULL, err);
 }
 
 secup_rc trk_manifest_put(struct db *db, const char *source, const struct trk_manifest *m,

@@ -214,8 +214,11 @@ secup_rc trk_kv_set(struct db *db, const char *name, const char *value, struct s
  * the oldest sequence they run (JSON array of {id, sequence}). */
 secup_rc trk_fleet_components(struct db *db, const char *vendor, const char *class_id,
                               json_t **out, struct secup_err *err);
-/* The newest signed reports of the consumers (at most max), for an aggregate. */
-secup_rc trk_latest_reports(struct db *db, size_t max, json_t **out, struct secup_err *err);
+/* The newest signed reports of consumers not yet passed upward (at most max, those seen
+ * longest ago first), for an aggregate: a JSON array of {id, counter, body (hex)}. */
+secup_rc trk_unsent_reports(struct db *db, size_t max, json_t **out, struct secup_err *err);
+/* Marks a consumer's report up to counter as passed upward. */
+secup_rc trk_report_sent(struct db *db, const char *id, int64_t counter, struct secup_err *err);
 
 /* A manifest this tracker fetched and verified itself (Author signature against its
  * trust anchors): what it says, in the store's hex forms. */
@@ -276,6 +279,11 @@ secup_rc trk_aggregate_put(struct db *db, const char *tracker, const char *repor
 /* ---- administrator tokens and callbacks (store_admin.c) ---- */
 
 secup_rc trk_schema_admin(struct db *db, struct secup_err *err);
+/* Upstream divergence detection (divergence.c): its table, and "divergences" (when any)
+ * added to a downstream tracker's consumer record. */
+secup_rc trk_schema_divergence(struct db *db, struct secup_err *err);
+secup_rc trk_divergence_attach(struct db *db, const char *tracker, json_t *consumer,
+                               struct secup_err *err);
 /* The newest expiry of a signed statement (command) given to consumer: a consumer whose
  * statements all expired while it still reports is "stale" in the inventory. */
 secup_rc trk_freshness_set(struct db *db, const char *consumer, int64_t until,

@@ -37,6 +37,9 @@ struct trk_report {
     size_t n_agg;
     char agg_reporter[SECUP_STATUS_MAX_AGGREGATE][TRK_ID_MAX + 1];
     char *agg_hex[SECUP_STATUS_MAX_AGGREGATE];
+    /* ... and what each says it installed last, for divergence.c ("" when nothing OK) */
+    char agg_last[SECUP_STATUS_MAX_AGGREGATE][65];
+    int64_t agg_last_time[SECUP_STATUS_MAX_AGGREGATE];
     secup_rc rc;
     struct secup_err err;
 };
@@ -142,5 +145,19 @@ typedef void (*trk_body_fn)(struct trk *t, struct httpd_req *req, const char *co
 void trk_accept_json(struct trk *t, struct httpd_req *req, size_t max, trk_body_fn done,
                      const char *a0, const char *a1);
 void trk_log(const char *fmt, ...) SECUP_PRINTF(1, 2);
+/* Answers a refused request with err; a refusal of authentication or authorisation
+ * (SECUP_E_AUTH, SECUP_E_FORBIDDEN) is also logged with the method and path (routes.c). */
+void trk_refuse(struct httpd_req *req, const struct secup_err *err);
+secup_rc trk_refuse_code(struct httpd_req *req, secup_rc rc, const char *fmt, ...) SECUP_PRINTF(3, 4);
+
+/* Upstream divergence detection (divergence.c, THREATS.md U5). */
+/* From an aggregated (unverified) report: the manifest digest (hex) of the last install it
+ * reports as OK and its time; "" and 0 when there is none or the report does not parse. */
+void trk_divergence_read(struct secup_bytes signed_report, char last[65], int64_t *last_time);
+/* Inside the report's transaction: records (once) and logs each rollout targeting tracker
+ * whose manifest differs from what reporter says it installed after the rollout began. */
+secup_rc trk_divergence_check(struct db *db, const char *tracker, const char *reporter,
+                              const char *reported, int64_t installed, int64_t now,
+                              struct secup_err *err);
 
 #endif /* SECUP_TRACKER_TRK_H */

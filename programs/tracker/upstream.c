@@ -131,9 +131,13 @@ static uint64_t next_counter(struct trk *t, const char *name, struct secup_err *
 }
 
 /* Our own signed report upward: the oldest sequence our consumers of the enrolled class run
- * per component, and their latest signed reports as the aggregate. */
-static secup_rc report_up(struct trk *t, const char *token, struct secup_err *err)
+ * per component, and as the aggregate the latest signed reports of consumers that the
+ * upstream tracker has not had yet (oldest first, as many as fit). *more is set when some are
+ * still waiting, so that the caller reports again at once and every consumer's newest report
+ * reaches the upstream tracker, however large the fleet. */
+static secup_rc report_up(struct trk *t, const char *token, bool *more, struct secup_err *err)
 {
+    *more = false;
     char vendor[33] = "", cls[33] = "";
     secup_rc rc = kv(t, "up.vendor", vendor, sizeof(vendor), err);
     if (rc == SECUP_OK)
@@ -143,7 +147,7 @@ static secup_rc report_up(struct trk *t, const char *token, struct secup_err *er
     if (rc == SECUP_OK)
         rc = trk_fleet_components(db, vendor, cls, &comps, err);
     if (rc == SECUP_OK)
-        rc = trk_latest_reports(db, AGGREGATE_MAX, &reports, err);
+        rc = trk_unsent_reports(db, AGGREGATE_MAX + 1, &reports, err);
     db_pool_put(t->pool, db);
     if (rc != SECUP_OK) {
         json_decref(comps);
@@ -170,26 +174,41 @@ static secup_rc report_up(struct trk *t, const char *token, struct secup_err *er
         sc->seq = (uint64_t)json_integer_value(json_object_get(c, "sequence"));
         /* a fleet summary: no slot, no single image (the digest is all zero) */
     }
+    json_decref(comps);
     st.has_aggregate = true;
+    size_t taken = 0; /* reports of the list carried (or skipped as undecodable) */
     json_array_foreach(reports, i, c) {
+        if (st.n_aggregate >= AGGREGATE_MAX)
+            break;
         size_t n = 0;
         uint32_t k = st.n_aggregate;
-        if (k < AGGREGATE_MAX && secup_hex_decode(json_string_value(c), agg[k], sizeof(agg[0]), &n)) {
+        if (secup_hex_decode(json_string_value(json_object_get(c, "body")), agg[k],
+                             sizeof(agg[0]), &n)) {
             st.aggregate[k] = secup_bytes_of(agg[k], n);
             st.n_aggregate = k + 1;
         }
+        taken = i + 1;
     }
-    json_decref(comps);
-    json_decref(reports);
     static _Thread_local uint8_t out[SECUP_STATUS_MAX_SIZE + 512];
     size_t len = 0;
-    rc = secup_status_sign(&st, t->sign_key, out, sizeof(out), &len, err);
-    if (rc == SECUP_E_LIMIT_SIZE || rc == SECUP_E_BUF_SMALL) {
-        st.n_aggregate = 0; /* too many to carry: report without them */
+    /* the payload has a size limit: carry fewer until it fits (at least the fleet summary) */
+    for (;;) {
         rc = secup_status_sign(&st, t->sign_key, out, sizeof(out), &len, err);
+        if ((rc != SECUP_E_LIMIT_SIZE && rc != SECUP_E_BUF_SMALL) || st.n_aggregate == 0)
+            break;
+        st.n_aggregate /= 2;
+        taken = st.n_aggregate;
     }
-    if (rc != SECUP_OK)
+    if (rc == SECUP_OK && taken == 0 && json_array_size(reports) > 0) {
+        /* one report alone is too large to carry beside the summary: never passed upward */
+        trk_log("upstream '%s': the report of '%s' is too large to pass upward; skipped",
+                t->cfg.up_id, json_string_value(json_object_get(json_array_get(reports, 0), "id")));
+        taken = 1;
+    }
+    if (rc != SECUP_OK) {
+        json_decref(reports);
         return rc;
+    }
     char url[1100];
     snprintf(url, sizeof(url), "%s/v1/status", t->cfg.up_url);
     struct httpc_config hc = up_cfg(t);
@@ -201,6 +220,19 @@ static secup_rc report_up(struct trk *t, const char *token, struct secup_err *er
     if (rc == SECUP_OK && resp.status != 200)
         rc = httpc_response_error(&resp, err);
     httpc_response_free(&resp);
+    if (rc == SECUP_OK && taken > 0) {
+        /* the upstream tracker stored them: mark them passed (a failure here only means they
+         * are carried again, which the upstream tracker takes as the same report) */
+        db = db_pool_get(t->pool);
+        for (i = 0; rc == SECUP_OK && i < taken; i++) {
+            c = json_array_get(reports, i);
+            rc = trk_report_sent(db, json_string_value(json_object_get(c, "id")),
+                                 (int64_t)json_integer_value(json_object_get(c, "counter")), err);
+        }
+        db_pool_put(t->pool, db);
+        *more = rc == SECUP_OK && json_array_size(reports) > taken;
+    }
+    json_decref(reports);
     return rc;
 }
 
@@ -231,9 +263,14 @@ static secup_rc adopt_manifest(struct trk *t, const struct secup_command_msg *c,
     return rc;
 }
 
-/* One long poll at the upstream and what follows from it. */
-static secup_rc poll_up(struct trk *t, const char *token, bool *report, struct secup_err *err)
+/* One long poll at the upstream and what follows from it. *again is set when the upstream
+ * sent once more the very command this tracker last acted on (an install stays open at the
+ * upstream until this tracker's whole fleet runs it, and is re-sent at each poll): nothing
+ * to do, and no replay to complain of, but the caller waits a poll period before asking again. */
+static secup_rc poll_up(struct trk *t, const char *token, bool *report, bool *again,
+                        struct secup_err *err)
 {
+    *again = false;
     char url[1100];
     snprintf(url, sizeof(url), "%s/v1/commands?wait=%" PRIu64, t->cfg.up_url, t->cfg.up_wait);
     struct httpc_config hc = up_cfg(t);
@@ -262,9 +299,24 @@ static secup_rc poll_up(struct trk *t, const char *token, bool *report, struct s
     if (rc == SECUP_OK)
         rc = secup_command_verify(in, k, &c, err);
     secup_key_free(k);
-    char last[32] = "0";
+    char last[32] = "0", last_id[2 * 16 + 1] = "", id_hex[2 * 16 + 1];
     struct secup_err none; /* no counter yet: 0 */
     (void)kv(t, "up.counter", last, sizeof(last), &none);
+    (void)kv(t, "up.last_id", last_id, sizeof(last_id), &none);
+    if (rc == SECUP_OK)
+        secup_hex_encode(secup_bytes_of(c.id, sizeof(c.id)), id_hex, sizeof(id_hex));
+    if (rc == SECUP_OK && c.counter == strtoull(last, NULL, 10) && strcmp(id_hex, last_id) == 0) {
+        *again = true; /* verified, and already acted on */
+        static char logged[2 * 16 + 1]; /* said once per command: the upstream repeats it */
+        if (strcmp(logged, id_hex) != 0) {
+            trk_log("upstream '%s': command %" PRIu64 " sent again; already acted on, not again"
+                    " (asking again in %" PRIu64 " s)",
+                    t->cfg.up_id, c.counter, t->cfg.up_wait ? t->cfg.up_wait : 1);
+            snprintf(logged, sizeof(logged), "%s", id_hex);
+        }
+        httpc_response_free(&resp);
+        return SECUP_OK;
+    }
     if (rc == SECUP_OK)
         rc = secup_command_accept(&c, t->cfg.id, (uint64_t)time(NULL), strtoull(last, NULL, 10),
                                   300, err);
@@ -279,6 +331,8 @@ static secup_rc poll_up(struct trk *t, const char *token, bool *report, struct s
     /* acted on (or refused on its merits): the counter moves only now */
     snprintf(last, sizeof(last), "%" PRIu64, c.counter);
     secup_rc r2 = kv_set(t, "up.counter", last, err);
+    if (r2 == SECUP_OK)
+        r2 = kv_set(t, "up.last_id", id_hex, err);
     if (rc == SECUP_OK && c.action == SECUP_COMMAND_INSTALL) {
         trk_wake_all(t); /* waiting consumers may have something to install now */
         *report = true;
@@ -296,15 +350,18 @@ void *trk_upstream(void *arg)
         struct secup_err err;
         secup_err_clear(&err);
         secup_rc rc = ensure_registered(t, token, &err);
+        bool more = true;
+        for (unsigned round = 0; rc == SECUP_OK && more && round < 64; round++)
+            rc = report_up(t, token, &more, &err);
+        bool report = false, again = false;
         if (rc == SECUP_OK)
-            rc = report_up(t, token, &err);
-        bool report = false;
-        if (rc == SECUP_OK)
-            rc = poll_up(t, token, &report, &err);
+            rc = poll_up(t, token, &report, &again, &err);
         if (rc == SECUP_OK && report)
-            rc = report_up(t, token, &err);
+            rc = report_up(t, token, &more, &err);
         if (rc == SECUP_OK) {
             backoff = 1;
+            if (again)
+                nap(t, t->cfg.up_wait ? (unsigned)t->cfg.up_wait : 1);
             continue;
         }
         trk_log("upstream '%s': %s [%s]; again in %u s", t->cfg.up_id, err.msg,

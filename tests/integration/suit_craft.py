@@ -14,7 +14,9 @@ KIND
   stage-only only the fetch into the staging component
   swap       write --image into --target and --image2 into --stage (both inline), swap them;
              validate checks the swapped digests (--no-write2: --stage is not written)
-  image      one component --target with the integrated --image (a dependency's manifest)
+  image      one component --target with the integrated --image (a dependency's manifest);
+             --declare-size N: the manifest states N as image-size (not the image's);
+             --slot N: a component-slot parameter and condition (the slot it is meant for)
   dep        root: --target gets --image, dependency 1 is the envelope --dep ("#dep");
              --dep-digest-of FILE: dependency-integrity states the digest of FILE's manifest
              instead; --detached: the uri is not integrated; --no-integrity: no
@@ -104,6 +106,9 @@ def main(argv):
     ap.add_argument("--detached", action="store_true")
     ap.add_argument("--no-integrity", action="store_true")
     ap.add_argument("--no-write2", action="store_true")
+    ap.add_argument("--dep-uri")  # the dependency's uri instead of "#dep" (or the detached default)
+    ap.add_argument("--declare-size", type=int)
+    ap.add_argument("--slot", type=int)
     a = ap.parse_args(argv)
 
     key = serialization.load_pem_private_key(open(a.key, "rb").read(), None)
@@ -111,7 +116,7 @@ def main(argv):
     cls = uuid.uuid5(vendor, a.cls)
     ident = {1: vendor.bytes, 2: cls.bytes}
     image = open(a.image, "rb").read() if a.image else b""
-    img = {3: digest(image), 14: len(image)}
+    img = {3: digest(image), 14: len(image) if a.declare_size is None else a.declare_size}
     integrated = {}
     comps = [comp_id(a.target)]
     deps = None
@@ -146,11 +151,14 @@ def main(argv):
         validate = [12, 0, 3, 15, 12, 1, 3, 15]
     elif a.kind == "image":
         integrated["#img"] = image
-        m[20] = E([12, 0, 20, {21: "#img"}, 21, 2, 3, 15])
+        if a.slot is None:
+            m[20] = E([12, 0, 20, {21: "#img"}, 21, 2, 3, 15])
+        else:
+            m[20] = E([12, 0, 20, {21: "#img", 5: a.slot}, 5, 15, 21, 2, 3, 15])
     elif a.kind == "dep":
         dep = open(a.dep, "rb").read()
         dig_src = open(a.dep_digest_of, "rb").read() if a.dep_digest_of else dep
-        uri = "https://example.com/dep.suit" if a.detached else "#dep"
+        uri = a.dep_uri or ("https://example.com/dep.suit" if a.detached else "#dep")
         deps = {1: {}}
         shared += [12, 1, 20, {3: E([-16, manifest_digest(dig_src)]), 14: len(dep), 21: uri}]
         integrated["#img"] = image

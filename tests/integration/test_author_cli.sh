@@ -67,7 +67,8 @@ check "no command" 2 "" "$A"
 check "unknown command" 2 SECUP_E_USAGE "$A" frobnicate
 check "create without --seq" 2 SECUP_E_USAGE "$A" create --key esp256.pem --image fw.bin --vendor-domain e.com --class c --out y.suit
 check "create with a bad --seq" 2 SECUP_E_USAGE "$A" create --key esp256.pem --image fw.bin --seq -4 --vendor-domain e.com --class c --out y.suit
-check "create with a public key" 3 SECUP_E_KEY_FORMAT "$A" create --key esp256.pub.pem --image fw.bin --seq 1 --vendor-domain e.com --class c --out y.suit
+cp esp256.pub.pem pub600.pem && chmod 600 pub600.pem
+check "create with a public key" 3 SECUP_E_KEY_FORMAT "$A" create --key pub600.pem --image fw.bin --seq 1 --vendor-domain e.com --class c --out y.suit
 check "create with a missing image" 4 SECUP_E_NOENT "$A" create --key esp256.pem --image nope.bin --seq 1 --vendor-domain e.com --class c --out y.suit
 check "create with a bad version" 3 SECUP_E_VALUE "$A" create --key esp256.pem --image fw.bin --seq 1 --vendor-domain e.com --class c --version 1.x --out y.suit
 check "verify without keys" 2 SECUP_E_USAGE "$A" verify esp256.suit
@@ -85,6 +86,19 @@ check "HMAC vector with the wrong secret" 1 SECUP_E_SIG sh -c "echo 626262626262
 check "inspect every vector" 0 "" sh -c "for f in '$VEC'/*manifest*.cbor; do '$A' inspect \"\$f\" >/dev/null || exit 1; done"
 check "inspect garbage" 3 SECUP_E_CBOR sh -c "printf '\\xff\\xff' > g.suit; '$A' inspect g.suit"
 check "inspect a missing file" 4 SECUP_E_NOENT "$A" inspect missing.suit
+
+# THREAT: P9
+# invalid key files and specs: a clear error, and no envelope written
+rm -f z.suit
+printf -- '-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n' > garbled.pem
+chmod 600 garbled.pem
+check "create with a garbled PEM key" 3 SECUP_E_KEY_FORMAT "$A" create --key garbled.pem --image fw.bin --seq 1 --vendor-domain e.com --class c --out z.suit
+echo "00112233445566778899aabbccddeefz" > bad-hmac.hex
+chmod 600 bad-hmac.hex
+check "create with an HMAC secret that is not hex" 3 SECUP_E_KEY_FORMAT "$A" create --key esp256.pem --hmac-key bad-hmac.hex --image fw.bin --seq 1 --vendor-domain e.com --class c --out z.suit
+echo '{ "sequence": 1, "components": [ { "id": "0x00//app", "image": "fw.bin" } ] }' > bad-id.json
+check "spec with an empty part in a component id: a value error, not a usage error" 3 SECUP_E_VALUE "$A" create --key esp256.pem --spec bad-id.json --vendor-domain e.com --class c --out z.suit
+check "no envelope written for invalid keys or specs" 1 "" test -e z.suit
 
 echo "author CLI: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

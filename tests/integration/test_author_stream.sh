@@ -22,7 +22,7 @@ for i in $(seq 1 3000); do echo "line $i of a very repetitive firmware image"; d
 echo 000102030405060708090a0b0c0d0e0f > kek16.hex
 echo 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f > kek32.hex
 echo 0f0e0d0c0b0a09080706050403020100 > wrongkek.hex
-echo 6161616161616161616161616161616161616161616161616161616161616161 > mac.hex
+echo 6161616161616161616161616161616161616161616161616161616161616161 > mac.hex && chmod 600 mac.hex
 
 common=(--image fw.bin --seq 5 --vendor-domain example.com --class cam --uri https://x/fw.enc)
 

@@ -172,8 +172,14 @@ ok "a command for another subtree is refused" waitfor 10 grep -q "SECUP_E_AUDIEN
 $PY "$SG" sign-command L1/tracker-key.pem L1 V 7 1 "$MURI" "$DG" 2 > good.cose
 feed good.cose
 ok "a genuine command is obeyed after V verified the manifest" waitfor 5 vknows '"sequence": 2'
+n_before=$("$TRK" admin V manifest list --json | grep -c '"digest"')
 feed good.cose
-ok "the same command replayed is refused" waitfor 30 grep -q "SECUP_E_REPLAY" V.log
+ok "the same command sent again is recognised as already acted on" \
+    waitfor 30 grep -q "command 7 sent again; already acted on, not again" V.log
+ok "and changes nothing" test "$("$TRK" admin V manifest list --json | grep -c '"digest"')" -eq "$n_before"
+$PY "$SG" sign-command L1/tracker-key.pem L1 V 6 1 "$MURI" "$DG" 2 > older.cose
+feed older.cose
+ok "an older genuine command replayed is refused" waitfor 30 grep -q "SECUP_E_REPLAY" V.log
 $PY "$SG" sign-command L1/tracker-key.pem L1 V 8 1 "$UP/evil" "$EDG" 9 > evil.cose
 feed evil.cose
 ok "a compromised upstream's command for a manifest no trusted Author signed: not adopted" vnot '"sequence": 9'

@@ -133,18 +133,20 @@ both_obsolete() { dev_in_state $OFFDEV obsolete && dev_in_state $OFFFAIL obsolet
 ok "the off-line devices are still obsolete at L2" both_obsolete
 
 # ---- the off-line devices come back ----
-# L2 carries up its 16 most recently seen reports (by the second): the devices coming back
-# must report in a later second than the rest of the fleet did
-t=$(date +%s)
-waitfor 3 bash -c "[ \$(date +%s) -gt $t ]"
 kill -USR1 $FSPID
 ok "the off-line device catches up" waitfor 60 dev_in_state $OFFDEV up-to-date
 ok "the other one catches up, fails its health check, falls back: failed at L2" waitfor 60 dev_in_state $OFFFAIL failed
 ok "now $((N - 2)) are up to date" waitfor 10 n_in_state up-to-date $((N - 2))
-# L2 reports up after each exchange with L1; while its fleet is not all on v2, L1 sends the
-# same install again at each poll, L2 refuses it as a replay and backs off (up to 60 s)
+all_aggregated() { [ "$($PY -c "
+import sqlite3
+print(sqlite3.connect('$PWD/L1/tracker.db').execute(\"SELECT count(DISTINCT reporter) FROM aggregates WHERE tracker = 'L2'\").fetchone()[0])")" -eq "$N" ]; }
+ok "L1 holds a signed report of each of the $N devices in L2's aggregates (passed up in turn, not only the newest)" \
+    waitfor 120 all_aggregated
+# while its fleet is not all on v2, L1 keeps the install open and sends it again at each
+# poll; L2 knows it as the command it last acted on and simply waits a poll period
 ok "the failed device's signed report saying so reaches L1 in L2's aggregate" \
-    waitfor 180 code_is $OFFFAIL SECUP_E_POLICY
+    waitfor 60 code_is $OFFFAIL SECUP_E_POLICY
+ok "L2 never took L1's repeated install for a replay (no back-off)" bash -c "! grep -q 'SECUP_E_REPLAY' L2.log"
 kill -TERM $FSPID
 FSRC=0
 wait $FSPID || FSRC=$?

@@ -395,6 +395,48 @@ ok "every attempt carried the same signed notification" cmp -s inbox2/attempt1 i
 ok "the failures were logged" grep -q "failed (attempt 2)" server.log
 kill "$rpid2" 2>/dev/null
 
+# ---- a tracker that refuses a notification for good (4xx) is not asked again; 429 is ----
+mkdir -p inbox3
+$PY - inbox3 > recv3.port 2>recv3.log <<'EOF' &
+import http.server, sys, os
+d = sys.argv[1]
+seen = [0]
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        seen[0] += 1
+        open(os.path.join(d, "%s%d" % (self.path.strip("/"), seen[0])), "wb").close()
+        if self.path == "/busy":
+            self.send_response(429); self.end_headers(); return
+        body = b'{"error": "SECUP_E_UNTRUSTED", "message": "no trusted Author"}'
+        self.send_response(403)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers(); self.wfile.write(body)
+    def log_message(self, *a): pass
+s = http.server.HTTPServer(("127.0.0.1", 0), H)
+print(s.server_address[1], flush=True)
+s.serve_forever()
+EOF
+rpid3=$!
+for _ in $(seq 50); do [ -s recv3.port ] && break; sleep 0.05; done
+http "subscribe a tracker that refuses" 201 "" -H "Authorization: Bearer $TTOK" \
+    -d "{\"url\": \"http://127.0.0.1:$(cat recv3.port)/refuse\"}" -X POST "$U/v1/subscriptions"
+http "subscribe a tracker that is busy" 201 "" -H "Authorization: Bearer $TTOK" \
+    -d "{\"url\": \"http://127.0.0.1:$(cat recv3.port)/busy\"}" -X POST "$U/v1/subscriptions"
+"$A" create --key alice.pem --image fw.bin --seq 33 "${common[@]}" --out v33.suit >/dev/null
+sub "an image for the refusing tracker" 201 "" "${auth[@]}" -F envelope=@v33.suit -F payload=@fw.bin
+for _ in $(seq 300); do
+    grep -q "refused for good" server.log && [ "$(ls inbox3 | grep -c busy)" -ge 3 ] && break
+    sleep 0.05
+done
+ok "a 403 is logged as refused for good, with the tracker's reason" \
+    grep -q "refused for good (attempt 1), not retried: HTTP 403 .*SECUP_E_UNTRUSTED" server.log
+ok "a 429 is retried (three attempts seen)" test "$(ls inbox3 | grep -c busy)" -ge 3
+sleep 3 # the retry interval is 1-2 s here: a retried refusal would have come back by now
+ok "the refused notification was sent once" test "$(ls inbox3 | grep -c refuse)" -eq 1
+kill "$rpid3" 2>/dev/null
+
 # ---- mutual TLS: a device authenticated by its client certificate ----
 stop
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=cam3 \

@@ -14,37 +14,9 @@ SG=$(dirname "$(realpath "$0")")/statusgen.py
 FLIP=$(dirname "$(realpath "$0")")/flip_byte
 # shellcheck source=tests/integration/check.sh
 . "$(dirname "$0")/check.sh"
-if [ "$DB_URL" = pg ]; then
-    [ -n "${SECUP_TEST_PG_URL:-}" ] || { echo "FAIL: no SECUP_TEST_PG_URL (run through pg-cluster.sh exec)"; exit 1; }
-    name="secup_tracker_$$"
-    psql -q "$SECUP_TEST_PG_URL" -c "CREATE DATABASE $name" || { echo "FAIL: cannot create database $name"; exit 1; }
-    DB_URL=${SECUP_TEST_PG_URL/\/secup_test\?/\/$name?}
-fi
-PY=/usr/bin/python3
-tpid=""
-spid=""
-trap '[ -n "$tpid" ] && kill "$tpid" 2>/dev/null; [ -n "$spid" ] && kill "$spid" 2>/dev/null; rm -rf "$work"' EXIT
+# shellcheck source=tests/integration/tracker_env.sh
+. "$(dirname "$0")/tracker_env.sh"
 
-http() { # description expected-status expected-code-or-empty curl-args...
-    local desc=$1 want=$2 code=$3
-    shift 3
-    local st
-    rm -f resp.body
-    st=$(curl -sk -o resp.body -w '%{http_code}' "$@")
-    if [ "$st" != "$want" ]; then
-        echo "FAIL: $desc: HTTP $st, expected $want"; sed 's/^/    /' resp.body 2>/dev/null; echo; fail=$((fail + 1)); return
-    fi
-    if [ -n "$code" ] && ! grep -q "\"error\":\"$code\"" resp.body; then
-        echo "FAIL: $desc: no $code in the answer"; sed 's/^/    /' resp.body; echo; fail=$((fail + 1)); return
-    fi
-    pass=$((pass + 1))
-}
-ok() {
-    local desc=$1
-    shift
-    if "$@"; then pass=$((pass + 1)); else echo "FAIL: $desc"; fail=$((fail + 1)); fi
-}
-json() { $PY -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))" "$@"; }
 state_of() { "$TRK" admin t consumer show "$1" --json | $PY -c "import json,sys; print(json.load(sys.stdin)['state'])"; }
 
 # ---- a tracker, a server that notifies it, a device ----
@@ -66,10 +38,7 @@ check "an enrolment needs a class" 2 "" "$TRK" admin t enrolment add --vendor-do
 check "the tracker believes fw1's notifications" 0 "" "$TRK" admin t server add fw1 --key s/server-key.pub.pem
 check "not with a private key" 3 SECUP_E_KEY_FORMAT "$TRK" admin t server add fw2 --key s/server-key.pem
 
-"$TRK" run t 2>tracker.log &
-tpid=$!
-for _ in $(seq 100); do [ -s t/tracker.port ] && break; sleep 0.05; done
-TU="https://127.0.0.1:$(cat t/tracker.port)"
+start_tracker
 http "health" 200 "" "$TU/v1/health"
 
 # the device: keys, configuration, a first local install, its signed report
@@ -243,11 +212,8 @@ c["report-quota"] = 12; c["report-history"] = 3
 c["listen"] = "127.0.0.1:" + sys.argv[2]  # the port the server notifies
 json.dump(c, open(sys.argv[1], "w"), indent=2)
 EOF
-kill "$tpid"; wait "$tpid" 2>/dev/null; rm -f t/tracker.port
-"$TRK" run t 2>>tracker.log &
-tpid=$!
-for _ in $(seq 100); do [ -s t/tracker.port ] && break; sleep 0.05; done
-TU="https://127.0.0.1:$(cat t/tracker.port)"
+stop_tracker
+start_tracker
 "$A" create -q --key author.pem --image fw2.bin --seq 2 --vendor-domain example.com --class door --uri https://x/d2.bin --out door2.suit
 "$A" upload --server "$SU" --insecure --token "$ATOK" --quiet door2.suit --payload fw2.bin >/dev/null
 DD=""

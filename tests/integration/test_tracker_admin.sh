@@ -16,45 +16,11 @@ SECUP_TEST_NAME=tracker_admin
 SG=$(dirname "$(realpath "$0")")/statusgen.py
 # shellcheck source=tests/integration/check.sh
 . "$(dirname "$0")/check.sh"
-if [ "$DB_URL" = pg ]; then
-    [ -n "${SECUP_TEST_PG_URL:-}" ] || { echo "FAIL: no SECUP_TEST_PG_URL (run through pg-cluster.sh exec)"; exit 1; }
-    name="secup_tracker_admin_$$"
-    psql -q "$SECUP_TEST_PG_URL" -c "CREATE DATABASE $name" || { echo "FAIL: cannot create database $name"; exit 1; }
-    DB_URL=${SECUP_TEST_PG_URL/\/secup_test\?/\/$name?}
-fi
-PY=/usr/bin/python3
-tpid="" spid="" apid=""
-stop_all() {
-    for p in $apid $tpid $spid; do kill "$p" 2>/dev/null; done
-    for p in $apid $tpid $spid; do wait "$p" 2>/dev/null; done
-}
-trap 'stop_all; rm -rf "$work"' EXIT
+# shellcheck source=tests/integration/tracker_env.sh
+. "$(dirname "$0")/tracker_env.sh"
 
-http() { # description expected-status expected-code-or-empty curl-args...
-    local desc=$1 want=$2 code=$3
-    shift 3
-    local st
-    rm -f resp.body
-    st=$(curl -sk -o resp.body -w '%{http_code}' "$@")
-    if [ "$st" != "$want" ]; then
-        echo "FAIL: $desc: HTTP $st, expected $want"; sed 's/^/    /' resp.body 2>/dev/null; echo; fail=$((fail + 1)); return
-    fi
-    if [ -n "$code" ] && ! grep -q "\"error\":\"$code\"" resp.body; then
-        echo "FAIL: $desc: no $code in the answer"; sed 's/^/    /' resp.body; echo; fail=$((fail + 1)); return
-    fi
-    pass=$((pass + 1))
-}
-ok() {
-    local desc=$1
-    shift
-    if "$@"; then pass=$((pass + 1)); else echo "FAIL: $desc"; fail=$((fail + 1)); fi
-}
-json() { $PY -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))" "$@"; }
-sql() {
-    if [ -n "$DB_URL" ]; then psql -qAt "$DB_URL" -c "$1"; else sqlite3 t/tracker.db "$1"; fi
-}
 # Everything the tracker stores, in a stable order.
-TABLES="consumers enrolments reports servers manifests commands rollouts rollout_targets kv aggregates events admin_tokens callbacks"
+TABLES="consumers enrolments reports servers manifests commands rollouts rollout_targets kv aggregates events admin_tokens callbacks divergences"
 snap() {
     local t args=()
     for t in $TABLES; do args+=(-c "SELECT '== $t'" -c "SELECT * FROM $t ORDER BY 1, 2"); done

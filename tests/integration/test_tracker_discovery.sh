@@ -15,62 +15,13 @@ SECUP_TEST_NAME=tracker-discovery
 SG=$(dirname "$(realpath "$0")")/statusgen.py
 # shellcheck source=tests/integration/check.sh
 . "$(dirname "$0")/check.sh"
-if [ "$DB_URL" = pg ]; then
-    [ -n "${SECUP_TEST_PG_URL:-}" ] || { echo "FAIL: no SECUP_TEST_PG_URL (run through pg-cluster.sh exec)"; exit 1; }
-    name="secup_trkdisc_$$"
-    psql -q "$SECUP_TEST_PG_URL" -c "CREATE DATABASE $name" || { echo "FAIL: cannot create database $name"; exit 1; }
-    DB_URL=${SECUP_TEST_PG_URL/\/secup_test\?/\/$name?}
-fi
-PY=/usr/bin/python3
-tpid=""
-spid=""
-trap '[ -n "$tpid" ] && kill "$tpid" 2>/dev/null; [ -n "$spid" ] && kill "$spid" 2>/dev/null; rm -rf "$work"' EXIT
+# shellcheck source=tests/integration/tracker_env.sh
+. "$(dirname "$0")/tracker_env.sh"
 
-http() { # description expected-status expected-code-or-empty curl-args...
-    local desc=$1 want=$2 code=$3
-    shift 3
-    local st
-    rm -f resp.body
-    st=$(curl -sk -o resp.body -w '%{http_code}' "$@")
-    if [ "$st" != "$want" ]; then
-        echo "FAIL: $desc: HTTP $st, expected $want"; sed 's/^/    /' resp.body 2>/dev/null; echo; fail=$((fail + 1)); return
-    fi
-    if [ -n "$code" ] && ! grep -q "\"error\":\"$code\"" resp.body; then
-        echo "FAIL: $desc: no $code in the answer"; sed 's/^/    /' resp.body; echo; fail=$((fail + 1)); return
-    fi
-    pass=$((pass + 1))
-}
-ok() {
-    local desc=$1
-    shift
-    if "$@"; then pass=$((pass + 1)); else echo "FAIL: $desc"; fail=$((fail + 1)); fi
-}
-waitfor() { # seconds command...: polls until the command succeeds
-    local n=$(( $1 * 10 ))
-    shift
-    for _ in $(seq "$n"); do "$@" && return 0; sleep 0.1; done
-    return 1
-}
-json() { $PY -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))" "$@"; }
-setjson() { # file python-statement-on-c
-    $PY - "$1" "$2" <<'EOF'
-import json, sys
-c = json.load(open(sys.argv[1])); exec(sys.argv[2])
-json.dump(c, open(sys.argv[1], "w"), indent=2)
-EOF
-}
 manifests() { # python expression over the list m of known manifests
     "$TRK" admin t manifest list --json | $PY -c "import json,sys; m=json.load(sys.stdin); print($1)"
 }
 show() { "$TRK" admin t consumer show "$1" --json | $PY -c "import json,sys; d=json.load(sys.stdin); print($2)"; }
-start_tracker() {
-    rm -f t/tracker.port
-    "$TRK" run t 2>>tracker.log &
-    tpid=$!
-    for _ in $(seq 100); do [ -s t/tracker.port ] && break; sleep 0.05; done
-    TU="https://127.0.0.1:$(cat t/tracker.port)"
-}
-stop_tracker() { kill "$tpid"; wait "$tpid" 2>/dev/null; tpid=""; }
 
 # ---- a server with three Authors: alice (ESP256) and bob (Ed25519), whom the tracker
 # trusts, and mallory, whom the server accepts but the tracker does not ----

@@ -133,6 +133,18 @@ setup_agent status --json > "$W/base-used/base.json" || die "baseline: status"
 # baseline "used1": as "used", on a device that allows a single trial boot
 mkdir -p "$W/base-used1" && cp -a "$W/base-used/dev" "$W/base-used1/dev" && cp "$W/base-used/base.json" "$W/base-used1/"
 sed -i 's/"boot-attempts": 2/"boot-attempts": 1/' "$W/base-used1/dev/dev.json"
+# THREAT: T8
+# ... which also keeps a secure counter (THREATS.md T8): every state save is followed by a
+# raise of the counter, and no cut may leave a state that looks restored (older than it)
+mkdir -p "$W/base-used1/dev/nv"
+sed -i 's|"state-dir": "state",|"state-dir": "state", "secure-counter": "nv/counter",|' "$W/base-used1/dev/dev.json"
+"$PY" - "$W/base-used1/dev" <<'PY' || die "baseline: secure counter"
+import hashlib, json, sys
+t = open(sys.argv[1] + "/state/state.A").read()
+body = '{"format": 1, "secure-counter": %d}' % json.loads(t[:t.rindex("sha256:")])["generation"]
+open(sys.argv[1] + "/nv/counter", "w").write(body + "\nsha256:" + hashlib.sha256(body.encode()).hexdigest() + "\n")
+PY
+(cd "$W/base-used1" && "$AG" --config dev/dev.json status >/dev/null) || die "baseline: the secure counter is not accepted"
 
 # ---- scenarios ----
 # name|title|baseline|package and payload|updated|old|new|health in the flow|health at reboot
@@ -142,10 +154,112 @@ scenario() {
     B) echo "B|install -> boot (health check fails) -> fallback|fresh|$W/pkg/fw2.suit --payload firmware=$W/pkg/fw2.enc|firmware|1|2|bad|bad" ;;
     C) echo "C|bundle firmware+data: install -> boot (health ok) -> confirmed|used|$W/pkg/bundle3.suit|firmware,data|2|3|ok|ok" ;;
     D) echo "D|bundle as C, the health check fails after the cut|used|$W/pkg/bundle3.suit|firmware,data|2|3|ok|bad" ;;
-    E) echo "E|bundle as C, boot-attempts 1|used1|$W/pkg/bundle3.suit|firmware,data|2|3|ok|ok" ;;
+    E) echo "E|bundle as C, boot-attempts 1, a secure counter|used1|$W/pkg/bundle3.suit|firmware,data|2|3|ok|ok" ;;
     F) echo "F|root firmware + integrated dependency data: install -> boot -> confirmed|used|$W/pkg/root3.suit|firmware,data|2|3|ok|ok" ;;
     *) die "unknown scenario '$1'" ;;
     esac
+}
+
+# Mode "chained" (THREATS.md F4, MCUboot's perm_with_random_fails(5)): SWEEP_CHAINS runs of
+# SWEEP_CHAIN_CUTS random power cuts in a row. From the baseline, the device goes through
+# its life again and again: power-up (`boot`), the update (`install`, refused once done),
+# `boot` (trial, health check, confirm or fallback); before each cut that flow is counted
+# from the device's current state on a copy, then a random k in 1..N and a random mode
+# (before, torn, unsynced) cut it, and the status after the cut is kept. Then the power
+# stays on: two boots with the reboot's health, and the checks: those of a single cut
+# (check_invariants.py), floors never lower from one cut to the next, no trial left, an
+# image once confirmed stays, an image whose health check fails is never confirmed
+# (chain_check.py); INV-7 as above. Called by run_task with its locals.
+run_chains() {
+    local chains=${SWEEP_CHAINS:-20} cuts=${SWEEP_CHAIN_CUTS:-5}
+    local -a cmodes=(before torn unsynced)
+    local j i k n m v rb
+    # one power-up and the update, under the cutter; sets flow_rc (99: cut)
+    cflow() {
+        local -a envs=(LD_PRELOAD="$PRELOAD" SECUP_CUT_DIR="$T/dev" SECUP_CUT_COUNT="$T/count"
+            SECUP_CUT_AT="$1" SECUP_CUT_MODE="$2" SECUP_CUT_VERBOSE=1 SECUP_CUT_LOG="$T/cut.log"
+            SECUP_CUT_GUARD="$guard" SECUP_CUT_GUARD_LOG="$T/guard.log")
+        rm -f "$T/count" "$T/cut.log"
+        local step
+        for step in boot install boot; do
+            if [ "$step" = install ]; then
+                # shellcheck disable=SC2086 # $pkg holds the envelope and its --payload option
+                (cd "$T" && env "${envs[@]}" "$AG" --config dev/dev.json install $pkg) >> "$T/chain.out" 2>&1
+            else
+                (cd "$T" && env "${envs[@]}" "$AG" --config dev/dev.json boot) >> "$T/chain.out" 2>&1
+            fi
+            flow_rc=$?
+            echo "[$step: exit $flow_rc]" >> "$T/chain.out"
+            [ "$flow_rc" = 99 ] && return
+        done
+    }
+    for ((j = 1; j <= chains; j++)); do
+        restore
+        rm -f "$T"/hist.*.json "$T/chain.out"
+        cp "$B/base.json" "$T/hist.0.json"
+        health "$h_flow"
+        local cutlog=""
+        v=""
+        for ((i = 1; i <= cuts; i++)); do
+            # N: the calls of the flow from here, counted on a copy of the device
+            rm -rf "$T/save" && cp -a "$T/dev" "$T/save"
+            cflow 0 before > /dev/null
+            n=$(sed 's/^0*//' "$T/count" 2>/dev/null)
+            n=${n:-0}
+            rm -rf "$T/dev" && mv "$T/save" "$T/dev"
+            rm -f "$T/guard.log"
+            [ "$n" -ge 1 ] || { v="harness: no mutating call left to cut before cut $i"; break; }
+            k=$(( (RANDOM * 32768 + RANDOM) % n + 1 ))
+            m=${cmodes[$((RANDOM % 3))]}
+            echo "--- cut $i: call $k of $n, $m" >> "$T/chain.out"
+            cflow "$k" "$m"
+            cutlog="$cutlog${cutlog:+, }$k/$n $m"
+            if [ "$flow_rc" != 99 ]; then
+                v="harness: cut $i at call $k of $n was never reached"
+                break
+            fi
+            grep -h 'power cut' "$T/cut.log" | sed "s|$T/dev/||g" >> "$T/chain.out"
+            ag status --json > "$T/hist.$i.json" 2>> "$T/chain.out"
+        done
+        # the power stays on
+        health "$h_boot"
+        local -a genv=(LD_PRELOAD="$PRELOAD" SECUP_CUT_GUARD="$guard" SECUP_CUT_GUARD_LOG="$T/guard.log")
+        (cd "$T" && env "${genv[@]}" "$AG" --config dev/dev.json boot) > "$T/reboot.out" 2>&1
+        echo "[boot 1: exit $?]" >> "$T/reboot.out"
+        (cd "$T" && env "${genv[@]}" "$AG" --config dev/dev.json boot) >> "$T/reboot.out" 2>&1
+        rb=$?
+        echo "[boot 2: exit $rb]" >> "$T/reboot.out"
+        ag status --json > "$T/post.json" 2>> "$T/reboot.out"
+        local -a hist=()
+        for ((k = 0; k <= cuts; k++)); do [ -f "$T/hist.$k.json" ] && hist+=("$T/hist.$k.json"); done
+        cp "${hist[-1]}" "$T/pre.json"
+        local w
+        w=$("$PY" "$HERE/check_invariants.py" task="$T" base="$B" images="$W/img" updated="$updated" \
+            allowed="$allowed" bundle="$bundle" reboot_rc="$rb" 2>&1)
+        [ -n "$w" ] && v="$v${v:+$'\n'}$w"
+        w=$("$PY" "$HERE/chain_check.py" updated="$updated" new="$new" health="$h_flow" \
+            "${hist[@]}" "$T/post.json" 2>&1)
+        [ -n "$w" ] && v="$v${v:+$'\n'}$w"
+        health ok
+        local fo
+        fo=$(ag install "$W/pkg/bundle9.suit" 2>&1; echo "[install 9: exit $?]"; ag boot 2>&1; echo "[boot: exit $?]")
+        if ! grep -q "install 9: exit 0" <<<"$fo" || ! grep -q "boot: confirmed" <<<"$fo" ||
+            [ "$(ag status 2>&1 | grep -c 'runs slot .: sequence 9,')" != 2 ]; then
+            v="$v${v:+$'\n'}INV-7 recoverable: the following install of release 9 and boot did not both succeed"
+        fi
+        if [ -z "$v" ]; then
+            echo "HELD $j" >> "$T/result"
+        else
+            echo "FAIL $j	chain of cuts $cutlog	$(tr '\n' '|' <<<"$v" | sed 's/|$//')" >> "$T/result"
+            {
+                echo "  violations:"; sed 's/^/    /' <<<"$v"
+                echo "  the chain (cuts $cutlog):"; sed "s|$T/dev/||g; s/^/    /" "$T/chain.out"
+                echo "  the reboot:"; sed 's/^/    /' "$T/reboot.out"
+                echo "  the following fault-free run:"; sed 's/^/    /' <<<"$fo"
+            } > "$T/fail-$j.txt"
+        fi
+    done
+    echo "$chains" > "$T/n"
 }
 
 # Runs one scenario in one mode: the counting run, then every cut point. Writes
@@ -189,6 +303,10 @@ print(":".join("%s/dev/slots/%s.%s" % (sys.argv[2], c["name"], c["active"].lower
         flow_rc=$?
         echo "[boot: exit $flow_rc]" >> "$T/flow.out"
     }
+    if [ "$mode" = chained ]; then
+        run_chains
+        return
+    fi
 
     # counting run: N, and the flow must end as intended without a cut
     flow 0
@@ -298,6 +416,11 @@ for sc in $scenarios; do
         f=$(grep -c '^FAIL' "$T/result")
         total=$((total + h + f))
         held=$((held + h))
+        if [ "$m" = chained ]; then
+            printf '  scenario %s (%s), %-8s: %d chains of %d random cuts, %d held\n' "$sc" "$title" "$m" \
+                "$((h + f))" "${SWEEP_CHAIN_CUTS:-5}" "$h"
+            continue
+        fi
         printf '  scenario %s (%s), %-8s: N=%d cut points, %d run, %d held\n' "$sc" "$title" "$m" "$n" "$((h + f))" "$h"
     done
 done
@@ -340,8 +463,14 @@ for m in $modes; do
         mt=$((mt + $(grep -c '^HELD\|^FAIL' "$W/task-$sc-$m/result")))
         mh=$((mh + $(grep -c '^HELD' "$W/task-$sc-$m/result")))
     done
+    if [ "$m" = chained ]; then
+        echo "power-cut sweep ($m): $mt chains of ${SWEEP_CHAIN_CUTS:-5} random cuts, $mh held"
+        continue
+    fi
     echo "power-cut sweep ($m): $mt cut points, $mh held"
 done
 [ "$sample" -gt 1 ] && echo "(sampled: every $sample-th cut point and the last)"
-echo "power-cut sweep: $total cut points, $held held (${elapsed}s, $jobs jobs)"
+what="cut points"
+[ "$modes" = chained ] && what="chains of random cuts"
+echo "power-cut sweep: $total $what, $held held (${elapsed}s, $jobs jobs)"
 [ "$total" -gt 0 ] && [ "$held" -eq "$total" ]

@@ -66,3 +66,27 @@ struct secup_trust *tu_vector_trust(void)
     assert_int_equal(secup_trust_add(t, k, "hmac", &err), SECUP_OK);
     return t;
 }
+
+void tu_every_change_refused(uint8_t *buf, size_t len, const struct secup_key *key,
+                             tu_verify_fn verify)
+{
+    struct secup_err err;
+    assert_int_equal(verify(secup_bytes_of(buf, len), key, &err), SECUP_OK);
+    static const uint8_t masks[] = { 0x01, 0x20, 0x80 };
+    for (size_t m = 0; m < ARRAY_SIZE(masks); m++) {
+        for (size_t i = 0; i < len; i++) {
+            buf[i] ^= masks[m];
+            if (verify(secup_bytes_of(buf, len), key, &err) == SECUP_OK)
+                fail_msg("byte %zu ^ 0x%02x and still accepted", i, masks[m]);
+            buf[i] ^= masks[m];
+        }
+    }
+    for (size_t cut = 0; cut < len; cut++) {
+        uint8_t *part = malloc(cut ? cut : 1);
+        assert_non_null(part);
+        memcpy(part, buf, cut);
+        assert_int_not_equal(verify(secup_bytes_of(part, cut), key, &err), SECUP_OK);
+        free(part);
+    }
+    assert_int_equal(verify(secup_bytes_of(buf, len), key, &err), SECUP_OK);
+}

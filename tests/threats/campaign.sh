@@ -6,20 +6,30 @@
 #      recorded as the last result, with the device state checked every 500 seeds;
 #   2. C6 and the other network rows online: tests/threats/test_network.sh with SEEDS seeds
 #      per target (manifests, payloads, commands) through the attacker proxy.
+#   3. F6 random I/O errors (--fiu N): tests/threats/test_fiu.sh with N runs, each an agent
+#      cycle under libfiu followed by a fault-free one;
+#   4. F4 chained power cuts (--chains N): tests/powercut/sweep.sh in mode "chained", N
+#      chains of 5 random cuts per scenario.
+# A step given 0 is skipped and its figures are kept.
 # The figures go to tests/threats/figures.txt and docs/threat-tests.md (tools/threat-table.py).
-# Usage: tests/threats/campaign.sh [--build DIR] [--flips N] [--seeds M]
-#   defaults: build/dev, 10000 flips, 200 seeds
+# Usage: tests/threats/campaign.sh [--build DIR] [--flips N] [--seeds M] [--fiu R] [--chains C]
+#   defaults: build/dev, 10000 flips, 200 seeds, 0 fiu runs (50000 for the campaign of
+#   THREATS.md section 4), 0 chains (about 170 per scenario: 1,000 in all)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 B=$ROOT/build/dev
 FLIPS=10000
 SEEDS=200
+FIU=0
+CHAINS=0
 while [ $# -gt 0 ]; do
     case "$1" in
         --build) B=$(realpath "$2"); shift 2 ;;
         --flips) FLIPS=$2; shift 2 ;;
         --seeds) SEEDS=$2; shift 2 ;;
-        -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+        --fiu) FIU=$2; shift 2 ;;
+        --chains) CHAINS=$2; shift 2 ;;
+        -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
         *) echo "campaign: unknown option '$1'" >&2; exit 2 ;;
     esac
 done
@@ -34,8 +44,12 @@ FIG=$ROOT/tests/threats/figures.txt
 stamp=$(date -u +%Y-%m-%d)
 rev=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo "?")
 
+figs=()   # new figure lines
+keys=()   # the old lines they replace (regular expressions)
+st=0
 # ---- 1. local bit flips ----
 cd "$work"
+if [ "$FLIPS" -gt 0 ]; then
 "$A" keygen --alg esp256 --out author.pem >/dev/null
 mkdir -p slots state
 cat > dev.json <<JSON
@@ -123,8 +137,12 @@ print('%s (%s): %d envelope and %d payload bit-flip seeds (1-3 bits): refused %d
     + ('; refusals not recorded in the state: %d' % r['unrecorded'] if r.get('unrecorded') else ''))
 " "$result" "$stamp" "$rev" "$FLIPS")
 echo "campaign: $summary"
+figs+=("C6 | $summary")
+keys+=("C6 .*bit-flip seeds")
+fi
 
 # ---- 2. online, through the attacker proxy ----
+if [ "$SEEDS" -gt 0 ]; then
 echo "campaign: tests/threats/test_network.sh with $SEEDS seeds per target"
 set +e
 out=$("$ROOT/tests/threats/test_network.sh" "$AG" "$A" "$B/programs/server/secup-server" \
@@ -134,12 +152,44 @@ set -e
 line=$(tail -1 <<<"$out")
 echo "campaign: $line"
 [ $st -eq 0 ] || grep FAIL <<<"$out" | head -20
+figs+=("C6 | $stamp ($rev): online through the proxy, $SEEDS seeds each on manifests, payloads and commands: $line")
+keys+=("C6 .*online through the proxy")
+fi
+
+# ---- 3. F6 random I/O errors ----
+if [ "$FIU" -gt 0 ]; then
+echo "campaign: tests/threats/test_fiu.sh with $FIU runs"
+set +e
+out=$("$ROOT/tests/threats/test_fiu.sh" "$AG" "$A" "$FIU" 2>&1)
+s3=$?
+set -e
+[ $s3 -eq 0 ] || { grep -A3 FAIL <<<"$out" | head -40; st=1; }
+line=$(grep '^fiu figures:' <<<"$out" | sed 's/^fiu figures: //')
+echo "campaign: $line; $(tail -1 <<<"$out")"
+figs+=("F6 | $stamp ($rev): $line; $(tail -1 <<<"$out")")
+keys+=("F6 ")
+fi
+
+# ---- 4. F4 chained power cuts ----
+if [ "$CHAINS" -gt 0 ]; then
+echo "campaign: tests/powercut/sweep.sh, $CHAINS chains of 5 random cuts per scenario"
+set +e
+out=$(SWEEP_MODES=chained SWEEP_CHAINS=$CHAINS "$ROOT/tests/powercut/sweep.sh" "$AG" "$A" \
+    "$B/tests/powercut/libsecup_cutter.so" 2>&1)
+s4=$?
+set -e
+[ $s4 -eq 0 ] || { grep -A3 FAIL <<<"$out" | head -40; st=1; }
+line=$(tail -1 <<<"$out")
+echo "campaign: $line"
+figs+=("F4 | $stamp ($rev): 6 scenarios (firmware, failing health check, bundles, boot-attempts 1, dependency), each power-up + install + boot cut at a random call in a random mode (before, torn, unsynced), 5 cuts in a row: $line")
+keys+=("F4 ")
+fi
 
 # ---- the figures ----
 {
-    grep -v '^C6 |' "$FIG" 2>/dev/null | grep -v '^#' || true
-    echo "C6 | $summary"
-    echo "C6 | $stamp ($rev): online through the proxy, $SEEDS seeds each on manifests, payloads and commands: $line"
+    drop=$(printf '%s\n' "${keys[@]}" | paste -sd'|')
+    grep -v '^#' "$FIG" 2>/dev/null | grep -Ev "^(${drop:-NONE})" || true
+    printf '%s\n' "${figs[@]}"
 } > "$work/figures"
 {
     echo "# Figures of tests/threats/campaign.sh (ROW | text); read by tools/threat-table.py."

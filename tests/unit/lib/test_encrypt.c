@@ -474,6 +474,38 @@ static void test_encrypt_round_trip_every_supported_profile(void **state)
     parties_clear(&ps);
 }
 
+/* Servers and trackers name an image's profile with secup_profile_describe(): an MTI
+ * profile by its name, any other combination by a name built from its algorithms. */
+static void test_encrypt_profile_describe_names_mti_and_other_combinations(void **state)
+{
+    (void)state;
+    char name[96];
+    for (size_t i = 0; i < secup_profile_count(); i++) {
+        const struct secup_profile *p = secup_profile_at(i);
+        if (p->enc_alg == 0)
+            continue; /* signed-only profiles carry no encryption info */
+        struct secup_enc_info enc = { .alg = p->enc_alg, .n_recipients = 1 };
+        enc.recipients[0].alg = p->key_alg;
+        secup_profile_describe(p->auth_alg, &enc, name, sizeof(name));
+        assert_string_equal(name, p->name);
+    }
+    secup_profile_describe(-9 /* ESP256 */, NULL, name, sizeof(name));
+    assert_string_equal(name, "suit-sha256-esp256");
+    secup_profile_describe(-19, NULL, name, sizeof(name));
+    assert_string_equal(name, "suit-sha256-eddsa");
+    secup_profile_describe(12345, NULL, name, sizeof(name));
+    assert_string_equal(name, "suit-sha256-other");
+    /* an encryption no profile has: ESP256 signatures over A128GCM for an A128KW key */
+    struct secup_enc_info odd = { .alg = SECUP_COSE_ALG_A128GCM, .n_recipients = 1 };
+    odd.recipients[0].alg = SECUP_COSE_ALG_A128KW;
+    secup_profile_describe(-9, &odd, name, sizeof(name));
+    assert_string_equal(name, "suit-sha256-esp256-A128GCM");
+    /* a small buffer is cut, never overrun */
+    char tiny[8];
+    secup_profile_describe(-9 /* ESP256 */, NULL, tiny, sizeof(tiny));
+    assert_string_equal(tiny, "suit-sh");
+}
+
 /* ---- Wrong keys and damaged bytes ---- */
 
 static secup_rc try_decrypt(struct secup_bytes info, const struct secup_recipient_key *key,
@@ -938,6 +970,7 @@ int main(void)
         cmocka_unit_test(test_encrypt_producer_reproduces_aes_kw_vectors),
         cmocka_unit_test(test_encrypt_round_trip_every_alg_with_all_recipient_types),
         cmocka_unit_test(test_encrypt_round_trip_every_supported_profile),
+        cmocka_unit_test(test_encrypt_profile_describe_names_mti_and_other_combinations),
         cmocka_unit_test(test_encrypt_wrong_keys_are_refused_with_their_codes),
         cmocka_unit_test(test_encrypt_damaged_aead_payload_or_info_gives_specific_codes),
         cmocka_unit_test(test_encrypt_bit_flip_and_truncation_sweeps_never_succeed),

@@ -54,6 +54,13 @@ static void test_notification_round_trip_keeps_every_field(void **state)
     assert_int_equal(secup_notification_encode(&n, buf, len - 1, &len2, &err), SECUP_E_BUF_SMALL);
 }
 
+static secup_rc verify_only(struct secup_bytes in, const struct secup_key *key,
+                            struct secup_err *err)
+{
+    struct secup_notification n;
+    return secup_notification_verify(in, key, &n, err);
+}
+
 static void sign_verify(enum secup_key_type type)
 {
     struct secup_key *key = NULL, *other = NULL;
@@ -68,19 +75,7 @@ static void sign_verify(enum secup_key_type type)
     assert_int_equal(got.seq, 42);
     assert_int_equal(secup_notification_verify(secup_bytes_of(buf, len), other, &got, &err),
                      SECUP_E_SIG);
-    for (size_t i = 0; i < len; i++) {
-        buf[i] ^= 0x01;
-        if (secup_notification_verify(secup_bytes_of(buf, len), key, &got, &err) == SECUP_OK)
-            fail_msg("byte %zu flipped and still accepted", i);
-        buf[i] ^= 0x01;
-    }
-    for (size_t cut = 0; cut < len; cut++) {
-        uint8_t *part = malloc(cut ? cut : 1);
-        memcpy(part, buf, cut);
-        assert_int_not_equal(secup_notification_verify(secup_bytes_of(part, cut), key, &got, &err),
-                             SECUP_OK);
-        free(part);
-    }
+    tu_every_change_refused(buf, len, key, verify_only);
     secup_key_free(key);
     secup_key_free(other);
 }

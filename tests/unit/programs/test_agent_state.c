@@ -288,6 +288,101 @@ static void test_state_parse_refuses_garbage(void **state)
     assert_int_equal(state_parse(&cfg, text, strlen(text), &st, &err), SECUP_E_UNSUPPORTED);
 }
 
+/* THREATS.md T8: the secure counter follows every save, never goes back, and a state below
+ * it (an older copy restored), none where it is above 0, or a damaged counter is refused. */
+static void test_state_secure_counter(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/secup-counter-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    struct agent_config *cfg = cfg_in(dir);
+    snprintf(cfg->counter_path, sizeof(cfg->counter_path), "%s/counter", dir);
+    static struct agent_state st;
+    static struct agent_state old;
+    struct secup_err err;
+    bool recovered = false;
+    uint64_t v = 99;
+    bool exists = true;
+    assert_int_equal(counter_read(cfg, &v, &exists, &err), SECUP_OK);
+    assert_false(exists);
+    assert_int_equal(v, 0);
+    assert_int_equal(state_load(cfg, &st, &recovered, &err), SECUP_OK);
+    assert_int_equal(state_raise_floor(&st, 0, "release", 3, &err), SECUP_OK);
+    assert_int_equal(state_save(cfg, &st, &err), SECUP_OK);
+    assert_int_equal(counter_read(cfg, &v, &exists, &err), SECUP_OK);
+    assert_true(exists);
+    assert_int_equal(v, 1);
+    old = st;
+    char a[AGENT_PATH_MAX + 16], b[AGENT_PATH_MAX + 16], keep_a[AGENT_PATH_MAX + 32];
+    snprintf(a, sizeof(a), "%.900s/state.A", cfg->state_dir);
+    snprintf(b, sizeof(b), "%.900s/state.B", cfg->state_dir);
+    snprintf(keep_a, sizeof(keep_a), "%s/old.A", dir);
+    assert_int_equal(link(a, keep_a), 0); /* the old copy, kept aside */
+    assert_int_equal(state_raise_floor(&st, 0, "release", 8, &err), SECUP_OK);
+    assert_int_equal(state_save(cfg, &st, &err), SECUP_OK);
+    assert_int_equal(counter_read(cfg, &v, &exists, &err), SECUP_OK);
+    assert_int_equal(v, 2);
+
+    /* never lowered */
+    assert_int_equal(counter_raise(cfg, 1, &err), SECUP_E_STATE_ROLLBACK);
+    assert_non_null(strstr(err.msg, "never goes back"));
+    assert_int_equal(counter_raise(cfg, 2, &err), SECUP_OK);
+
+    /* both copies restored from generation 1: refused, nothing loaded */
+    assert_int_equal(rename(keep_a, a), 0);
+    assert_int_equal(unlink(b), 0);
+    assert_int_equal(link(a, b), 0);
+    assert_int_equal(state_load(cfg, &st, &recovered, &err), SECUP_E_STATE_ROLLBACK);
+    assert_non_null(strstr(err.msg, "generation 1, below the secure counter"));
+    assert_int_equal(st.generation, 0);
+    assert_int_equal(st.comp[0].n_floors, 0);
+    /* an older state saved again (generation 0 + 1) cannot push the counter back */
+    old.generation = 0;
+    assert_int_equal(state_save(cfg, &old, &err), SECUP_E_STATE_ROLLBACK);
+    assert_int_equal(counter_read(cfg, &v, &exists, &err), SECUP_OK);
+    assert_int_equal(v, 2);
+
+    /* no state at all, with the counter above 0 */
+    assert_int_equal(unlink(a), 0);
+    assert_int_equal(unlink(b), 0);
+    assert_int_equal(state_load(cfg, &st, &recovered, &err), SECUP_E_STATE_ROLLBACK);
+    assert_non_null(strstr(err.msg, "removed or lost"));
+
+    /* a damaged counter */
+    flip_file(cfg->counter_path, 5);
+    assert_int_equal(counter_read(cfg, &v, &exists, &err), SECUP_E_STATE_ROLLBACK);
+    assert_non_null(strstr(err.msg, "unusable"));
+    assert_int_equal(state_load(cfg, &st, &recovered, &err), SECUP_E_STATE_ROLLBACK);
+
+    assert_int_equal(unlink(cfg->counter_path), 0);
+    assert_int_equal(rmdir(cfg->state_dir), 0);
+    assert_int_equal(rmdir(dir), 0);
+}
+
+/* THREATS.md F10: the failure streak counts failures of one manifest in a row. */
+static void test_state_failure_streak(void **state)
+{
+    (void)state;
+    static struct state_result l;
+    memset(&l, 0, sizeof(l));
+    const char *m1 = "1111111111111111111111111111111111111111111111111111111111111111";
+    const char *m2 = "2222222222222222222222222222222222222222222222222222222222222222";
+    state_count_result(&l, false, m1);
+    assert_int_equal(l.failures, 1);
+    snprintf(l.manifest_digest, sizeof(l.manifest_digest), "%s", m1);
+    state_count_result(&l, false, m1);
+    assert_int_equal(l.failures, 2);
+    state_count_result(&l, true, m1); /* installed, not yet confirmed: still counted */
+    assert_int_equal(l.failures, 2);
+    state_count_result(&l, false, m1);
+    assert_int_equal(l.failures, 3);
+    state_count_result(&l, false, m2); /* another manifest starts again */
+    assert_int_equal(l.failures, 1);
+    snprintf(l.manifest_digest, sizeof(l.manifest_digest), "%s", m2);
+    state_count_result(&l, true, m1);
+    assert_int_equal(l.failures, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -298,6 +393,8 @@ int main(void)
         cmocka_unit_test(test_state_floors_never_go_down),
         cmocka_unit_test(test_state_reason_from_untrusted_bytes_is_recorded),
         cmocka_unit_test(test_state_parse_refuses_garbage),
+        cmocka_unit_test(test_state_secure_counter),
+        cmocka_unit_test(test_state_failure_streak),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
