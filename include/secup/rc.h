@@ -88,6 +88,7 @@ typedef enum secup_rc {
     SECUP_E_TIMEOUT = 408, /* a peer or a child process did not answer in time */
     SECUP_E_UNAVAILABLE = 409, /* a service is not reachable or refuses service for now */
     SECUP_E_KEY_EXPOSED = 415, /* a private key file that others may read or write */
+    SECUP_E_RATE = 416,    /* too many requests from this address: again after Retry-After */
 } secup_rc;
 
 /* Human description of a code. Never NULL; static storage. */

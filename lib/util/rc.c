@@ -85,6 +85,7 @@ static const struct rc_entry rc_table[] = {
     RC(SECUP_E_TIMEOUT, "timed out"),
     RC(SECUP_E_UNAVAILABLE, "service unavailable"),
     RC(SECUP_E_KEY_EXPOSED, "private key file readable or writable by others"),
+    RC(SECUP_E_RATE, "too many requests from this address"),
 };
 
 static const struct rc_entry *find(secup_rc rc)

@@ -62,6 +62,7 @@ struct online {
     size_t box_len;
     char tracker_id[AGENT_NAME_MAX]; /* copies the listener reads while the main loop */
     char device_id[AGENT_NAME_MAX];  /* reopens the configuration after an install */
+    uint32_t retry_after;   /* Retry-After of the last "later" answer (s): the next wait */
 };
 
 static uint64_t now(void)
@@ -107,6 +108,15 @@ static void wait_for(struct online *o, uint32_t s)
     }
 }
 
+/* The wait before the next attempt: the back-off, or longer when the last answer said so
+ * (429/503 with Retry-After, THREATS.md U6); the hint is used once. */
+static uint32_t wait_after(struct online *o, uint32_t delay)
+{
+    uint32_t w = o->retry_after > delay ? o->retry_after : delay;
+    o->retry_after = 0;
+    return w;
+}
+
 static uint32_t next_delay(const struct agent_online_config *c, uint32_t d)
 {
     uint64_t n = (uint64_t)d * 2;
@@ -121,9 +131,11 @@ static void tracker_url(const struct online *o, const char *path, char *out, siz
 }
 
 /* An error answer into err, prefixed with what was asked. */
-static secup_rc answer_error(const struct httpc_response *resp, const char *what,
-                             struct secup_err *err)
+static secup_rc answer_error(struct online *o, const struct httpc_response *resp,
+                             const char *what, struct secup_err *err)
 {
+    if (resp->retry_after_s > o->retry_after)
+        o->retry_after = resp->retry_after_s;
     secup_rc rc = httpc_response_error(resp, err);
     secup_err_prefix(err, "%s: HTTP %ld", what, resp->status);
     return rc;
@@ -206,7 +218,7 @@ static secup_rc do_register(struct online *o, struct secup_err *err)
     if (rc != SECUP_OK)
         return rc;
     if (resp.status != 201) {
-        rc = answer_error(&resp, "register", err);
+        rc = answer_error(o, &resp, "register", err);
         httpc_response_free(&resp);
         return rc;
     }
@@ -248,7 +260,7 @@ static secup_rc do_report(struct online *o, struct secup_err *err)
     if (rc != SECUP_OK)
         return rc;
     if (resp.status != 200)
-        rc = answer_error(&resp, "status report", err);
+        rc = answer_error(o, &resp, "status report", err);
     httpc_response_free(&resp);
     if (rc == SECUP_OK) {
         o->last_report = now();
@@ -366,7 +378,7 @@ static secup_rc fetch_file_once(struct online *o, const char *url, int fd, uint6
         *again = true;
     } else if (rc == SECUP_OK && (resp.status < 200 || resp.status >= 300)) {
         *again = is_transient_status(resp.status);
-        rc = answer_error(&resp, url, err);
+        rc = answer_error(o, &resp, url, err);
     }
     httpc_response_free(&resp);
     return rc;
@@ -381,7 +393,7 @@ static secup_rc fetch_mem_once(struct online *o, const char *url, uint64_t max,
     *again = rc != SECUP_OK && is_transient_transport(rc);
     if (rc == SECUP_OK && resp->status != 200) {
         *again = is_transient_status(resp->status);
-        rc = answer_error(resp, url, err);
+        rc = answer_error(o, resp, url, err);
         httpc_response_free(resp);
     }
     return rc;
@@ -451,9 +463,10 @@ static secup_rc fetch(struct online *o, char (*urls)[AGENT_URL_MAX], uint32_t n_
         if (rc == SECUP_E_LIMIT_BODY || attempt >= o->cfg->attempts ||
             (!again && attempt >= n_urls))
             return rc;
+        uint32_t wait = wait_after(o, delay);
         say("attempt %u of %u failed: %s [%s]; again in %u s", attempt, o->cfg->attempts, err->msg,
-            secup_rc_name(rc), delay);
-        pause_for(delay);
+            secup_rc_name(rc), wait);
+        pause_for(wait);
         if (stop_requested)
             return secup_err_set(err, SECUP_E_STATE, "stopped during a download");
         delay = next_delay(o->cfg, delay);
@@ -824,7 +837,7 @@ static secup_rc poll_once(struct online *o, bool *refused, struct secup_err *err
         return SECUP_OK;
     }
     if (resp.status != 200) {
-        rc = answer_error(&resp, "commands", err);
+        rc = answer_error(o, &resp, "commands", err);
         httpc_response_free(&resp);
         return rc;
     }
@@ -1018,7 +1031,7 @@ static secup_rc send_callback(struct online *o, struct secup_err *err)
     if (rc != SECUP_OK)
         return rc;
     if (resp.status != 200)
-        rc = answer_error(&resp, "callback", err);
+        rc = answer_error(o, &resp, "callback", err);
     httpc_response_free(&resp);
     if (rc == SECUP_OK) {
         o->callback_sent = true;
@@ -1188,11 +1201,12 @@ int agent_online_run(struct agent *a, const char *config, bool once)
         }
         if (rc != SECUP_OK || refused) {
             /* the tracker unreachable, or a command it keeps sending that is refused */
-            say("again in %u s", delay);
+            uint32_t wait = wait_after(&o, delay);
+            say("again in %u s", wait);
             if (o.listener)
-                wait_for(&o, delay); /* a command at the listener ends the wait */
+                wait_for(&o, wait); /* a command at the listener ends the wait */
             else
-                pause_for(delay);
+                pause_for(wait);
             delay = next_delay(o.cfg, delay);
         } else {
             delay = o.cfg->retry_initial;

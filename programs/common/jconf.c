@@ -140,3 +140,40 @@ secup_rc jconf_strv(struct jconf *c, json_t *obj, const char *key, char **argv, 
     argv[*n] = NULL;
     return SECUP_OK;
 }
+
+secup_rc jconf_rates(struct jconf *c, json_t *obj, const char *key, const char *const *names,
+                     struct ratelimit_class *out)
+{
+    json_t *v = json_object_get(obj, key);
+    if (!v)
+        return SECUP_OK;
+    if (!json_is_object(v))
+        return bad(c, key, "must be an object of request classes");
+    const char *name;
+    json_t *cv;
+    json_object_foreach(v, name, cv) {
+        size_t i = 0;
+        while (names[i] && strcmp(names[i], name) != 0)
+            i++;
+        if (!names[i])
+            return secup_err_set(c->err, SECUP_E_VALUE,
+                                 "'%s': \"%s\" has an unknown request class \"%.64s\"", c->file,
+                                 key, name);
+        static const char *const keys[] = { "rate", "burst", NULL };
+        secup_rc rc = jconf_keys(c, cv, name, keys);
+        if (rc != SECUP_OK)
+            return rc;
+        json_t *r = json_object_get(cv, "rate");
+        if (!json_is_number(r) || json_number_value(r) < 0 || json_number_value(r) > 1e6)
+            return secup_err_set(c->err, SECUP_E_VALUE,
+                                 "'%s': \"%s.%s.rate\" must be a number of requests per second "
+                                 "from 0 to 1000000", c->file, key, name);
+        uint64_t burst = 0;
+        rc = jconf_uint(c, cv, "burst", 0, 1000000, &burst, false);
+        if (rc != SECUP_OK)
+            return rc;
+        out[i].rate = json_number_value(r);
+        out[i].burst = (unsigned)burst;
+    }
+    return SECUP_OK;
+}

@@ -9,6 +9,7 @@
 
 #include <jansson.h>
 
+#include "http/ratelimit.h"
 #include "secup/err.h"
 
 struct jconf {
@@ -34,5 +35,12 @@ secup_rc jconf_bool(struct jconf *c, json_t *obj, const char *key, bool *out);
  * argv[n] = NULL. */
 secup_rc jconf_strv(struct jconf *c, json_t *obj, const char *key, char **argv, size_t max,
                     char *buf, size_t cap, size_t *n);
+/* Per-source request limits (httpd_req_limit): obj[key] is {"CLASS": {"rate": R,
+ * "burst": B}, ...} with CLASS one of names (NULL-terminated; its index is the class),
+ * R requests per second (a number from 0 to 1000000; 0: no limit) and B the requests
+ * allowed at once (an integer from 0 to 1000000; 0 or absent: max(1, R)). Classes not
+ * named keep what out holds. */
+secup_rc jconf_rates(struct jconf *c, json_t *obj, const char *key, const char *const *names,
+                     struct ratelimit_class *out);
 
 #endif /* SECUP_JCONF_H */

@@ -18,7 +18,9 @@ static const char *const limit_keys[] = { "max-envelope", "max-payload", "storag
                                           "upload-expiry", NULL };
 static const char *const scanner_keys[] = { "command", "timeout", "ban-after", NULL };
 static const char *const http_keys[] = { "threads", "timeout", "connection-limit",
-                                         "per-ip-limit", "cache-ttl-ms", NULL };
+                                         "per-ip-limit", "cache-ttl-ms", "min-rate",
+                                         "rate-limits", "rate-table", NULL };
+static const char *const rate_classes[] = { "download", "upload", "other", NULL };
 static const char *const notify_keys[] = { "retry-initial", "retry-max", "ca-file", NULL };
 
 static void defaults(struct srv_config *cfg)
@@ -108,6 +110,12 @@ static secup_rc parse(struct jconf *c, json_t *root, struct srv_config *cfg)
             rc = jconf_uint(c, s, "per-ip-limit", 0, 1000000, &cfg->per_ip_limit, false);
         if (rc == SECUP_OK)
             rc = jconf_uint(c, s, "cache-ttl-ms", 0, 60000, &cfg->cache_ttl_ms, false);
+        if (rc == SECUP_OK)
+            rc = jconf_uint(c, s, "min-rate", 1, 1ull << 30, &cfg->min_rate, false);
+        if (rc == SECUP_OK)
+            rc = jconf_rates(c, s, "rate-limits", rate_classes, cfg->rate);
+        if (rc == SECUP_OK)
+            rc = jconf_uint(c, s, "rate-table", 64, 1u << 24, &cfg->rate_table, false);
     }
     if (rc == SECUP_OK)
         rc = section(c, root, "notify", notify_keys, &s);

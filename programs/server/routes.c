@@ -664,7 +664,8 @@ void srv_handle(void *app, struct httpd_req *req)
     struct req_route r;
     r.method = httpd_req_method(req);
     if (!req_split_path(httpd_req_path(req), &r)) {
-        httpd_respond_error(req, SECUP_E_HTTP, "malformed path: segments are A-Z a-z 0-9 . _ -");
+        if (httpd_req_limit(req, SRV_RATE_OTHER))
+            httpd_respond_error(req, SECUP_E_HTTP, "malformed path: segments are A-Z a-z 0-9 . _ -");
         return;
     }
     static const char *const health[] = { "v1", "health" };
@@ -675,6 +676,12 @@ void srv_handle(void *app, struct httpd_req *req)
     static const char *const latest_p[] = { "v1", "latest" };
     static const char *const subs[] = { "v1", "subscriptions" };
 
+    bool download = req_match(&r, "GET", 4, manifest) || req_match(&r, "GET", 4, payload) ||
+                    req_match(&r, "GET", 3, image) || req_match(&r, "GET", 2, latest_p);
+    if (!httpd_req_limit(req, download ? SRV_RATE_DOWNLOAD
+                              : req_match(&r, "POST", 2, images) ? SRV_RATE_UPLOAD
+                                                                 : SRV_RATE_OTHER))
+        return; /* 429 with Retry-After */
     if (req_match(&r, "GET", 2, health)) {
         json_t *o = json_pack("{s:s, s:s}", "status", "ok", "server", s->cfg.id);
         httpd_respond_json(req, 200, o);

@@ -34,6 +34,13 @@ static secup_rc open_all(struct srv *s, const char *dir, struct secup_err *err)
     return rc;
 }
 
+/* The HTTP seam's diagnostics: connections closed by the time limits, libmicrohttpd. */
+static void http_log(void *ctx, const char *line)
+{
+    (void)ctx;
+    srv_log("http: %s", line);
+}
+
 secup_rc srv_run(const char *dir, struct secup_err *err)
 {
     struct srv *s = calloc(1, sizeof(*s));
@@ -80,6 +87,11 @@ secup_rc srv_run(const char *dir, struct secup_err *err)
         hc.connection_limit = (unsigned)s->cfg.connection_limit;
         hc.per_ip_limit = (unsigned)s->cfg.per_ip_limit;
         hc.timeout_s = (unsigned)s->cfg.timeout;
+        hc.min_body_rate = hc.min_read_rate = (unsigned)s->cfg.min_rate;
+        hc.log = http_log;
+        hc.rate_classes = s->cfg.rate;
+        hc.n_rate_classes = SRV_RATE_CLASSES;
+        hc.rate_table = (size_t)s->cfg.rate_table;
         hc.max_body = s->cfg.max_envelope + s->cfg.max_payload + 64 * 1024;
         rc = httpd_start(&hc, srv_handle, s, &s->httpd, err);
     }

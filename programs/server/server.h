@@ -8,6 +8,7 @@
 #include <jansson.h>
 
 #include "db/db.h"
+#include "http/ratelimit.h"
 #include "secup/err.h"
 #include "secup/keys.h"
 
@@ -17,6 +18,9 @@
 #define SRV_SCANNER_ARGS 16
 
 /* ---- configuration (config.c): DIR/server.json ---- */
+
+/* Request classes of http.rate-limits (routes.c names each request's class). */
+enum srv_rate_class { SRV_RATE_DOWNLOAD, SRV_RATE_UPLOAD, SRV_RATE_OTHER, SRV_RATE_CLASSES };
 
 struct srv_config {
     char dir[SRV_PATH];
@@ -48,6 +52,9 @@ struct srv_config {
     char public_url[512];            /* how clients reach this server (notification URIs) */
     bool public_url_auto;            /* not configured: from the bound address */
     char notify_ca[SRV_PATH];        /* CA file for trackers' HTTPS callbacks (optional) */
+    uint64_t min_rate;               /* bytes/s of request bodies and answer reads; 0: 64 */
+    struct ratelimit_class rate[SRV_RATE_CLASSES]; /* per-source request limits */
+    uint64_t rate_table;             /* sources tracked; 0: 16384 */
 };
 
 secup_rc srv_config_load(const char *dir, struct srv_config *cfg, struct secup_err *err);

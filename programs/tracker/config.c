@@ -22,7 +22,10 @@ static const char *const up_keys[] = { "url", "id", "key", "ca-file", "enrolment
                                        "poll-wait", NULL };
 static const char *const srv_keys[] = { "token-file", "ca-file", "poll-interval", NULL };
 static const char *const tls_keys[] = { "cert", "key", NULL };
-static const char *const http_keys[] = { "threads", "timeout", "connection-limit", NULL };
+static const char *const http_keys[] = { "threads", "timeout", "connection-limit",
+                                         "per-ip-limit", "min-rate", "rate-limits",
+                                         "rate-table", NULL };
+static const char *const rate_classes[] = { "poll", "report", "enrol", "other", NULL };
 
 static secup_rc set_dir(const char *dir, struct trk_config *cfg, struct secup_err *err)
 {
@@ -158,6 +161,14 @@ static secup_rc parse(struct jconf *c, json_t *root, struct trk_config *cfg)
             rc = jconf_uint(c, s, "timeout", 1, 3600, &cfg->timeout, false);
         if (rc == SECUP_OK)
             rc = jconf_uint(c, s, "connection-limit", 1, 1000000, &cfg->connection_limit, false);
+        if (rc == SECUP_OK)
+            rc = jconf_uint(c, s, "per-ip-limit", 0, 1000000, &cfg->per_ip_limit, false);
+        if (rc == SECUP_OK)
+            rc = jconf_uint(c, s, "min-rate", 1, 1ull << 30, &cfg->min_rate, false);
+        if (rc == SECUP_OK)
+            rc = jconf_rates(c, s, "rate-limits", rate_classes, cfg->rate);
+        if (rc == SECUP_OK)
+            rc = jconf_uint(c, s, "rate-table", 64, 1u << 24, &cfg->rate_table, false);
     }
     /* "sqlite:relative.db" is relative to DIR */
     if (rc == SECUP_OK && strncmp(cfg->db_url, "sqlite:", 7) == 0 && cfg->db_url[7] != '/' &&

@@ -404,7 +404,8 @@ void trk_handle(void *app, struct httpd_req *req)
     struct req_route r;
     r.method = httpd_req_method(req);
     if (!req_split_path(httpd_req_path(req), &r)) {
-        httpd_respond_error(req, SECUP_E_HTTP, "malformed path: segments are A-Z a-z 0-9 . _ -");
+        if (httpd_req_limit(req, TRK_RATE_OTHER))
+            httpd_respond_error(req, SECUP_E_HTTP, "malformed path: segments are A-Z a-z 0-9 . _ -");
         return;
     }
     static const char *const health[] = { "v1", "health" };
@@ -413,6 +414,11 @@ void trk_handle(void *app, struct httpd_req *req)
     static const char *const notify[] = { "v1", "notify" };
     static const char *const commands[] = { "v1", "commands" };
     static const char *const callback[] = { "v1", "callback" };
+    if (!httpd_req_limit(req, req_match(&r, "GET", 2, commands)   ? TRK_RATE_POLL
+                              : req_match(&r, "POST", 2, status) ? TRK_RATE_REPORT
+                              : req_match(&r, "POST", 2, reg)    ? TRK_RATE_ENROL
+                                                                 : TRK_RATE_OTHER))
+        return; /* 429 with Retry-After */
     if (req_match(&r, "GET", 2, health)) {
         json_t *o = json_pack("{s:s, s:s}", "status", "ok", "tracker", t->cfg.id);
         httpd_respond_json(req, 200, o);

@@ -18,6 +18,13 @@ void trk_log(const char *fmt, ...)
     va_end(ap);
 }
 
+/* The HTTP seam's diagnostics: connections closed by the time limits, libmicrohttpd. */
+static void http_log(void *ctx, const char *line)
+{
+    (void)ctx;
+    trk_log("http: %s", line);
+}
+
 secup_rc trk_run(const char *dir, struct secup_err *err)
 {
     struct trk *t = calloc(1, sizeof(*t));
@@ -67,6 +74,12 @@ secup_rc trk_run(const char *dir, struct secup_err *err)
         hc.threads = threads;
         hc.connection_limit = (unsigned)t->cfg.connection_limit;
         hc.timeout_s = (unsigned)t->cfg.timeout;
+        hc.per_ip_limit = (unsigned)t->cfg.per_ip_limit;
+        hc.min_body_rate = hc.min_read_rate = (unsigned)t->cfg.min_rate;
+        hc.log = http_log;
+        hc.rate_classes = t->cfg.rate;
+        hc.n_rate_classes = TRK_RATE_CLASSES;
+        hc.rate_table = (size_t)t->cfg.rate_table;
         rc = httpd_start(&hc, trk_handle, t, &t->httpd, err);
     }
     if (rc == SECUP_OK && pthread_create(&t->ticker, NULL, trk_ticker, t) == 0)

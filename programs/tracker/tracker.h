@@ -13,12 +13,17 @@
 
 #include "admin_req.h"
 #include "db/db.h"
+#include "http/ratelimit.h"
 #include "secup/err.h"
 #include "secup/keys.h"
 
 #define TRK_PATH 4096
 #define TRK_ID_MAX 64
 #define TRK_HEX_ID 65
+
+/* Request classes of http.rate-limits (routes.c names each request's class). */
+enum trk_rate_class { TRK_RATE_POLL, TRK_RATE_REPORT, TRK_RATE_ENROL, TRK_RATE_OTHER,
+                      TRK_RATE_CLASSES };
 
 struct trk_config {
     char dir[TRK_PATH];
@@ -51,6 +56,10 @@ struct trk_config {
     uint64_t threads;
     uint64_t timeout;
     uint64_t connection_limit;
+    uint64_t per_ip_limit;        /* connections at once from one address; 0: no limit */
+    uint64_t min_rate;            /* bytes/s of request bodies and answer reads; 0: 64 */
+    struct ratelimit_class rate[TRK_RATE_CLASSES]; /* per-source request limits */
+    uint64_t rate_table;          /* sources tracked; 0: 16384 */
     /* "poll now": signed commands POSTed to consumers' callback URLs (pollnow.c) */
     char cb_ca[TRK_PATH];         /* verify consumers' listeners with this CA; "": do not */
     uint64_t cb_retry_initial;    /* seconds of back-off after a failed delivery, doubled */

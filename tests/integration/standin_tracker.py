@@ -5,7 +5,9 @@ GET /v1/commands?wait=S (200 application/cose with the next queued command, or 2
 S seconds). It also serves a payload mirror, GET /mirror/NAME with Range, and injects
 faults there: a file DIR/faults/NAME holding "cut N" (send N bytes of a full answer, then
 close), "stall N" (send N bytes, then hang), or "refuse K" (close K connections without
-an answer). Each fault is used once ("refuse" K times).
+an answer). Each fault is used once ("refuse" K times). A file DIR/busy holding "N"
+makes it answer /v1/status and /v1/commands 429 SECUP_E_RATE with "Retry-After: N" (no
+header when N is "-") while the file exists; each such answer is logged with its time.
 
 Usage: standin_tracker.py DIR ENROLMENT-TOKEN   (writes DIR/port; commands are queued as
 DIR/queue/NNN.cose, served in name order; reports land in DIR/reports/N.json)"""
@@ -76,7 +78,26 @@ class H(BaseHTTPRequestHandler):
         n = int(self.headers.get("Content-Length", "0"))
         return self.rfile.read(n)
 
+    def busy(self):
+        """429 while DIR/busy exists (THREATS.md U6: the agent must honour Retry-After)."""
+        try:
+            n = open(os.path.join(DIR, "busy")).read().strip()
+        except FileNotFoundError:
+            return False
+        log("busy %.3f %s %s" % (time.time(), self.command, self.path.split("?")[0]))
+        body = json.dumps({"error": "SECUP_E_RATE", "message": "too many requests"}).encode()
+        self.send_response(429)
+        self.send_header("Content-Type", "application/json")
+        if n != "-":
+            self.send_header("Retry-After", n)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+        return True
+
     def do_POST(self):
+        if self.path == "/v1/status" and self.busy():
+            return
         if self.path == "/v1/register":
             if self.headers.get("Authorization") != "Bearer " + ENROL:
                 return self.error(401, "SECUP_E_AUTH", "unknown enrolment token")
@@ -108,6 +129,8 @@ class H(BaseHTTPRequestHandler):
         self.error(404, "SECUP_E_NOENT", "no such route")
 
     def do_GET(self):
+        if self.path.startswith("/v1/commands") and self.busy():
+            return
         if self.path.startswith("/v1/commands"):
             if not self.consumer():
                 return self.error(401, "SECUP_E_AUTH", "no token")

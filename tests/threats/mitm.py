@@ -33,6 +33,13 @@ first matching rule used. Actions (with their parameters):
   garbage                      200, random bytes of the real body's length
   replay                       the body recorded for `from` (a path) by an earlier pass
   substitute from              forward a request for the path `from` instead
+  headers    size              the real answer after `size` bytes of extra header lines
+                               (THREATS.md P5: huge response headers)
+  length     value             the real body with "Content-Length: `value`" as given
+                               (negative, overflowing, not a number)
+  chunked    size              the real body chunked, its first chunk-size line `size`
+                               instead of the true one (garbage, overflowing, negative);
+                               "nofinal": true chunks, no last chunk, then close
 """
 import argparse
 import asyncio
@@ -230,6 +237,33 @@ async def handle(reader, writer):
                 await out.send(chunk if not rate else chunk[:rate])
                 if rate:
                     await asyncio.sleep(1)
+        if action == "headers":
+            extra = b""
+            i = 0
+            while len(extra) < r["size"]:
+                extra += b"X-Filler-%d: %s\r\n" % (i, b"a" * 1000)
+                i += 1
+            head = head_bytes(status, reason, rh, len(rbody))
+            await out.send(head[:-2] + extra + b"\r\n" + rbody)
+            return
+        if action == "length":
+            head = head_bytes(status, reason, rh, None)
+            await out.send(head[:-2] + b"Content-Length: " + str(r["value"]).encode() + b"\r\n\r\n"
+                           + rbody)
+            return
+        if action == "chunked":
+            head = head_bytes(status, reason, rh, None)
+            body = b""
+            for i in range(0, len(rbody), 16384):
+                part = rbody[i:i + 16384]
+                size = b"%x" % len(part)
+                if i == 0 and r["size"] != "nofinal":
+                    size = str(r["size"]).encode()
+                body += size + b"\r\n" + part + b"\r\n"
+            if r["size"] != "nofinal":
+                body += b"0\r\n\r\n"
+            await out.send(head[:-2] + b"Transfer-Encoding: chunked\r\n\r\n" + body)
+            return
         if action == "longer":
             rbody = rbody + random.Random(2).randbytes(r.get("extra", 1))
         length = len(rbody)

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "secup/err.h"
 
@@ -67,7 +68,12 @@ struct httpc_response {
     char etag[130];          /* the ETag header, as sent (quotes included); "" if none */
     char content_type[128];
     uint64_t content_length; /* of this response; 0 if unknown */
+    unsigned retry_after_s;  /* a Retry-After header (seconds, or an HTTP date turned into
+                              * seconds from now; at most HTTPC_RETRY_AFTER_MAX); 0 if none */
 };
+
+/* The longest Retry-After honoured: a larger one counts as this. */
+#define HTTPC_RETRY_AFTER_MAX 86400u
 
 /* Performs one request. A transport failure is SECUP_E_NET (SECUP_E_TIMEOUT for a
  * timeout); any HTTP status is success here: look at resp->status. */
@@ -115,5 +121,15 @@ secup_rc httpc_multi_run(struct httpc_multi *m, unsigned timeout_ms, struct secu
 unsigned httpc_multi_active(const struct httpc_multi *m);
 /* Abandons every transfer without calling done() (their sinks see nothing more). */
 void httpc_multi_free(struct httpc_multi *m);
+
+/* ---- the answer-header parsers (httpc_parse.c; fuzzed by fuzz/http_client_fuzz.c) ---- */
+
+/* A Retry-After value (RFC 9110 section 10.2.3): delay-seconds, or an HTTP date turned
+ * into seconds after now; at most HTTPC_RETRY_AFTER_MAX; 0 for anything else or a date
+ * that has passed. */
+unsigned httpc_parse_retry_after(const char *v, size_t n, time_t now);
+/* A Content-Length value the client takes: 1 to 18 decimal digits (below 10^18 bytes),
+ * no sign, nothing else (THREATS.md P5). */
+bool httpc_content_length_ok(const char *v, size_t n);
 
 #endif /* SECUP_HTTPC_H */

@@ -21,6 +21,9 @@
  * lands in a slot and httpc_response_error() can read it. */
 #define ERROR_BODY_MAX (64u * 1024u)
 #define PROGRESS_PERIOD_MS 100u
+/* The header block of one answer: more is an attack on the client (THREATS.md P5), and
+ * libcurl 7.88 bounds only each line (100 KiB). */
+#define HEADERS_MAX (64u * 1024u)
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
 static CURLcode global_rc = CURLE_FAILED_INIT;
@@ -36,6 +39,7 @@ struct xfer {
     struct secup_err *err;
     bool own_err_set;       /* a callback set err: keep it */
     long header_status;     /* status of the response whose headers are arriving */
+    size_t header_bytes;    /* of that response's header block */
     bool headers_done;      /* the blank line ending a final answer's header block came */
     bool to_sink;           /* decided with the first body byte */
     bool body_started;
@@ -92,6 +96,13 @@ static size_t on_header(char *line, size_t size, size_t nitems, void *userdata)
     size_t n = size * nitems;
     const char *v;
     size_t vlen;
+    if (!(n >= 5 && memcmp(line, "HTTP/", 5) == 0) && n > HEADERS_MAX - x->header_bytes) {
+        secup_err_set(x->err, SECUP_E_NET, "the answer's headers are larger than %u bytes",
+                      HEADERS_MAX);
+        x->own_err_set = true;
+        return 0;
+    }
+    x->header_bytes += n;
     if (n >= 5 && memcmp(line, "HTTP/", 5) == 0) {
         /* a new response (after 100 Continue, for example): forget the earlier headers */
         const char *sp = memchr(line, ' ', n);
@@ -100,15 +111,28 @@ static size_t on_header(char *line, size_t size, size_t nitems, void *userdata)
             for (const char *p = sp + 1; p < line + n && *p >= '0' && *p <= '9'; p++)
                 status = status * 10 + (*p - '0');
         x->header_status = status;
+        x->header_bytes = 0;
         x->headers_done = false;
         x->resp->etag[0] = '\0';
         x->resp->content_type[0] = '\0';
+        x->resp->retry_after_s = 0;
     } else if ((n == 2 && line[0] == '\r' && line[1] == '\n') || (n == 1 && line[0] == '\n')) {
         x->headers_done = x->header_status >= 200;
     } else if (name_is(line, n, "etag", &v, &vlen)) {
         store(x->resp->etag, sizeof(x->resp->etag), v, vlen);
     } else if (name_is(line, n, "content-type", &v, &vlen)) {
         store(x->resp->content_type, sizeof(x->resp->content_type), v, vlen);
+    } else if (name_is(line, n, "retry-after", &v, &vlen)) {
+        x->resp->retry_after_s = httpc_parse_retry_after(v, vlen, time(NULL));
+    } else if (name_is(line, n, "content-length", &v, &vlen) && !httpc_content_length_ok(v, vlen)) {
+        /* libcurl 7.88 reads an overflowing length as "until the end" and a number with
+         * garbage after it as the number: the answer's framing is a lie, not an answer
+         * (THREATS.md P5) */
+        secup_err_set(x->err, SECUP_E_NET,
+                      "the answer's Content-Length '%.40s' is not a length (malformed framing)",
+                      vlen ? v : "");
+        x->own_err_set = true;
+        return 0;
     }
     return n;
 }
@@ -247,6 +271,58 @@ static secup_rc check_file(const char *path, const char *what, struct secup_err 
     return SECUP_OK;
 }
 
+/* The options every transfer gets, one-shot (httpc_perform) or in a multi: protocols,
+ * timeouts and the low-speed limit, TLS verification and the client certificate, and the
+ * header and body callbacks on x. */
+static CURLcode apply_config(CURL *h, const struct httpc_config *cfg, struct xfer *x,
+                             char *errbuf)
+{
+    CURLcode cc = CURLE_OK;
+#define SET(opt, val)                           \
+    do {                                        \
+        if (cc == CURLE_OK)                     \
+            cc = curl_easy_setopt(h, opt, val); \
+    } while (0)
+    SET(CURLOPT_PROTOCOLS_STR, "http,https");
+    SET(CURLOPT_NOSIGNAL, 1L);
+    SET(CURLOPT_ERRORBUFFER, errbuf);
+    SET(CURLOPT_FOLLOWLOCATION, 0L);
+    SET(CURLOPT_CONNECTTIMEOUT, (long)(cfg->connect_timeout_s ? cfg->connect_timeout_s : 10));
+    if (cfg->timeout_s)
+        SET(CURLOPT_TIMEOUT, (long)cfg->timeout_s);
+    SET(CURLOPT_LOW_SPEED_LIMIT, (long)(cfg->low_speed_limit ? cfg->low_speed_limit : 1));
+    SET(CURLOPT_LOW_SPEED_TIME, (long)(cfg->low_speed_time_s ? cfg->low_speed_time_s : 60));
+    SET(CURLOPT_SSL_VERIFYPEER, cfg->insecure ? 0L : 1L);
+    SET(CURLOPT_SSL_VERIFYHOST, cfg->insecure ? 0L : 2L);
+    if (cfg->ca_file)
+        SET(CURLOPT_CAINFO, cfg->ca_file);
+    if (cfg->client_cert) {
+        SET(CURLOPT_SSLCERT, cfg->client_cert);
+        SET(CURLOPT_SSLCERTTYPE, "PEM");
+    }
+    if (cfg->client_key) {
+        SET(CURLOPT_SSLKEY, cfg->client_key);
+        SET(CURLOPT_SSLKEYTYPE, "PEM");
+    }
+    SET(CURLOPT_HEADERFUNCTION, on_header);
+    SET(CURLOPT_HEADERDATA, x);
+    SET(CURLOPT_WRITEFUNCTION, on_body);
+    SET(CURLOPT_WRITEDATA, x);
+#undef SET
+    return cc;
+}
+
+/* The method, for a request whose body (if any) is already set: HEAD has none, GET and
+ * POST are libcurl's own, any other is sent as given. */
+static CURLcode apply_method(CURL *h, const char *method)
+{
+    if (!method || strcmp(method, "GET") == 0 || strcmp(method, "POST") == 0)
+        return CURLE_OK;
+    if (strcmp(method, "HEAD") == 0)
+        return curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+    return curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+}
+
 secup_rc httpc_perform(const struct httpc_config *cfg, const struct httpc_request *req,
                        struct httpc_response *resp, struct secup_err *err)
 {
@@ -291,31 +367,8 @@ secup_rc httpc_perform(const struct httpc_config *cfg, const struct httpc_reques
             cc = curl_easy_setopt(h, opt, val); \
     } while (0)
     SET(CURLOPT_URL, req->url);
-    SET(CURLOPT_PROTOCOLS_STR, "http,https");
-    SET(CURLOPT_NOSIGNAL, 1L);
-    SET(CURLOPT_ERRORBUFFER, errbuf);
-    SET(CURLOPT_FOLLOWLOCATION, 0L);
-    SET(CURLOPT_CONNECTTIMEOUT, (long)(cfg->connect_timeout_s ? cfg->connect_timeout_s : 10));
-    if (cfg->timeout_s)
-        SET(CURLOPT_TIMEOUT, (long)cfg->timeout_s);
-    SET(CURLOPT_LOW_SPEED_LIMIT, (long)(cfg->low_speed_limit ? cfg->low_speed_limit : 1));
-    SET(CURLOPT_LOW_SPEED_TIME, (long)(cfg->low_speed_time_s ? cfg->low_speed_time_s : 60));
-    SET(CURLOPT_SSL_VERIFYPEER, cfg->insecure ? 0L : 1L);
-    SET(CURLOPT_SSL_VERIFYHOST, cfg->insecure ? 0L : 2L);
-    if (cfg->ca_file)
-        SET(CURLOPT_CAINFO, cfg->ca_file);
-    if (cfg->client_cert) {
-        SET(CURLOPT_SSLCERT, cfg->client_cert);
-        SET(CURLOPT_SSLCERTTYPE, "PEM");
-    }
-    if (cfg->client_key) {
-        SET(CURLOPT_SSLKEY, cfg->client_key);
-        SET(CURLOPT_SSLKEYTYPE, "PEM");
-    }
-    SET(CURLOPT_HEADERFUNCTION, on_header);
-    SET(CURLOPT_HEADERDATA, &x);
-    SET(CURLOPT_WRITEFUNCTION, on_body);
-    SET(CURLOPT_WRITEDATA, &x);
+    if (cc == CURLE_OK)
+        cc = apply_config(h, cfg, &x, errbuf);
     if (req->progress || req->cancel) {
         SET(CURLOPT_NOPROGRESS, 0L);
         SET(CURLOPT_XFERINFOFUNCTION, on_progress);
@@ -393,12 +446,8 @@ secup_rc httpc_perform(const struct httpc_config *cfg, const struct httpc_reques
             headers = nh;
         }
     }
-    if (req->method) {
-        if (strcmp(req->method, "HEAD") == 0)
-            SET(CURLOPT_NOBODY, 1L);
-        else if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "POST") != 0)
-            SET(CURLOPT_CUSTOMREQUEST, req->method);
-    }
+    if (cc == CURLE_OK)
+        cc = apply_method(h, req->method);
     char range[32];
     if (req->resume_from > 0) {
         snprintf(range, sizeof(range), "%llu-", (unsigned long long)req->resume_from);
@@ -664,41 +713,14 @@ secup_rc httpc_multi_start(struct httpc_multi *m, const struct httpc_config *cfg
         SET(CURLOPT_FRESH_CONNECT, 1L);
         SET(CURLOPT_FORBID_REUSE, 1L);
     }
-    SET(CURLOPT_PROTOCOLS_STR, "http,https");
-    SET(CURLOPT_NOSIGNAL, 1L);
-    SET(CURLOPT_ERRORBUFFER, t->errbuf);
-    SET(CURLOPT_FOLLOWLOCATION, 0L);
-    SET(CURLOPT_CONNECTTIMEOUT, (long)(cfg->connect_timeout_s ? cfg->connect_timeout_s : 10));
-    if (cfg->timeout_s)
-        SET(CURLOPT_TIMEOUT, (long)cfg->timeout_s);
-    SET(CURLOPT_LOW_SPEED_LIMIT, (long)(cfg->low_speed_limit ? cfg->low_speed_limit : 1));
-    SET(CURLOPT_LOW_SPEED_TIME, (long)(cfg->low_speed_time_s ? cfg->low_speed_time_s : 60));
-    SET(CURLOPT_SSL_VERIFYPEER, cfg->insecure ? 0L : 1L);
-    SET(CURLOPT_SSL_VERIFYHOST, cfg->insecure ? 0L : 2L);
-    if (cfg->ca_file)
-        SET(CURLOPT_CAINFO, cfg->ca_file);
-    if (cfg->client_cert) {
-        SET(CURLOPT_SSLCERT, cfg->client_cert);
-        SET(CURLOPT_SSLCERTTYPE, "PEM");
-    }
-    if (cfg->client_key) {
-        SET(CURLOPT_SSLKEY, cfg->client_key);
-        SET(CURLOPT_SSLKEYTYPE, "PEM");
-    }
-    SET(CURLOPT_HEADERFUNCTION, on_header);
-    SET(CURLOPT_HEADERDATA, &t->x);
-    SET(CURLOPT_WRITEFUNCTION, on_body);
-    SET(CURLOPT_WRITEDATA, &t->x);
+    if (cc == CURLE_OK)
+        cc = apply_config(h, cfg, &t->x, t->errbuf);
     if (post) {
         SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
         SET(CURLOPT_POSTFIELDS, t->body ? (const char *)t->body : "");
     }
-    if (req->method) {
-        if (strcmp(req->method, "HEAD") == 0)
-            SET(CURLOPT_NOBODY, 1L);
-        else if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "POST") != 0)
-            SET(CURLOPT_CUSTOMREQUEST, req->method);
-    }
+    if (cc == CURLE_OK)
+        cc = apply_method(h, req->method);
     if (t->headers)
         SET(CURLOPT_HTTPHEADER, t->headers);
 #undef SET

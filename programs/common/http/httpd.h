@@ -19,6 +19,7 @@
 
 #include <jansson.h>
 
+#include "ratelimit.h"
 #include "secup/err.h"
 
 struct httpd;
@@ -42,11 +43,21 @@ struct httpd_config {
                                   * (slow POST); 0: 64 */
     void (*log)(void *log_ctx, const char *line); /* server diagnostics; NULL: silent */
     void *log_ctx;
+    unsigned min_read_rate;      /* bytes/s a client must take an answer at, over each
+                                  * timeout_s window while the answer waits in the socket
+                                  * (slow read); 0: 64 */
+    /* Per-source request limits (THREATS.md U6), by the class a handler names in
+     * httpd_req_limit(); n_rate_classes 0: no limit. */
+    const struct ratelimit_class *rate_classes;
+    size_t n_rate_classes;
+    size_t rate_table;           /* sources tracked at once (fixed memory); 0: 16384 */
 };
 
 /* Time limits (httpd_mhd.c): a connection is closed when it is idle for timeout_s, when a
  * request head is not complete timeout_s after the connection opened or the previous
- * request ended (slow headers), or when a body arrives slower than min_body_rate.
+ * request ended (slow headers), when a body arrives slower than min_body_rate, or when
+ * the client acknowledges an answer slower than min_read_rate while answer bytes wait in
+ * the socket (slow read; measured with TCP_INFO).
  *
  * Over-limit and refused bodies: libmicrohttpd 0.9.75 only lets an answer be queued when
  * the head is complete or after the whole body. A declared Content-Length over the limit
@@ -127,6 +138,12 @@ struct httpd_park_ops {
 void httpd_req_park(struct httpd_req *req, const struct httpd_park_ops *ops, void *ctx);
 void httpd_req_wake(struct httpd_req *req);
 
+/* Counts one request of class cls (an index into httpd_config.rate_classes) against the
+ * client's source address. True: go on. False: over the limit; the request has been
+ * answered 429 SECUP_E_RATE with a Retry-After header (whole seconds) and the handler must
+ * return without answering. Without limits, or for a class without one: always true. */
+bool httpd_req_limit(struct httpd_req *req, unsigned cls);
+
 /* Adds a header to the response that follows (at most 16 per response). */
 void httpd_set_header(struct httpd_req *req, const char *name, const char *value);
 
@@ -144,7 +161,7 @@ void httpd_respond_fd(struct httpd_req *req, unsigned status, const char *conten
                       int fd, uint64_t offset, uint64_t len);
 
 /* The HTTP status for a result code: SECUP_E_AUTH 401; _FORBIDDEN, _BANNED 403;
- * _NOENT 404; _EXISTS, _ROLLBACK, _REPLAY 409; _AUDIENCE 403; _QUOTA 429; _QUARANTINED 410; _LIMIT_BODY, _LIMIT_SIZE 413;
+ * _NOENT 404; _EXISTS, _ROLLBACK, _REPLAY 409; _AUDIENCE 403; _QUOTA, _RATE 429; _QUARANTINED 410; _LIMIT_BODY, _LIMIT_SIZE 413;
  * _LOCATION 451; _NOSPACE 507; _UNAVAILABLE 503; _TIMEOUT 408; other 1xx/2xx input
  * codes 400; other 3xx refusals 422; 4xx environment codes 500. */
 unsigned httpd_status_for_rc(secup_rc rc);

@@ -12,10 +12,13 @@
  * frees the request. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/sockios.h>
+#include <linux/tcp.h> /* struct tcp_info with tcpi_bytes_acked (glibc's lacks it) */
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -38,9 +41,10 @@
 #define PP_BUFFER (64u * 1024u)
 #define PEM_MAX (1024u * 1024u)
 #define WATCH_PERIOD_MS 250u
+#define LOG_PER_SECOND 10u
 
 /* One TCP connection, as the watchdog sees it. Guarded by httpd.lock. */
-enum conn_phase { PHASE_HEAD, PHASE_BODY, PHASE_OTHER };
+enum conn_phase { PHASE_HEAD, PHASE_BODY, PHASE_ANSWER, PHASE_OTHER };
 struct conn {
     struct conn *prev, *next;
     int fd;
@@ -48,7 +52,12 @@ struct conn {
     uint64_t phase_start_ms;
     uint64_t window_start_ms;
     uint64_t window_bytes;
+    uint64_t window_acked; /* PHASE_ANSWER: the peer's acknowledged bytes at window start */
     unsigned eof_ticks; /* watchdog ticks that found the peer gone */
+    bool draining;      /* PHASE_HEAD, but the last answer is still in the socket */
+    uint64_t answer_start_ms; /* PHASE_ANSWER or draining: since when */
+    uint64_t mark_ms, mark_acked; /* half a second later (once the client's receive buffer
+                                   * has filled), and the acked bytes then; 0: not yet */
     bool killed;
 };
 
@@ -62,8 +71,15 @@ struct httpd {
     uint64_t max_body;
     uint64_t timeout_ms;
     uint64_t min_window_bytes;
+    uint64_t min_read_window_bytes;
+    uint64_t min_read_rate;
+    unsigned slow_reads_reset; /* slow readers reset at close since the last tick (lock) */
+    struct ratelimit *limits;
     void (*log)(void *log_ctx, const char *line);
     void *log_ctx;
+    _Atomic uint64_t log_second;    /* libmicrohttpd's own messages: at most */
+    _Atomic unsigned log_in_second; /* LOG_PER_SECOND a second (a flood logs per connection) */
+    _Atomic unsigned log_dropped;
     char *cert_pem, *key_pem, *ca_pem;
     size_t key_len;
 
@@ -143,9 +159,21 @@ static void dlog(const struct httpd *d, const char *fmt, ...)
 static void mhd_logger(void *cls, const char *fmt, va_list ap) SECUP_PRINTF(2, 0);
 static void mhd_logger(void *cls, const char *fmt, va_list ap)
 {
-    const struct httpd *d = cls;
+    struct httpd *d = cls;
     if (!d->log)
         return;
+    uint64_t sec = now_ms() / 1000u;
+    uint64_t was = atomic_load(&d->log_second);
+    if (was != sec && atomic_compare_exchange_strong(&d->log_second, &was, sec)) {
+        atomic_store(&d->log_in_second, 0);
+        unsigned dropped = atomic_exchange(&d->log_dropped, 0);
+        if (dropped)
+            dlog(d, "(%u more libmicrohttpd messages not logged)", dropped);
+    }
+    if (atomic_fetch_add(&d->log_in_second, 1) >= LOG_PER_SECOND) {
+        atomic_fetch_add(&d->log_dropped, 1);
+        return;
+    }
     char line[512];
     vsnprintf(line, sizeof(line), fmt, ap);
     size_t n = strlen(line);
@@ -265,6 +293,26 @@ static bool parse_target(struct httpd_req *r, struct secup_err *err)
 /* ------------------------------------------------------------------------------------- */
 /* the watchdog */
 
+/* Bytes of this connection the peer has acknowledged; false if the kernel cannot tell. */
+static bool acked_bytes(int fd, uint64_t *out)
+{
+    struct tcp_info ti;
+    socklen_t len = sizeof(ti);
+    memset(&ti, 0, sizeof(ti));
+    if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0 ||
+        len < offsetof(struct tcp_info, tcpi_bytes_acked) + sizeof(ti.tcpi_bytes_acked))
+        return false;
+    *out = ti.tcpi_bytes_acked;
+    return true;
+}
+
+/* Answer bytes in the socket the peer has not acknowledged yet. */
+static int unacked_bytes(int fd)
+{
+    int n = 0;
+    return ioctl(fd, SIOCOUTQ, &n) == 0 ? n : 0;
+}
+
 static void conn_set_phase(struct httpd *d, struct conn *c, enum conn_phase phase)
 {
     if (!c)
@@ -274,6 +322,12 @@ static void conn_set_phase(struct httpd *d, struct conn *c, enum conn_phase phas
     c->phase_start_ms = now_ms();
     c->window_start_ms = c->phase_start_ms;
     c->window_bytes = 0;
+    c->window_acked = 0;
+    c->draining = false;
+    c->answer_start_ms = c->phase_start_ms;
+    c->mark_ms = 0;
+    if (phase == PHASE_ANSWER)
+        (void)acked_bytes(c->fd, &c->window_acked);
     c->eof_ticks = 0;
     pthread_mutex_unlock(&d->lock);
 }
@@ -303,17 +357,59 @@ static void *watchdog_main(void *arg)
         if (d->stopping)
             break;
         uint64_t now = now_ms();
+        /* one log line per reason and tick, not one per connection: an attack that
+         * opens thousands of slow connections must not flood the log too */
+        static const char *const reasons[] = {
+            "request head not complete in time", "request body slower than the minimum rate",
+            "the client reads the answer slower than the minimum rate", "the client has gone",
+        };
+        unsigned closed[4] = { 0, 0, d->slow_reads_reset, 0 };
+        d->slow_reads_reset = 0;
         for (struct conn *c = d->conns; c; c = c->next) {
             if (c->killed)
                 continue;
             const char *why = NULL;
-            if (c->phase == PHASE_HEAD && now - c->phase_start_ms > d->timeout_ms) {
-                why = "request head not complete in time";
+            /* libmicrohttpd ends a request once the whole answer is in the socket: while
+             * it drains from there the client is still reading it, so the read rate
+             * applies, and the deadline of the next head starts when it has drained */
+            bool answering = c->phase == PHASE_ANSWER;
+            if (c->phase == PHASE_HEAD) {
+                if (unacked_bytes(c->fd) > 0) {
+                    if (!c->draining) {
+                        c->draining = true;
+                        c->window_start_ms = c->answer_start_ms = now;
+                        c->window_acked = 0;
+                        (void)acked_bytes(c->fd, &c->window_acked);
+                        c->mark_ms = 0;
+                    }
+                    c->phase_start_ms = now;
+                    answering = true;
+                } else {
+                    c->draining = false;
+                }
+            }
+            if (answering && !c->mark_ms && now - c->answer_start_ms >= 500 &&
+                acked_bytes(c->fd, &c->mark_acked))
+                c->mark_ms = now;
+            if (c->phase == PHASE_HEAD && !answering && now - c->phase_start_ms > d->timeout_ms) {
+                why = reasons[0];
             } else if (c->phase == PHASE_BODY && now - c->window_start_ms >= d->timeout_ms) {
                 if (c->window_bytes < d->min_window_bytes)
-                    why = "request body slower than the minimum rate";
+                    why = reasons[1];
                 c->window_start_ms = now;
                 c->window_bytes = 0;
+            } else if (answering && now - c->window_start_ms >= d->timeout_ms) {
+                /* slow read: answer bytes wait in the socket and the peer took fewer than
+                 * the minimum in this window (an answer fully handed over waits for
+                 * nothing, and neither does a client that read it all) */
+                uint64_t acked = 0;
+                if (acked_bytes(c->fd, &acked)) {
+                    if (acked - c->window_acked < d->min_read_window_bytes &&
+                        unacked_bytes(c->fd) > 0)
+                        why = reasons[2];
+                    c->window_acked = acked;
+                }
+                c->window_start_ms = now;
             }
             /* MHD 0.9.75 on epoll misses an end of stream that arrives together with the
              * last data (one edge for both, and a short read clears its read-ready flag),
@@ -321,13 +417,13 @@ static void *watchdog_main(void *arg)
              * a body, and whose peer has gone (readable, nothing to read) for two ticks,
              * is closed. While it is being answered it is left alone (a half-close there
              * is a client waiting for the answer). */
-            if (!why && c->phase != PHASE_OTHER) {
+            if (!why && !answering && (c->phase == PHASE_HEAD || c->phase == PHASE_BODY)) {
                 struct pollfd p = { .fd = c->fd, .events = POLLIN };
                 int avail = -1;
                 if (poll(&p, 1, 0) == 1 && (p.revents & (POLLIN | POLLHUP | POLLERR)) &&
                     ioctl(c->fd, FIONREAD, &avail) == 0 && avail == 0) {
                     if (++c->eof_ticks >= 2)
-                        why = "the client has gone";
+                        why = reasons[3];
                 } else {
                     c->eof_ticks = 0;
                 }
@@ -337,10 +433,22 @@ static void *watchdog_main(void *arg)
                  * (NOTIFY_CONNECTION CLOSED comes first and takes this lock): the fd is
                  * still this connection's. MHD sees the shutdown as a reset and closes. */
                 c->killed = true;
+                if (why == reasons[2]) {
+                    /* the answer waiting for a slow reader is dropped with a reset when MHD
+                     * closes, instead of staying in the kernel behind an orphaned socket */
+                    struct linger lg = { 1, 0 };
+                    setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+                }
                 shutdown(c->fd, SHUT_RDWR);
-                dlog(d, "closing a connection: %s", why);
+                for (size_t i = 0; i < 4; i++)
+                    closed[i] += why == reasons[i];
             }
         }
+        /* "the client has gone" is housekeeping, not an attack: not logged */
+        for (size_t i = 0; i < 3; i++)
+            if (closed[i])
+                dlog(d, "closed %u connection%s: %s", closed[i], closed[i] == 1 ? "" : "s",
+                     reasons[i]);
     }
     pthread_mutex_unlock(&d->lock);
     return NULL;
@@ -375,6 +483,21 @@ static void on_connection(void *cls, struct MHD_Connection *mc, void **socket_co
     if (!c)
         return;
     pthread_mutex_lock(&d->lock);
+    if ((c->draining || c->phase == PHASE_ANSWER) && !c->killed && unacked_bytes(c->fd) > 0) {
+        /* MHD closes (idle: it could not write for its timeout, or the answer was
+         * handed over long ago) while answer bytes still wait in the socket. A client
+         * reading at the minimum rate gets the rest before the end of stream, as after
+         * any close; a slower one would keep an orphaned socket and its buffer in the
+         * kernel: a reset drops them. The rate counts from half a second into the
+         * answer, once the client's receive buffer has filled. */
+        uint64_t now = now_ms(), acked = 0;
+        if (c->mark_ms && now - c->mark_ms >= 1000 && acked_bytes(c->fd, &acked) &&
+            (acked - c->mark_acked) * 1000u < d->min_read_rate * (now - c->mark_ms)) {
+            struct linger lg = { 1, 0 };
+            setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+            d->slow_reads_reset++;
+        }
+    }
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -458,6 +581,21 @@ void httpd_set_header(struct httpd_req *req, const char *name, const char *value
     }
     req->hname[req->nhdr] = n;
     req->hvalue[req->nhdr++] = v;
+}
+
+bool httpd_req_limit(struct httpd_req *req, unsigned cls)
+{
+    struct sockaddr_storage ss;
+    unsigned retry = 0;
+    if (!req || !req->d->limits || !httpd_req_peer(req, &ss) ||
+        ratelimit_take(req->d->limits, &ss, cls, now_ms(), &retry))
+        return true;
+    char v[16];
+    snprintf(v, sizeof(v), "%u", retry);
+    httpd_set_header(req, "Retry-After", v);
+    httpd_respond_error(req, SECUP_E_RATE,
+                        "too many requests from this address: again in %u s", retry);
+    return false;
 }
 
 void httpd_respond(struct httpd_req *req, unsigned status, const char *content_type,
@@ -553,7 +691,7 @@ static enum MHD_Result queue_answer(struct httpd_req *r)
     enum MHD_Result ret = MHD_queue_response(r->mc, r->status, r->resp);
     MHD_destroy_response(r->resp);
     r->resp = NULL;
-    conn_set_phase(r->d, r->c, PHASE_OTHER);
+    conn_set_phase(r->d, r->c, PHASE_ANSWER);
     return ret;
 }
 
@@ -1011,8 +1149,9 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
         MHD_destroy_post_processor(r->pp);
     if (r->resp)
         MHD_destroy_response(r->resp);
-    /* the next request on this connection has a head deadline again */
-    if (r->c)
+    /* the next request on this connection has a head deadline again (a request that
+     * ended otherwise ends its connection, which keeps its phase for on_connection) */
+    if (r->c && toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
         conn_set_phase(d, r->c, PHASE_HEAD);
     for (size_t i = 0; i < r->nhdr; i++) {
         free(r->hname[i]);
@@ -1141,6 +1280,7 @@ static void free_daemon(struct httpd *d)
         free(d->key_pem);
     }
     free(d->ca_pem);
+    ratelimit_free(d->limits);
     pthread_cond_destroy(&d->cond);
     pthread_mutex_destroy(&d->lock);
     free(d);
@@ -1179,8 +1319,22 @@ secup_rc httpd_start(const struct httpd_config *cfg, httpd_handler_fn handler, v
     unsigned timeout_s = cfg->timeout_s ? cfg->timeout_s : 30;
     d->timeout_ms = (uint64_t)timeout_s * 1000u;
     d->min_window_bytes = (uint64_t)(cfg->min_body_rate ? cfg->min_body_rate : 64) * timeout_s;
+    d->min_read_rate = cfg->min_read_rate ? cfg->min_read_rate : 64;
+    d->min_read_window_bytes = d->min_read_rate * timeout_s;
     d->log = cfg->log;
     d->log_ctx = cfg->log_ctx;
+    if (cfg->n_rate_classes > 0) {
+        if (cfg->n_rate_classes > RATELIMIT_CLASSES || !cfg->rate_classes) {
+            free_daemon(d);
+            return secup_err_set(err, SECUP_E_ARG, "at most %d request-rate classes",
+                                 RATELIMIT_CLASSES);
+        }
+        d->limits = ratelimit_new(cfg->rate_table, cfg->rate_classes, cfg->n_rate_classes);
+        if (!d->limits) {
+            free_daemon(d);
+            return secup_err_set(err, SECUP_E_NOMEM, "out of memory for the request-rate table");
+        }
+    }
 
     if (cfg->cert_file) {
         d->tls = true;

@@ -25,6 +25,7 @@ unsigned httpd_status_for_rc(secup_rc rc)
     case SECUP_E_NOSPACE: return 507;
     case SECUP_E_UNAVAILABLE: return 503;
     case SECUP_E_TIMEOUT: return 408;
+    case SECUP_E_RATE: return 429;
     default: break;
     }
     unsigned band = (unsigned)rc / 100u;

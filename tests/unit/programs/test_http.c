@@ -8,6 +8,7 @@
  * X-Test-Id so that "exactly once, with completed=false" can be checked per request. */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/tcp.h> /* struct tcp_info (glibc hides its own without _DEFAULT_SOURCE) */
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -543,7 +544,8 @@ static int setup(void **state)
     struct httpd_config plain_cfg = { .listen = "127.0.0.1:0", .threads = 2, .log = test_log,
                                       .log_ctx = (void *)"plain" };
     assert_int_equal(httpd_start(&plain_cfg, app_handler, &f, &f.plain, &err), SECUP_OK);
-    struct httpd_config slow_cfg = { .listen = "127.0.0.1:0", .threads = 2, .timeout_s = 2 };
+    struct httpd_config slow_cfg = { .listen = "127.0.0.1:0", .threads = 2, .timeout_s = 2,
+                                     .log = test_log, .log_ctx = (void *)"slow" };
     assert_int_equal(httpd_start(&slow_cfg, app_handler, &f, &f.slow, &err), SECUP_OK);
     f.tls_port = httpd_port(f.tls);
     f.plain_port = httpd_port(f.plain);
@@ -1402,6 +1404,39 @@ static void test_http_slow_body_is_closed(void **state)
     assert_false(r.completed);
 }
 
+/* Slow read (THREATS.md S2): a client with a small receive window that takes the 1 MiB
+ * answer a byte a second is closed by the server (min_read_rate, 64 B/s by default). */
+static void test_http_slow_reader_is_closed(void **state)
+{
+    (void)state;
+    int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(s >= 0);
+    int small = 1024;
+    setsockopt(s, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(fx->slow_port) };
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(s, (struct sockaddr *)&a, sizeof(a)), 0);
+    static const char head[] = "GET /file HTTP/1.1\r\nHost: x\r\n\r\n";
+    assert_true(raw_send(s, head, strlen(head)));
+    time_t start = time(NULL);
+    bool closed = false;
+    for (int i = 0; i < 60 && !closed; i++) { /* a byte a second, 60 s at most */
+        struct timespec ts = { 1, 0 };
+        while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+        }
+        char c;
+        (void)recv(s, &c, 1, MSG_DONTWAIT);
+        /* a reset is read only after what is buffered: ask the socket's state instead */
+        struct tcp_info ti;
+        socklen_t len = sizeof(ti);
+        closed = getsockopt(s, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0 ||
+                 ti.tcpi_state != 1; /* TCP_ESTABLISHED */
+    }
+    assert_true(closed);
+    printf("# slow reader closed after about %lld s\n", (long long)(time(NULL) - start));
+    close(s);
+}
+
 #define CLIENT_THREADS 8
 #define REQUESTS_PER_THREAD 16
 
@@ -1650,6 +1685,7 @@ int main(void)
         cmocka_unit_test(test_http_mutual_tls_gives_client_fingerprint),
         cmocka_unit_test(test_http_slow_headers_are_closed_while_others_are_served),
         cmocka_unit_test(test_http_slow_body_is_closed),
+        cmocka_unit_test(test_http_slow_reader_is_closed),
         cmocka_unit_test(test_http_concurrent_requests_are_all_served),
         cmocka_unit_test(test_http_per_address_limit_refuses_the_extra_connection),
         cmocka_unit_test(test_http_start_refuses_bad_configuration),
