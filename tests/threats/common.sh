@@ -26,13 +26,17 @@ report() { $PY -c "import json,sys; d=json.load(open('trk/reports/last.json')); 
 rules() { echo "$1" > px/rules.json.tmp && mv px/rules.json.tmp px/rules.json; rm -f px/used.json; }
 trules() { echo "$1" > tpx/rules.json.tmp && mv tpx/rules.json.tmp tpx/rules.json; rm -f tpx/used.json; }
 
-start_world() {
+# start_services: the server (Author alice, device cam-1), the stand-in tracker and the two
+# proxies, and empty slots and state directories. A test that needs more keys or Authors
+# defines world_extra(), which runs before the server starts.
+start_services() {
     "$SRV" init s --listen 127.0.0.1:0 --id fw1 >/dev/null 2>&1 || { echo "FAIL: server init"; exit 1; }
     "$A" keygen --alg esp256 --out alice.pem >/dev/null
     "$A" keygen --alg esp256 --out trk.pem >/dev/null
     "$A" keygen --alg esp256 --out dev.pem >/dev/null
     ATOK=$("$SRV" admin s author add alice --key alice.pub.pem 2>/dev/null)
     "$SRV" admin s author grant alice --vendor-domain example.com --class cam-v2 >/dev/null 2>&1
+    if declare -F world_extra >/dev/null; then world_extra; fi
     "$SRV" admin s device add cam-1 --vendor-domain example.com --class cam-v2 --region eu 2>/dev/null > srv.tok
     "$SRV" run s >server.log 2>&1 &
     pids+=($!)
@@ -52,6 +56,10 @@ start_world() {
     PU="http://127.0.0.1:$(cat px/port)"
     TPU="http://127.0.0.1:$(cat tpx/port)"
     mkdir -p slots state
+}
+
+start_world() {
+    start_services
     cat > dev.json <<JSON
 { "device": { "id": "cam-1", "key": "dev.pem", "vendor-domain": "example.com", "class": "cam-v2" },
   "state-dir": "state", "bootloader": { "type": "statefile", "path": "state/boot" },

@@ -25,32 +25,14 @@ SECUP_TEST_NAME=threats-bundles
 CRAFT="$PY $INTEG/suit_craft.py"
 
 # the world of common.sh with a second component (config) and an anchor for it alone
-start_world2() {
-    "$SRV" init s --listen 127.0.0.1:0 --id fw1 >/dev/null 2>&1 || { echo "FAIL: server init"; exit 1; }
-    for k in alice cfg stranger trk dev; do "$A" keygen --alg esp256 --out $k.pem >/dev/null; done
-    ATOK=$("$SRV" admin s author add alice --key alice.pub.pem 2>/dev/null)
-    "$SRV" admin s author grant alice --vendor-domain example.com --class cam-v2 >/dev/null 2>&1
+world_extra() { # an Author of the config alone, and a key nobody trusts
+    "$A" keygen --alg esp256 --out cfg.pem >/dev/null
+    "$A" keygen --alg esp256 --out stranger.pem >/dev/null
     CTOK=$("$SRV" admin s author add cfgauthor --key cfg.pub.pem 2>/dev/null)
     "$SRV" admin s author grant cfgauthor --vendor-domain example.com --class cam-v2 >/dev/null 2>&1
-    "$SRV" admin s device add cam-1 --vendor-domain example.com --class cam-v2 --region eu 2>/dev/null > srv.tok
-    "$SRV" run s >server.log 2>&1 &
-    pids+=($!)
-    wait_file s/server.port || { echo "FAIL: server start"; exit 1; }
-    SU="https://127.0.0.1:$(cat s/server.port)"
-    mkdir -p trk px tpx
-    echo "enrol-secret-0123456789" > enrol.tok
-    $PY "$INTEG/standin_tracker.py" trk enrol-secret-0123456789 2>tracker.err &
-    pids+=($!)
-    wait_file trk/port || { echo "FAIL: tracker start"; exit 1; }
-    TU="http://127.0.0.1:$(cat trk/port)"
-    $PY "$HERE/mitm.py" --upstream "$SU" --ca s/tls/cert.pem --dir px 2>px.err &
-    pids+=($!)
-    $PY "$HERE/mitm.py" --upstream "$TU" --dir tpx 2>tpx.err &
-    pids+=($!)
-    wait_file px/port && wait_file tpx/port || { echo "FAIL: proxy start"; exit 1; }
-    PU="http://127.0.0.1:$(cat px/port)"
-    TPU="http://127.0.0.1:$(cat tpx/port)"
-    mkdir -p slots state
+}
+start_world2() {
+    start_services
     cat > dev.json <<JSON
 { "device": { "id": "cam-1", "key": "dev.pem", "vendor-domain": "example.com", "class": "cam-v2" },
   "state-dir": "state", "bootloader": { "type": "statefile", "path": "state/boot" },
