@@ -52,16 +52,10 @@ secup_rc online_state_parse(const char *text, size_t len, struct online_state *o
                             struct secup_err *err)
 {
     memset(os, 0, sizeof(*os));
-    size_t json_len = 0;
-    secup_rc rc = state_unseal(text, len, &json_len, err);
+    json_t *root = NULL;
+    secup_rc rc = state_unseal_object(text, len, "online state", &root, err);
     if (rc != SECUP_OK)
         return rc;
-    json_error_t je;
-    json_t *root = json_loadb(text, json_len, JSON_REJECT_DUPLICATES, &je);
-    if (!json_is_object(root)) {
-        json_decref(root);
-        return secup_err_set(err, SECUP_E_JSON, "online state: not a JSON object");
-    }
     rc = get_uint(root, "generation", &os->generation, err);
     if (rc == SECUP_OK)
         rc = get_text(root, "tracker-token", os->token, sizeof(os->token), true, err);

@@ -98,6 +98,28 @@ secup_rc state_unseal(const char *text, size_t len, size_t *json_len, struct sec
     return SECUP_OK;
 }
 
+secup_rc state_unseal_object(const char *text, size_t len, const char *what, json_t **root,
+                             struct secup_err *err)
+{
+    size_t json_len = 0;
+    *root = NULL;
+    secup_rc rc = state_unseal(text, len, &json_len, err);
+    if (rc != SECUP_OK) {
+        secup_err_prefix(err, "%s", what);
+        return rc;
+    }
+    json_error_t je;
+    json_t *r = json_loadb(text, json_len, JSON_REJECT_DUPLICATES, &je);
+    if (!r)
+        return secup_err_set(err, SECUP_E_JSON, "%s: line %d: %s", what, je.line, je.text);
+    if (!json_is_object(r)) {
+        json_decref(r);
+        return secup_err_set(err, SECUP_E_JSON, "%s: not a JSON object", what);
+    }
+    *root = r;
+    return SECUP_OK;
+}
+
 static secup_rc get_u64(json_t *o, const char *key, uint64_t *out, struct secup_err *err)
 {
     json_t *v = json_object_get(o, key);
@@ -146,16 +168,10 @@ secup_rc state_parse(const struct agent_config *cfg, const char *text, size_t le
                      struct agent_state *st, struct secup_err *err)
 {
     memset(st, 0, sizeof(*st));
-    size_t json_len = 0;
-    secup_rc rc = state_unseal(text, len, &json_len, err);
-    if (rc != SECUP_OK) {
-        secup_err_prefix(err, "state");
+    json_t *root = NULL;
+    secup_rc rc = state_unseal_object(text, len, "state", &root, err);
+    if (rc != SECUP_OK)
         return rc;
-    }
-    json_error_t je;
-    json_t *root = json_loadb(text, json_len, JSON_REJECT_DUPLICATES, &je);
-    if (!root)
-        return secup_err_set(err, SECUP_E_JSON, "state: line %d: %s", je.line, je.text);
     uint64_t format = 0;
     json_t *safe = json_object_get(root, "safe-mode");
     json_t *last = json_object_get(root, "last");
@@ -391,17 +407,11 @@ secup_rc counter_format(uint64_t value, char *buf, size_t cap, size_t *len, stru
 
 secup_rc counter_parse(const char *text, size_t len, uint64_t *value, struct secup_err *err)
 {
-    size_t json_len = 0;
     *value = 0;
-    secup_rc rc = state_unseal(text, len, &json_len, err);
-    if (rc != SECUP_OK) {
-        secup_err_prefix(err, "secure counter");
+    json_t *root = NULL;
+    secup_rc rc = state_unseal_object(text, len, "secure counter", &root, err);
+    if (rc != SECUP_OK)
         return rc;
-    }
-    json_error_t je;
-    json_t *root = json_loadb(text, json_len, JSON_REJECT_DUPLICATES, &je);
-    if (!root)
-        return secup_err_set(err, SECUP_E_JSON, "secure counter: line %d: %s", je.line, je.text);
     uint64_t format = 0;
     uint64_t v = 0;
     rc = json_is_object(root) && json_object_size(root) == 2

@@ -6,6 +6,8 @@
 #ifndef SECUP_AGENT_STATE_H
 #define SECUP_AGENT_STATE_H
 
+#include <jansson.h>
+
 #include "agent.h"
 
 #define STATE_VERSION_MAX 64
@@ -80,6 +82,11 @@ secup_rc state_parse(const struct agent_config *cfg, const char *text, size_t le
 secup_rc state_seal(const char *json, size_t len, char *buf, size_t cap, size_t *out_len,
                     struct secup_err *err);
 secup_rc state_unseal(const char *text, size_t len, size_t *json_len, struct secup_err *err);
+/* Unseals text and parses the JSON object before the checksum: *root (the caller's to
+ * json_decref) or an error naming `what` ("state", "trust store"): the codes of
+ * state_unseal(), SECUP_E_JSON for JSON that does not parse or is not an object. */
+secup_rc state_unseal_object(const char *text, size_t len, const char *what, json_t **root,
+                             struct secup_err *err);
 
 /* Sets the reason of a result: at most STATE_REASON_MAX - 1 bytes, every byte outside
  * printable ASCII replaced by '?'. A reason quotes untrusted input (a manifest's text), and

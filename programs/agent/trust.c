@@ -220,18 +220,11 @@ secup_rc trust_parse(const struct agent_config *cfg, const char *text, size_t le
                      struct trust_store *ts, struct secup_err *err)
 {
     memset(ts, 0, sizeof(*ts));
-    size_t json_len = 0;
-    secup_rc rc = state_unseal(text, len, &json_len, err);
-    if (rc != SECUP_OK) {
-        secup_err_prefix(err, "trust store");
+    json_t *root = NULL;
+    secup_rc rc = state_unseal_object(text, len, "trust store", &root, err);
+    if (rc != SECUP_OK)
         return rc;
-    }
-    json_error_t je;
-    json_t *root = json_loadb(text, json_len, JSON_REJECT_DUPLICATES, &je);
-    if (!root)
-        return secup_err_set(err, SECUP_E_JSON, "trust store: line %d: %s", je.line, je.text);
-    rc = json_is_object(root) ? parse_store(cfg, root, ts, err)
-                              : secup_err_set(err, SECUP_E_JSON, "trust store: not an object");
+    rc = parse_store(cfg, root, ts, err);
     json_decref(root);
     if (rc != SECUP_OK)
         memset(ts, 0, sizeof(*ts));
