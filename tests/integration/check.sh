@@ -21,3 +21,31 @@ check() {
     fi
     pass=$((pass + 1))
 }
+
+# ok DESCRIPTION COMMAND...: the command must succeed.
+ok() {
+    local desc=$1
+    shift
+    if "$@"; then pass=$((pass + 1)); else echo "FAIL: $desc"; fail=$((fail + 1)); fi
+}
+
+# waitfor SECONDS COMMAND...: polls every 0.1 s until the command succeeds (status 1 if it
+# never does).
+waitfor() {
+    local n=$(( $1 * 10 ))
+    shift
+    for _ in $(seq "$n"); do "$@" && return 0; sleep 0.1; done
+    return 1
+}
+
+# port_of FILE: waits up to 10 s for a daemon to write its port into FILE, and prints it.
+port_of() { for _ in $(seq 200); do [ -s "$1" ] && break; sleep 0.05; done; cat "$1"; }
+
+# setjson FILE PYTHON-STATEMENT: edits a JSON file; the statement changes the object c.
+setjson() {
+    /usr/bin/python3 - "$1" "$2" <<'PYEOF'
+import json, sys
+c = json.load(open(sys.argv[1])); exec(sys.argv[2])
+json.dump(c, open(sys.argv[1], "w"), indent=2)
+PYEOF
+}

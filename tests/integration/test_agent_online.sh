@@ -20,11 +20,6 @@ tpid=""
 dpid=""
 trap '[ -n "$dpid" ] && kill "$dpid" 2>/dev/null; [ -n "$spid" ] && kill "$spid" 2>/dev/null; [ -n "$tpid" ] && kill "$tpid" 2>/dev/null; rm -rf "$work"' EXIT
 
-ok() {
-    local desc=$1
-    shift
-    if "$@"; then pass=$((pass + 1)); else echo "FAIL: $desc"; fail=$((fail + 1)); fi
-}
 field() { "$AG" --config dev.json status --json | $PY -c "import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))" "$1"; }
 report() { $PY -c "import json,sys; d=json.load(open('trk/reports/last.json')); print(eval(sys.argv[1]))" "$1"; }
 nreports() { ls trk/reports | grep -c '^[0-9]*\.json$'; }

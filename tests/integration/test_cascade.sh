@@ -20,30 +20,11 @@ PY=/usr/bin/python3
 pids=()
 trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$work"' EXIT
 
-ok() {
-    local desc=$1
-    shift
-    if "$@"; then pass=$((pass + 1)); else echo "FAIL: $desc"; fail=$((fail + 1)); fi
-}
-waitfor() { # seconds command...: polls until the command succeeds
-    local n=$(( $1 * 10 ))
-    shift
-    for _ in $(seq "$n"); do "$@" && return 0; sleep 0.1; done
-    return 1
-}
-port_of() { for _ in $(seq 100); do [ -s "$1" ] && break; sleep 0.05; done; cat "$1"; }
 start_tracker() { # dir variable: starts it, and sets the variable to its URL
     rm -f "$1/tracker.port"
     "$TRK" run "$1" >/dev/null 2>>"$1.log" &
     pids+=($!)
     printf -v "$2" '%s' "https://127.0.0.1:$(port_of "$1/tracker.port")"
-}
-setjson() { # file python-expression-on-c
-    $PY - "$1" "$2" <<'EOF'
-import json, sys
-c = json.load(open(sys.argv[1])); exec(sys.argv[2])
-json.dump(c, open(sys.argv[1], "w"), indent=2)
-EOF
 }
 
 # ---- the server, the Author, the image ----

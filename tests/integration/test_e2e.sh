@@ -16,18 +16,6 @@ SECUP_TEST_NAME=e2e
 PY=/usr/bin/python3
 pids=()
 trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$work"' EXIT
-ok() {
-    local desc=$1
-    shift
-    if "$@"; then pass=$((pass + 1)); else echo "FAIL: $desc"; fail=$((fail + 1)); fi
-}
-waitfor() {
-    local n=$(( $1 * 10 ))
-    shift
-    for _ in $(seq "$n"); do "$@" && return 0; sleep 0.1; done
-    return 1
-}
-port_of() { for _ in $(seq 100); do [ -s "$1" ] && break; sleep 0.05; done; cat "$1"; }
 state_of() { "$TRK" admin t consumer show cam-1 --json | $PY -c "import json,sys; print(json.load(sys.stdin)['state'])"; }
 
 "$A" keygen --alg esp256 --out alice.pem >/dev/null

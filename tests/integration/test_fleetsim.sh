@@ -23,25 +23,6 @@ SECUP_TEST_NAME=fleetsim
 PY=/usr/bin/python3
 pids=()
 trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; rm -rf "$work"' EXIT
-ok() {
-    local desc=$1
-    shift
-    if "$@"; then pass=$((pass + 1)); else echo "FAIL: $desc"; fail=$((fail + 1)); fi
-}
-waitfor() { # seconds command...
-    local n=$(( $1 * 10 ))
-    shift
-    for _ in $(seq "$n"); do "$@" && return 0; sleep 0.1; done
-    return 1
-}
-port_of() { for _ in $(seq 100); do [ -s "$1" ] && break; sleep 0.05; done; cat "$1"; }
-setjson() { # file python-statement-on-c
-    $PY - "$1" "$2" <<'PYEOF'
-import json, sys
-c = json.load(open(sys.argv[1])); exec(sys.argv[2])
-json.dump(c, open(sys.argv[1], "w"), indent=2)
-PYEOF
-}
 # how many of L2's devices are in state S
 count_state() { "$TRK" admin L2 consumer list --json | $PY -c "
 import json, sys

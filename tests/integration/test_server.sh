@@ -44,11 +44,6 @@ http() {
     fi
     pass=$((pass + 1))
 }
-ok() { # description test-command...
-    local desc=$1
-    shift
-    if "$@"; then pass=$((pass + 1)); else echo "FAIL: $desc"; fail=$((fail + 1)); fi
-}
 json() { $PY -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))" "$@"; }
 
 start() {

@@ -32,25 +32,7 @@ http() { # description expected-status expected-code-or-empty curl-args...
     fi
     pass=$((pass + 1))
 }
-ok() {
-    local desc=$1
-    shift
-    if "$@"; then pass=$((pass + 1)); else echo "FAIL: $desc"; fail=$((fail + 1)); fi
-}
-waitfor() { # seconds command...: polls until the command succeeds
-    local n=$(( $1 * 10 ))
-    shift
-    for _ in $(seq "$n"); do "$@" && return 0; sleep 0.1; done
-    return 1
-}
 json() { $PY -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))" "$@"; }
-setjson() { # file python-statement-on-c
-    $PY - "$1" "$2" <<'EOF'
-import json, sys
-c = json.load(open(sys.argv[1])); exec(sys.argv[2])
-json.dump(c, open(sys.argv[1], "w"), indent=2)
-EOF
-}
 sql() { # one query on the tracker's database t/, either backend
     if [ -n "$DB_URL" ]; then psql -qAt "$DB_URL" -c "$1"; else sqlite3 t/tracker.db "$1"; fi
 }

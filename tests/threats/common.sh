@@ -13,11 +13,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-ok() {
-    local desc=$1
-    shift
-    if "$@"; then pass=$((pass + 1)); else echo "FAIL: $desc"; fail=$((fail + 1)); fi
-}
 wait_file() { for _ in $(seq 200); do [ -s "$1" ] && return 0; sleep 0.05; done; return 1; }
 field() { "$AG" --config dev.json status --json | $PY -c "import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))" "$1"; }
 report() { $PY -c "import json,sys; d=json.load(open('trk/reports/last.json')); print(eval(sys.argv[1]))" "$1"; }

@@ -16,25 +16,6 @@ world_cleanup() {
 }
 trap world_cleanup EXIT
 
-ok() {
-    local desc=$1
-    shift
-    if "$@"; then pass=$((pass + 1)); else echo "FAIL: $desc"; fail=$((fail + 1)); fi
-}
-waitfor() { # seconds command...
-    local n=$(( $1 * 10 ))
-    shift
-    for _ in $(seq "$n"); do "$@" && return 0; sleep 0.1; done
-    return 1
-}
-port_of() { for _ in $(seq 200); do [ -s "$1" ] && break; sleep 0.05; done; cat "$1"; }
-setjson() { # file python-statement-on-c
-    $PY - "$1" "$2" <<'PYEOF'
-import json, sys
-c = json.load(open(sys.argv[1])); exec(sys.argv[2])
-json.dump(c, open(sys.argv[1], "w"), indent=2)
-PYEOF
-}
 # sql QUERY: one value from the tracker's database, either backend
 sql() {
     if [ -n "$PG_URL" ]; then

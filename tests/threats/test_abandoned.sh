@@ -17,12 +17,6 @@ PY=/usr/bin/python3
 spid=""
 cpid=""
 trap '[ -n "$spid" ] && kill -9 "$spid" 2>/dev/null; [ -n "$cpid" ] && kill "$cpid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
-ok() {
-    local desc=$1
-    shift
-    if "$@"; then pass=$((pass + 1)); else echo "FAIL: $desc"; fail=$((fail + 1)); fi
-}
-waitfor() { local n=$(( $1 * 10 )); shift; for _ in $(seq "$n"); do "$@" && return 0; sleep 0.1; done; return 1; }
 start_server() {
     rm -f s/server.port
     "$SRV" run s >/dev/null 2>>s.log &

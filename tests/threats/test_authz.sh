@@ -21,11 +21,6 @@ SECUP_TEST_NAME=threats-authz
 PY=/usr/bin/python3
 tpid=""
 trap '[ -n "$tpid" ] && kill "$tpid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
-ok() {
-    local desc=$1
-    shift
-    if "$@"; then pass=$((pass + 1)); else echo "FAIL: $desc"; fail=$((fail + 1)); fi
-}
 
 # ---- the routes, from the tracker's route table ----
 $PY - "$SRC/routes.c" "$SRC/admin_rest.c" > routes.txt <<'PYEOF'

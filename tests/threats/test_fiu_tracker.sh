@@ -24,11 +24,6 @@ PY=/usr/bin/python3
 command -v fiu-run >/dev/null || { echo "FAIL: fiu-run not found (scripts/deps --test installs fiu-utils)"; exit 1; }
 FIU_LIB=/usr/lib/fiu
 asan=$(ldd "$TRK" 2>/dev/null | awk '/libasan/ { print $3; exit }')
-ok() {
-    local desc=$1
-    shift
-    if "$@"; then pass=$((pass + 1)); else echo "FAIL: $desc"; fail=$((fail + 1)); fi
-}
 tpid=""
 stop_tracker() {
     [ -n "$tpid" ] || return 0

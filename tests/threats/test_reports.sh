@@ -20,11 +20,6 @@ SECUP_TEST_NAME=threats-reports
 PY=/usr/bin/python3
 pids=()
 trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$work"' EXIT
-ok() {
-    local desc=$1
-    shift
-    if "$@"; then pass=$((pass + 1)); else echo "FAIL: $desc"; fail=$((fail + 1)); fi
-}
 wait_file() { for _ in $(seq 200); do [ -s "$1" ] && return 0; sleep 0.05; done; return 1; }
 trules() { echo "$1" > tpx/rules.json.tmp && mv tpx/rules.json.tmp tpx/rules.json; rm -f tpx/used.json; }
 # the tracker's record of the device (what an altered report must not change)

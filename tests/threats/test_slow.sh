@@ -31,11 +31,6 @@ cleanup() {
     rm -rf "$work"
 }
 trap cleanup EXIT
-ok() {
-    local desc=$1
-    shift
-    if "$@"; then pass=$((pass + 1)); else echo "FAIL: $desc"; fail=$((fail + 1)); fi
-}
 wait_file() { for _ in $(seq 200); do [ -s "$1" ] && return 0; sleep 0.05; done; return 1; }
 
 TIMEOUT=4        # http.timeout: the head deadline and each rate window (default 30, <= 40)
