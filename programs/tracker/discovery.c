@@ -82,9 +82,11 @@ static void profile_of(const struct secup_envelope *env, char *out, size_t cap)
     if (enc && secup_enc_info_decode(enc, info.encryption_info, &none) == SECUP_OK) {
         secup_profile_describe(auth, enc, out, cap);
     } else {
-        char plain[64];
-        secup_profile_describe(auth, NULL, plain, sizeof(plain));
-        snprintf(out, cap, "%s-encrypted", plain);
+        static const char suffix[] = "-encrypted";
+        secup_profile_describe(auth, NULL, out, cap);
+        size_t n = strlen(out);
+        if (n + sizeof(suffix) <= cap)
+            memcpy(out + n, suffix, sizeof(suffix));
     }
     free(enc);
 }
