@@ -127,9 +127,10 @@ def render(rows, found, figs, names):
            "(running image and slot untouched, floors and trust anchors unchanged, the error "
            "code in the log and the next status report, no temporary files, the download "
            "bounded, and a fault-free rerun installs). The attacker proxy is "
-           "`tests/threats/mitm.py`. Run them with `ctest --preset dev -L threats` (about three "
-           "minutes on two cores); the long campaigns with `tests/threats/campaign.sh`, which "
-           "writes its figures into the notes below.",
+           "`tests/threats/mitm.py`. Run them with `ctest --preset dev -L threats -j2` (21 tests, "
+           "about eight minutes of test time, four to five on two cores; the power-cut "
+           "sweeps are `-L powercut`); the long campaigns with `tests/threats/campaign.sh`, "
+           "which writes its figures into the notes below.",
            "",
            "Status: **tested** - the marked tests check the row's pass criterion; **partial** - "
            "they check part of it, the note says what is missing; **open** - applicable, no "
